@@ -1,0 +1,44 @@
+"""Packaging for mindzoo: a MindSpore-native ImageNet classification model zoo."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="mindzoo",
+    version="0.1.0",
+    description="ResNet / ResNeXt / FixRes ImageNet classifiers on MindSpore: train, eval, export, deploy",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9,<3.12",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    package_data={"mindzoo": ["configs/*.yaml"]},
+    install_requires=[
+        "mindspore==2.10.0",
+        # MindSpore 2.10's dataset engine fails to iterate with numpy 2 ("Unable to avoid copy").
+        "numpy<2",
+        "ml_dtypes<0.6",
+        "pyyaml",
+        "pillow",
+        "onnx",
+        "onnxruntime",
+        "matplotlib",
+        "scikit-learn",
+    ],
+    extras_require={
+        "test": ["pytest", "pytest-timeout"],
+        # Only for weight import and reference/parity tests; the pin keeps pip on the CPU wheel.
+        "torch": ["torch==2.13.0", "safetensors"],
+    },
+    entry_points={
+        "console_scripts": [
+            "mindzoo-train=mindzoo.cli.train:main",
+            "mindzoo-eval=mindzoo.cli.eval:main",
+            "mindzoo-export=mindzoo.cli.export:main",
+            "mindzoo-convert=mindzoo.convert.__main__:main",
+        ]
+    },
+)

@@ -1,0 +1,47 @@
+"""Name -> builder registry with ``create_model`` / ``list_models`` (timm style)."""
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Dict, List, Optional
+
+from mindspore import nn
+
+_MODELS: Dict[str, Callable[..., nn.Cell]] = {}
+
+
+def register_model(builder: Callable[..., nn.Cell]) -> Callable[..., nn.Cell]:
+    """Decorator: make ``builder`` reachable by its function name."""
+    name = builder.__name__
+    if name in _MODELS:
+        raise ValueError(f"model {name!r} is registered twice")
+    _MODELS[name] = builder
+    return builder
+
+
+def list_models() -> List[str]:
+    return sorted(_MODELS)
+
+
+def is_model(name: str) -> bool:
+    return name in _MODELS
+
+
+def get_builder(name: str) -> Callable[..., nn.Cell]:
+    if name not in _MODELS:
+        close = difflib.get_close_matches(name, list(_MODELS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}{hint} (available: {', '.join(list_models())})")
+    return _MODELS[name]
+
+
+def create_model(name: str, num_classes: int = 1000, pretrained: Optional[str] = None, **kwargs: object) -> nn.Cell:
+    """Build a registered model; ``pretrained`` is a MindSpore checkpoint path loaded strictly.
+
+    There is no download: weights come from a local ``.ckpt`` (see ``python -m mindzoo.convert``).
+    """
+    net = get_builder(name)(num_classes=num_classes, **kwargs)
+    if pretrained:
+        from mindzoo.checkpoint import load_weights
+
+        load_weights(net, pretrained)
+    return net

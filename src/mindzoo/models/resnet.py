@@ -1,0 +1,234 @@
+"""One ResNet / ResNeXt family (v1.5: stride on the 3x3 conv), parameter-for-parameter torchvision's.
+
+Parameter names follow torchvision's module layout (``layer1.0.conv1.weight``, ``downsample.0``,
+``fc``) with MindSpore's BatchNorm names (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``),
+so weight import is a name map, not a re-layout. Every padding is explicit and symmetric: the stem
+max-pool is ``nn.Pad`` + ``MaxPool2d(pad_mode="valid")``, which equals torchvision's padded pool
+(its input is non-negative after ReLU) and, unlike ``pad_mode="pad"``, exports to ONNX.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Type, Union
+
+import mindspore as ms
+from mindspore import nn, ops
+from mindspore.common.initializer import HeNormal, HeUniform, Uniform
+
+from mindzoo.models.data_config import DataConfig
+
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.9  # MindSpore keeps `momentum` of the old value: 0.9 here is torch's momentum=0.1.
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """A bias-free conv with torchvision's symmetric padding and Kaiming-normal (fan_out) init."""
+    padding = kernel_size // 2
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        pad_mode="pad" if padding else "valid",
+        padding=padding,
+        group=groups,
+        has_bias=False,
+        weight_init=HeNormal(mode="fan_out", nonlinearity="relu"),
+    )
+
+
+def _bn(channels: int, zero_gamma: bool = False) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(
+        channels, eps=BN_EPS, momentum=BN_MOMENTUM, gamma_init="zeros" if zero_gamma else "ones", beta_init="zeros"
+    )
+
+
+class BasicBlock(nn.Cell):
+    """Two 3x3 convs (ResNet18/34)."""
+
+    expansion = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: Optional[nn.Cell] = None,
+        groups: int = 1,
+        base_width: int = 64,
+        zero_init_last_bn: bool = False,
+    ) -> None:
+        super().__init__()
+        if groups != 1 or base_width != 64:
+            raise ValueError("BasicBlock supports only groups=1 and width_per_group=64")
+        self.conv1 = _conv(in_channels, channels, 3, stride)
+        self.bn1 = _bn(channels)
+        self.conv2 = _conv(channels, channels, 3)
+        self.bn2 = _bn(channels, zero_gamma=zero_init_last_bn)
+        self.relu = nn.ReLU()
+        self.has_downsample = downsample is not None
+        self.downsample = downsample
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn2
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.has_downsample:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Cell):
+    """1x1 -> 3x3 (strided, grouped) -> 1x1; the v1.5 stride placement torchvision uses."""
+
+    expansion = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: Optional[nn.Cell] = None,
+        groups: int = 1,
+        base_width: int = 64,
+        zero_init_last_bn: bool = False,
+    ) -> None:
+        super().__init__()
+        width = int(channels * (base_width / 64.0)) * groups
+        self.conv1 = _conv(in_channels, width, 1)
+        self.bn1 = _bn(width)
+        self.conv2 = _conv(width, width, 3, stride, groups)
+        self.bn2 = _bn(width)
+        self.conv3 = _conv(width, channels * self.expansion, 1)
+        self.bn3 = _bn(channels * self.expansion, zero_gamma=zero_init_last_bn)
+        self.relu = nn.ReLU()
+        self.has_downsample = downsample is not None
+        self.downsample = downsample
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        return self.bn3
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.has_downsample:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+Block = Union[Type[BasicBlock], Type[Bottleneck]]
+
+
+class ResNet(nn.Cell):
+    """ResNet / ResNeXt for image classification.
+
+    Args:
+        block: ``BasicBlock`` or ``Bottleneck``.
+        layers: number of blocks in each of the four stages.
+        num_classes: classifier outputs; 0 makes the head return pooled features.
+        in_chans: input image channels.
+        groups: grouped-conv cardinality of the 3x3 convs (ResNeXt's C).
+        width_per_group: channels per group at the first stage (ResNeXt's d).
+        zero_init_last_bn: start each residual branch at zero (gamma of its last BN = 0).
+        data_config: the input settings the weights expect; travels with the model.
+    """
+
+    def __init__(
+        self,
+        block: Block,
+        layers: Sequence[int],
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        groups: int = 1,
+        width_per_group: int = 64,
+        zero_init_last_bn: bool = False,
+        data_config: Optional[DataConfig] = None,
+    ) -> None:
+        super().__init__()
+        if len(layers) != 4:
+            raise ValueError(f"layers must list 4 stage depths, got {list(layers)}")
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        self.data_config = data_config or DataConfig()
+        self.groups = groups
+        self.base_width = width_per_group
+        self.in_channels = 64
+
+        self.conv1 = nn.Conv2d(
+            in_chans, 64, 7, stride=2, pad_mode="pad", padding=3, has_bias=False,
+            weight_init=HeNormal(mode="fan_out", nonlinearity="relu"),
+        )
+        self.bn1 = _bn(64)
+        self.relu = nn.ReLU()
+        self.pool_pad = nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
+        self.layer1 = self._make_stage(block, 64, layers[0], 1, zero_init_last_bn)
+        self.layer2 = self._make_stage(block, 128, layers[1], 2, zero_init_last_bn)
+        self.layer3 = self._make_stage(block, 256, layers[2], 2, zero_init_last_bn)
+        self.layer4 = self._make_stage(block, 512, layers[3], 2, zero_init_last_bn)
+        self.num_features = 512 * block.expansion
+        self.num_classes = num_classes
+        self.fc = self._make_classifier(num_classes)
+
+    def _make_stage(self, block: Block, channels: int, depth: int, stride: int, zero_init_last_bn: bool) -> nn.SequentialCell:
+        downsample = None
+        out_channels = channels * block.expansion
+        if stride != 1 or self.in_channels != out_channels:
+            downsample = nn.SequentialCell([_conv(self.in_channels, out_channels, 1, stride), _bn(out_channels)])
+        blocks = [block(self.in_channels, channels, stride, downsample, self.groups, self.base_width, zero_init_last_bn)]
+        self.in_channels = out_channels
+        for _ in range(1, depth):
+            blocks.append(block(self.in_channels, channels, 1, None, self.groups, self.base_width, zero_init_last_bn))
+        return nn.SequentialCell(blocks)
+
+    def _make_classifier(self, num_classes: int) -> nn.Cell:
+        """torch.nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias."""
+        if num_classes == 0:
+            return nn.Identity()
+        bound = 1.0 / math.sqrt(self.num_features)
+        return nn.Dense(
+            self.num_features, num_classes,
+            weight_init=HeUniform(negative_slope=math.sqrt(5)), bias_init=Uniform(bound),
+        )
+
+    @property
+    def last_bn(self) -> nn.BatchNorm2d:
+        """The last BatchNorm before global pooling (FixRes re-estimates its statistics)."""
+        return self.layer4[len(self.layer4) - 1].last_bn
+
+    def get_classifier(self) -> nn.Cell:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a freshly initialised one of ``num_classes`` outputs."""
+        self.num_classes = num_classes
+        self.fc = self._make_classifier(num_classes)
+
+    def forward_features(self, x: ms.Tensor) -> ms.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(self.pool_pad(x))
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        return self.layer4(x)
+
+    def forward_head(self, x: ms.Tensor, pre_logits: bool = False) -> ms.Tensor:
+        x = ops.mean(x, (2, 3), keep_dims=False)
+        if pre_logits:
+            return x
+        return self.fc(x)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def count_params(net: nn.Cell) -> int:
+    """Trainable parameters, the number torchvision reports (BN running stats excluded)."""
+    return sum(int(p.size) for p in net.trainable_params())
