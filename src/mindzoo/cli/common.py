@@ -1,0 +1,71 @@
+"""What every command line shares: one-line errors with exit codes, logging, MindSpore context."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+from mindzoo.errors import MindzooError, UsageError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def run_cli(main_fn: Callable[[List[str]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``main_fn``; a MindzooError becomes ``error: <message>`` on stderr and its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return int(main_fn(args) or 0)
+    except MindzooError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+def setup_logging(log_file: Optional[Path] = None, level: int = logging.INFO) -> logging.Logger:
+    """Log to stdout and, if given, to ``log_file`` (each rank writes its own)."""
+    logger = logging.getLogger("mindzoo")
+    logger.setLevel(level)
+    logger.handlers.clear()
+    logger.propagate = False
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(formatter)
+    logger.addHandler(stream)
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    return logger
+
+
+def ensure_writable_dir(path: Path, what: str = "output_dir") -> Path:
+    """Create ``path`` if needed and prove it is writable, before any expensive work starts."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{what} {path} is not writable ({exc.strerror}); choose another with --{what}=DIR") from None
+    return path
+
+
+def set_mindspore_context(device_target: str, mode: str, seed: Optional[int] = None) -> None:
+    """Select device and execution mode (GRAPH by default), with a usage error for unknown values."""
+    import mindspore as ms
+
+    device_target = device_target.upper() if device_target.lower() != "ascend" else "Ascend"
+    if device_target not in ("CPU", "GPU", "Ascend"):
+        raise UsageError(f"device_target must be CPU, GPU or Ascend, got {device_target!r}")
+    modes = {"GRAPH": ms.GRAPH_MODE, "PYNATIVE": ms.PYNATIVE_MODE}
+    if mode.upper() not in modes:
+        raise UsageError(f"mode must be GRAPH or PYNATIVE, got {mode!r}")
+    ms.set_device(device_target)
+    ms.set_context(mode=modes[mode.upper()])
+    if seed is not None:
+        ms.set_seed(seed)
