@@ -53,7 +53,7 @@ def check_compatible(net: nn.Cell, params: Dict[str, Any], source: str) -> None:
     if classifier is not None and isinstance(classifier(), nn.Dense):
         fc = classifier()
         name = fc.weight.name
-        if name in params and tuple(params[name].shape) != tuple(fc.weight.shape):
+        if name in params and params[name].shape[0] != fc.weight.shape[0]:
             raise CheckpointError(
                 f"{source} has a {params[name].shape[0]}-class classifier ({name} {tuple(params[name].shape)}) "
                 f"but the network has num_classes={fc.weight.shape[0]}; set --num_classes={params[name].shape[0]}"

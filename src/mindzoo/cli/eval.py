@@ -1,0 +1,98 @@
+"""eval.py: top-1/top-5 of a checkpoint (or every checkpoint in a directory) on every val image.
+
+``--data_path`` may be the dataset root (its ``val/`` is used) or the val split directory itself.
+Writes ``eval_result.json`` to ``--output_dir``: one object for a checkpoint, a list for a directory.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_context, setup_logging
+from mindzoo.config import load_config
+from mindzoo.errors import ConfigError, UsageError
+
+logger = logging.getLogger("mindzoo")
+
+
+def resolve_val_dir(data_path: str) -> Path:
+    """The val split: ``DATA/val`` if it exists, else ``DATA`` itself (model-zoo scripts pass the split)."""
+    if not data_path:
+        raise ConfigError("data_path is empty; pass --data_path=DIR (a dataset root with val/, or the val dir)")
+    root = Path(data_path)
+    return root / "val" if (root / "val").is_dir() else root
+
+
+def list_checkpoints(pretrained: str) -> List[Path]:
+    """One checkpoint, or every ``*.ckpt`` in a directory sorted by name (epoch order for train.py's names)."""
+    if not pretrained:
+        raise ConfigError("pretrained is empty; pass --pretrained=CKPT (a .ckpt file or a directory of them)")
+    path = Path(pretrained)
+    if path.is_dir():
+        found = sorted(path.glob("*.ckpt"), key=_natural_key)
+        if not found:
+            raise UsageError(f"no .ckpt files in {path}")
+        return found
+    if not path.is_file():
+        raise UsageError(f"checkpoint not found: {path}")
+    return [path]
+
+
+def _natural_key(path: Path) -> list:
+    import re
+
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def _main(argv: Sequence[str]) -> int:
+    cfg = load_config(argv)
+    checkpoints = list_checkpoints(cfg.pretrained)
+    val_dir = resolve_val_dir(cfg.data_path)
+    output_dir = ensure_writable_dir(Path(cfg.output_dir))
+
+    from mindzoo.data import create_dataset, eval_transforms, validate_image_folder
+
+    info = validate_image_folder(val_dir, cfg.num_classes)
+
+    from mindzoo.checkpoint import load_weights
+    from mindzoo.distributed import init_data_parallel
+    from mindzoo.eval import TopKCorrect, evaluate
+    from mindzoo.models import create_model
+
+    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
+    dist = init_data_parallel(cfg.run_distribute)
+    setup_logging(output_dir / f"eval_rank{dist.rank}.log")
+    net = create_model(cfg.net_name, num_classes=cfg.num_classes)
+    data_cfg = net.data_config
+    size = cfg.eval_image_size or data_cfg.test_input_size
+    crop_pct = cfg.crop_pct or data_cfg.crop_pct
+    shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
+    dataset = create_dataset(str(val_dir.parent), val_dir.name, eval_transforms(size, data_cfg, crop_pct),
+                             cfg.eval_batch_size, shuffle=False, num_parallel_workers=cfg.num_parallel_workers,
+                             drop_remainder=False, num_classes=cfg.num_classes, **shard)
+    logger.info("evaluating %s on %s: %d images, resize %d, crop %d", cfg.net_name, val_dir, info.num_images,
+                data_cfg.replace(crop_pct=crop_pct).resize_size(size), size)
+    counter = TopKCorrect(net)
+    results = []
+    for ckpt in checkpoints:
+        load_weights(net, ckpt)
+        result = evaluate(net, dataset, distributed=dist.distributed, show_progress=dist.is_main, counter=counter)
+        if result.total != info.num_images:
+            raise UsageError(f"evaluated {result.total} images but {val_dir} has {info.num_images}; "
+                             "the pipeline dropped or repeated images")
+        print(f"result: {{'top_1_accuracy': {result.top1}, 'top_5_accuracy': {result.top5}}} ckpt= {ckpt}",
+              flush=True)
+        logger.info("%s: top1 %.4f top5 %.4f on %d images in %.1f s (%.1f img/s)", ckpt, result.top1, result.top5,
+                    result.total, result.seconds, result.total / max(result.seconds, 1e-9))
+        results.append({"top1": result.top1, "top5": result.top5, "total": result.total, "ckpt": str(ckpt),
+                        "image_size": size, "net_name": cfg.net_name})
+    if dist.is_main:
+        payload = results[0] if len(results) == 1 and Path(cfg.pretrained).is_file() else results
+        (output_dir / "eval_result.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_cli(_main, argv)

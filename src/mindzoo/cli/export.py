@@ -1,0 +1,87 @@
+"""``python export.py --config_path CFG --ckpt_file CKPT --file_name NAME --file_format MINDIR``.
+
+Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` at batch 1 and the model's test resolution (FixRes
+ResNet50: 384) unless ``--batch_size`` / ``--width --height`` say otherwise, checks it against the
+live network, and writes ``NAME.json`` for deployment. Cheap checks (format, device, output directory,
+checkpoint file, model name) run before the network is built.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from mindzoo.cli.common import run_cli, set_mindspore_context, setup_logging
+from mindzoo.config import load_config
+from mindzoo.errors import CheckpointError, UsageError
+from mindzoo.export.exporter import (
+    ExportResult,
+    check_format_supported,
+    export_and_verify,
+    normalize_format,
+    resolve_batch_size,
+    resolve_input_size,
+    resolve_output_path,
+)
+
+logger = logging.getLogger("mindzoo.export")
+
+
+def check_writable_dir(directory: Path) -> None:
+    """Create ``directory`` and prove a file can be written there (as root, ``os.access`` proves nothing)."""
+    probe = directory / f".mindzoo-write-test-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write the export to directory {directory} ({exc.strerror}); "
+                         "choose another --file_name or --output_dir") from None
+
+
+def run_export(argv: Sequence[str]) -> ExportResult:
+    """Parse the model-zoo command line, export, verify; raise MindzooError subclasses on failure."""
+    cfg = load_config(argv)
+    file_format = normalize_format(cfg.file_format)
+    check_format_supported(file_format, cfg.device_target, cfg.dynamic_batch)
+    batch_size = resolve_batch_size(cfg, cfg.explicit)
+    output_dir = cfg.output_dir if "output_dir" in cfg.explicit else None
+    path = resolve_output_path(cfg.file_name, file_format, cfg.net_name, output_dir)
+    check_writable_dir(path.parent)
+    if not cfg.ckpt_file:
+        raise UsageError("export needs a checkpoint: --ckpt_file=PATH.ckpt")
+    if not Path(cfg.ckpt_file).is_file():
+        raise CheckpointError(f"checkpoint not found: {cfg.ckpt_file}")
+
+    from mindzoo.models import create_model, get_builder
+
+    try:
+        get_builder(cfg.net_name)
+    except ValueError as exc:
+        raise UsageError(f"net_name: {exc}") from None
+    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
+    net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
+    net.set_train(False)
+    height, width = resolve_input_size(net.data_config, cfg.width, cfg.height)
+    logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
+                cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
+    result = export_and_verify(net, path, file_format, batch_size, height, width, cfg.dynamic_batch, cfg.net_name)
+    error = "not verified (AIR)" if result.max_error is None else f"max relative error {result.max_error:.3g}"
+    logger.info("wrote %s (input %s, output %s, %s) and %s", result.path, result.input_shape,
+                result.output_shape, error, result.sidecar)
+    return result
+
+
+def _main(argv: List[str]) -> int:
+    setup_logging()
+    run_export(argv)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

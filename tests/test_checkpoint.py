@@ -1,0 +1,81 @@
+"""Checkpoint I/O: atomic writes that survive a crash mid-write, rotation, strict loading errors."""
+import mindspore as ms
+import numpy as np
+import pytest
+
+from mindzoo.checkpoint import load_weights, read_checkpoint, save_checkpoint_atomic
+from mindzoo.errors import CheckpointError
+from mindzoo.models import create_model
+from mindzoo.train.callbacks import CheckpointManager
+
+
+def _params(value: float):
+    return [{"name": "w", "data": ms.Tensor(np.full((2, 2), value, np.float32))}]
+
+
+def test_atomic_save_replaces_and_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "run" / "model.ckpt"
+    save_checkpoint_atomic(_params(1.0), path)
+    save_checkpoint_atomic(_params(2.0), path, append_dict={"epoch": 3})
+    state = read_checkpoint(path)
+    assert float(state["w"].asnumpy()[0, 0]) == 2.0 and int(state["epoch"].asnumpy()) == 3
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.ckpt"]
+
+
+def test_a_crash_during_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "model.ckpt"
+    save_checkpoint_atomic(_params(1.0), path)
+    real_save = ms.save_checkpoint
+
+    def dying_save(obj, name, **kwargs):
+        real_save(obj, name, **kwargs)
+        with open(name, "r+b") as fh:  # a half-written file, then the process "dies"
+            fh.truncate(10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ms, "save_checkpoint", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint_atomic(_params(2.0), path)
+    assert float(read_checkpoint(path)["w"].asnumpy()[0, 0]) == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
+
+
+def test_manager_keeps_the_newest_and_finds_latest(tmp_path):
+    manager = CheckpointManager(tmp_path, "resnet18", keep_max=2)
+    for epoch in (1, 2, 10, 11):
+        manager.save(_params(float(epoch)), epoch, 5, {"epoch": epoch})
+    assert [p.name for p in manager.epoch_checkpoints()] == ["resnet18-10_5.ckpt", "resnet18-11_5.ckpt"]
+    assert manager.latest().name == "resnet18-11_5.ckpt"
+
+
+def test_load_weights_num_classes_mismatch_is_clear(tmp_path):
+    path = tmp_path / "r18.ckpt"
+    save_checkpoint_atomic(create_model("resnet18", num_classes=10), path)
+    with pytest.raises(CheckpointError, match=r"10-class classifier.*num_classes=4; set --num_classes=10"):
+        load_weights(create_model("resnet18", num_classes=4), path)
+
+
+def test_load_weights_wrong_architecture_names_the_key(tmp_path):
+    path = tmp_path / "r18.ckpt"
+    save_checkpoint_atomic(create_model("resnet18", num_classes=10), path)
+    with pytest.raises(CheckpointError, match=r"no parameter 'layer1.0.conv3.weight'"):
+        load_weights(create_model("resnet50", num_classes=10), path)
+
+
+def test_load_weights_round_trip(tmp_path):
+    src = create_model("resnet18", num_classes=5)
+    path = save_checkpoint_atomic(src, tmp_path / "r18.ckpt")
+    dst = create_model("resnet18", num_classes=5)
+    load_weights(dst, path)
+    np.testing.assert_array_equal(src.fc.weight.asnumpy(), dst.fc.weight.asnumpy())
+    np.testing.assert_array_equal(src.layer3[0].conv2.weight.asnumpy(), dst.layer3[0].conv2.weight.asnumpy())
+
+
+def test_unreadable_checkpoint_is_one_line(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        read_checkpoint(tmp_path / "missing.ckpt")
