@@ -1,0 +1,213 @@
+"""torchvision / timm ResNet and ResNeXt state_dicts -> MindSpore checkpoints for mindzoo's ``ResNet``.
+
+Our parameter names are torchvision's module paths, so conversion is a rename of the BatchNorm leaves
+(``weight/bias/running_mean/running_var`` -> ``gamma/beta/moving_mean/moving_variance``) plus strict
+checks: every key and shape must match the target network exactly, because a silently skipped or
+mis-shaped tensor gives a model that runs and is quietly wrong. timm's ResNet/ResNeXt use the same
+names as torchvision (``conv1``, ``bn1``, ``layerN.i.convK``, ``downsample.0/1``, ``fc``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn
+
+from mindzoo.checkpoint import save_checkpoint_atomic
+from mindzoo.errors import CheckpointError, MindzooError, UsageError
+
+PathLike = Union[str, Path]
+
+CLASSIFIER_WEIGHT = "fc.weight"
+WRAPPER_KEYS = ("state_dict", "model")
+DDP_PREFIX = "module."
+INSTALL_HINT = "pip install -e .[torch]"
+
+# MindSpore BatchNorm leaf -> torch BatchNorm leaf. Conv and Dense leaves have the same names in both.
+_MS_TO_TORCH_LEAF = {
+    "gamma": "weight",
+    "beta": "bias",
+    "moving_mean": "running_mean",
+    "moving_variance": "running_var",
+}
+_BN_COUNTER_LEAF = "num_batches_tracked"
+
+
+def ms_to_torch_name(ms_name: str) -> str:
+    """The torch state_dict key that feeds MindSpore parameter ``ms_name``."""
+    prefix, _, leaf = ms_name.rpartition(".")
+    torch_leaf = _MS_TO_TORCH_LEAF.get(leaf, leaf)
+    return f"{prefix}.{torch_leaf}" if prefix else torch_leaf
+
+
+def _shape(shape: Any) -> tuple:
+    return tuple(int(d) for d in shape)
+
+
+def _describe_more(count: int) -> str:
+    return f" (and {count} more)" if count else ""
+
+
+def convert_state_dict(
+    state_dict: Mapping[str, np.ndarray], net: nn.Cell, source: str = "state_dict", arch: str = "the network"
+) -> List[Dict[str, Any]]:
+    """Map a torch ResNet state_dict onto ``net``'s parameters; return ``[{"name", "data"}]`` for saving.
+
+    Raises a one-line ``CheckpointError`` for the first unexpected key, missing key, or shape mismatch,
+    so a state_dict of another architecture never converts partially.
+    """
+    params = list(net.get_parameters())
+    torch_to_ms = {ms_to_torch_name(p.name): p for p in params}
+    bn_prefixes = {p.name.rpartition(".")[0] for p in params if p.name.endswith(".moving_mean")}
+
+    def is_bn_counter(key: str) -> bool:
+        prefix, _, leaf = key.rpartition(".")
+        return leaf == _BN_COUNTER_LEAF and prefix in bn_prefixes
+
+    unexpected = [k for k in state_dict if k not in torch_to_ms and not is_bn_counter(k)]
+    if unexpected:
+        raise CheckpointError(
+            f"{source}: unexpected key '{unexpected[0]}'{_describe_more(len(unexpected) - 1)}, "
+            f"not a parameter of {arch} (is this a {arch} state_dict?)"
+        )
+    missing = [k for k in torch_to_ms if k not in state_dict]
+    if missing:
+        first = torch_to_ms[missing[0]].name
+        raise CheckpointError(
+            f"{source}: missing key '{missing[0]}'{_describe_more(len(missing) - 1)}, "
+            f"needed for {arch} parameter '{first}'"
+        )
+
+    converted: List[Dict[str, Any]] = []
+    for torch_key, param in torch_to_ms.items():
+        array = np.asarray(state_dict[torch_key])
+        if _shape(array.shape) != _shape(param.shape):
+            raise CheckpointError(
+                f"{source}: key '{torch_key}' has shape {_shape(array.shape)}, "
+                f"{arch} expects {_shape(param.shape)} for '{param.name}'"
+            )
+        converted.append({"name": param.name, "data": ms.Tensor(np.ascontiguousarray(array), dtype=param.dtype)})
+    return converted
+
+
+def _unwrap(obj: Any, source: str) -> Mapping[str, Any]:
+    """Accept a bare state_dict or a training checkpoint wrapping it under "state_dict" or "model"."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{source} holds a {type(obj).__name__}, not a state_dict")
+    for key in WRAPPER_KEYS:
+        if isinstance(obj.get(key), Mapping):
+            return obj[key]
+    return obj
+
+
+def _strip_ddp_prefix(state_dict: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """DistributedDataParallel saves every key as ``module.<name>``; the names underneath are the model's."""
+    if state_dict and all(k.startswith(DDP_PREFIX) for k in state_dict):
+        return {k[len(DDP_PREFIX):]: v for k, v in state_dict.items()}
+    return state_dict
+
+
+def _torch_to_numpy(value: Any) -> np.ndarray:
+    """bf16/fp16 tensors go through float32: numpy has no bfloat16 and our parameters are float32."""
+    tensor = value.detach().cpu()
+    if tensor.is_floating_point():
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
+def _to_arrays(raw: Mapping[str, Any], source: str) -> Dict[str, np.ndarray]:
+    arrays: Dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        if isinstance(value, np.ndarray):
+            arrays[str(key)] = value
+        elif hasattr(value, "detach") and hasattr(value, "numpy"):
+            arrays[str(key)] = _torch_to_numpy(value)
+        else:
+            raise CheckpointError(f"{source}: key '{key}' holds a {type(value).__name__}, not a tensor")
+    return _strip_ddp_prefix(arrays)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _load_safetensors(path: Path) -> Mapping[str, Any]:
+    try:
+        import safetensors  # noqa: F401
+    except ImportError:
+        raise MindzooError(f"reading {path} needs the safetensors package: {INSTALL_HINT}") from None
+    try:
+        import torch  # noqa: F401  (torch handles bfloat16, which numpy cannot)
+
+        from safetensors.torch import load_file
+    except ImportError:
+        from safetensors.numpy import load_file
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises SafetensorError/OSError/TypeError with library text
+        raise CheckpointError(f"cannot read {path}: {_first_line(exc)}") from None
+
+
+def _load_torch(path: Path) -> Mapping[str, Any]:
+    try:
+        import torch
+    except ImportError:
+        raise MindzooError(f"reading {path} needs PyTorch: {INSTALL_HINT}") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle/zip errors, or a non-tensor object refused by weights_only
+        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {_first_line(exc)}") from None
+    return _unwrap(obj, str(path))
+
+
+def load_torch_state_dict(path: PathLike) -> Dict[str, np.ndarray]:
+    """Read a ``.safetensors`` file, or anything else with ``torch.load``, as name -> numpy array."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"source state_dict not found: {path}")
+    raw = _load_safetensors(path) if path.suffix == ".safetensors" else _load_torch(path)
+    return _to_arrays(raw, str(path))
+
+
+def _build_net(arch: str, num_classes: int) -> nn.Cell:
+    from mindzoo.models import create_model
+
+    try:
+        return create_model(arch, num_classes=num_classes)
+    except ValueError as exc:  # unknown name, with the registry's "did you mean" hint
+        raise UsageError(_first_line(exc)) from None
+
+
+def resolve_num_classes(state_dict: Mapping[str, np.ndarray], num_classes: Optional[int], source: str) -> int:
+    """The classifier size found in the state_dict, checked against an explicit ``num_classes``."""
+    weight = state_dict.get(CLASSIFIER_WEIGHT)
+    if weight is None:
+        if num_classes is None:
+            raise CheckpointError(
+                f"{source} has no classifier '{CLASSIFIER_WEIGHT}'; pass --num_classes 0 to convert a headless backbone"
+            )
+        return num_classes
+    found = int(np.shape(weight)[0])
+    if num_classes is not None and num_classes != found:
+        raise CheckpointError(
+            f"--num_classes {num_classes} does not match {source}: classifier '{CLASSIFIER_WEIGHT}' "
+            f"{_shape(np.shape(weight))} has {found} classes (omit --num_classes to use {found})"
+        )
+    return found
+
+
+def convert_file(arch: str, src: PathLike, out: PathLike, num_classes: Optional[int] = None) -> Path:
+    """Convert torch weights in ``src`` into a MindSpore checkpoint ``out`` for model ``arch``."""
+    out = Path(out)
+    if out.suffix != ".ckpt":
+        raise UsageError(f"output must be a .ckpt file (MindSpore loads only that suffix): {out}")
+    if num_classes is not None and num_classes < 0:
+        raise UsageError(f"--num_classes must be >= 0, got {num_classes}")
+    state_dict = load_torch_state_dict(src)
+    classes = resolve_num_classes(state_dict, num_classes, str(src))
+    net = _build_net(arch, classes)
+    converted = convert_state_dict(state_dict, net, source=str(src), arch=arch)
+    return save_checkpoint_atomic(converted, out)
