@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
@@ -42,16 +43,19 @@ def setup_logging(log_file: Optional[Path] = None, level: int = logging.INFO) ->
     return logger
 
 
-def ensure_writable_dir(path: Path, what: str = "output_dir") -> Path:
-    """Create ``path`` if needed and prove it is writable, before any expensive work starts."""
+def ensure_writable_dir(path: Path, hint: str = "choose another with --output_dir=DIR") -> Path:
+    """Create ``path`` if needed and prove a file can be written there, before any expensive work starts.
+
+    A real write, not ``os.access``: as root, ``os.access`` says yes to read-only mounts.
+    """
     path = Path(path)
+    probe = path / f".mindzoo-write-test-{os.getpid()}"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"{what} {path} is not writable ({exc.strerror}); choose another with --{what}=DIR") from None
+        raise UsageError(f"directory {path} is not writable ({exc.strerror}); {hint}") from None
     return path
 
 
@@ -65,7 +69,11 @@ def set_mindspore_context(device_target: str, mode: str, seed: Optional[int] = N
     modes = {"GRAPH": ms.GRAPH_MODE, "PYNATIVE": ms.PYNATIVE_MODE}
     if mode.upper() not in modes:
         raise UsageError(f"mode must be GRAPH or PYNATIVE, got {mode!r}")
-    ms.set_device(device_target)
+    try:
+        ms.set_device(device_target)
+    except RuntimeError:  # once a kernel ran, MindSpore refuses set_device even to the same device
+        if ms.get_context("device_target") != device_target:
+            raise
     ms.set_context(mode=modes[mode.upper()])
     if seed is not None:
         ms.set_seed(seed)

@@ -2,17 +2,17 @@
 
 Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` at batch 1 and the model's test resolution (FixRes
 ResNet50: 384) unless ``--batch_size`` / ``--width --height`` say otherwise, checks it against the
-live network, and writes ``NAME.json`` for deployment. Cheap checks (format, device, output directory,
-checkpoint file, model name) run before the network is built.
+live network, and writes ``NAME.json`` for deployment. A relative NAME is taken from the current
+directory, or from ``--output_dir`` when that is given on the command line. Cheap checks (format,
+device, output directory, checkpoint file, model name) run before the network is built.
 """
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from mindzoo.cli.common import run_cli, set_mindspore_context, setup_logging
+from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_context, setup_logging
 from mindzoo.config import load_config
 from mindzoo.errors import CheckpointError, UsageError
 from mindzoo.export.exporter import (
@@ -28,27 +28,19 @@ from mindzoo.export.exporter import (
 logger = logging.getLogger("mindzoo.export")
 
 
-def check_writable_dir(directory: Path) -> None:
-    """Create ``directory`` and prove a file can be written there (as root, ``os.access`` proves nothing)."""
-    probe = directory / f".mindzoo-write-test-{os.getpid()}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write the export to directory {directory} ({exc.strerror}); "
-                         "choose another --file_name or --output_dir") from None
+def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
+    """Parse the model-zoo command line, export, verify; raise MindzooError subclasses on failure.
 
-
-def run_export(argv: Sequence[str]) -> ExportResult:
-    """Parse the model-zoo command line, export, verify; raise MindzooError subclasses on failure."""
+    ``set_context=False`` keeps the caller's MindSpore device/mode: MindSpore refuses ``set_device``
+    once a kernel has run, so in-process callers (tests, notebooks) that already ran one must skip it.
+    """
     cfg = load_config(argv)
     file_format = normalize_format(cfg.file_format)
     check_format_supported(file_format, cfg.device_target, cfg.dynamic_batch)
     batch_size = resolve_batch_size(cfg, cfg.explicit)
     output_dir = cfg.output_dir if "output_dir" in cfg.explicit else None
     path = resolve_output_path(cfg.file_name, file_format, cfg.net_name, output_dir)
-    check_writable_dir(path.parent)
+    ensure_writable_dir(path.parent, "choose another --file_name or --output_dir")
     if not cfg.ckpt_file:
         raise UsageError("export needs a checkpoint: --ckpt_file=PATH.ckpt")
     if not Path(cfg.ckpt_file).is_file():
@@ -60,7 +52,8 @@ def run_export(argv: Sequence[str]) -> ExportResult:
         get_builder(cfg.net_name)
     except ValueError as exc:
         raise UsageError(f"net_name: {exc}") from None
-    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
+    if set_context:
+        set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
     net.set_train(False)
     height, width = resolve_input_size(net.data_config, cfg.width, cfg.height)

@@ -1,0 +1,286 @@
+"""Export a network to MINDIR / ONNX / AIR, verified against the live network, with a JSON sidecar.
+
+The file is written under a temporary name, verified, then renamed into place: MindSpore creates
+exports read-only (0400) and ``mindspore.onnx.export`` swallows write errors, so writing straight to the
+final name can neither replace an old export reliably nor be trusted to have happened. A file that
+fails verification never replaces a good one.
+
+The sidecar ``<file_name>.json`` records what a deployment needs besides the graph: input/output
+names and shapes, and the eval preprocessing (resize, crop, mean/std).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from mindzoo.errors import MindzooError, UsageError
+from mindzoo.export.verify import VERIFY_TOLERANCE, verify_export, verify_shapes
+from mindzoo.models.data_config import DataConfig
+
+PathLike = Union[str, Path]
+FORMAT_SUFFIXES: Dict[str, str] = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+BATCH_DIM_NAME = "batch"
+SIDECAR_SUFFIX = ".json"
+
+
+@dataclass
+class ExportResult:
+    """What an export produced; ``errors`` maps each verified batch size to its max relative error."""
+
+    path: Path
+    sidecar: Path
+    file_format: str
+    input_shape: List[int]
+    output_shape: List[int]
+    errors: Dict[int, float] = field(default_factory=dict)
+
+    @property
+    def max_error(self) -> Optional[float]:
+        return max(self.errors.values()) if self.errors else None
+
+
+def normalize_format(file_format: str) -> str:
+    """Upper-case ``file_format`` and check it is one MindSpore can write."""
+    fmt = str(file_format).strip().upper()
+    if fmt not in FORMAT_SUFFIXES:
+        raise UsageError(f"file_format must be one of {', '.join(FORMAT_SUFFIXES)}, got {file_format!r}")
+    return fmt
+
+
+def check_format_supported(file_format: str, device_target: str, dynamic_batch: bool = False) -> None:
+    """AIR is produced by the Ascend toolchain only; say so in one line instead of a C++ traceback."""
+    if file_format == "AIR" and device_target.lower() != "ascend":
+        raise UsageError(f"AIR export needs Ascend (device_target={device_target}); use MINDIR or ONNX")
+    if file_format == "AIR" and dynamic_batch:
+        raise UsageError("dynamic_batch works with file_format MINDIR or ONNX, not AIR")
+
+
+def resolve_input_size(data_config: DataConfig, width: int = 0, height: int = 0) -> Tuple[int, int]:
+    """(height, width) to export at: the model's ``test_input_size`` unless overridden (0 = default)."""
+    for key, value in (("width", width), ("height", height)):
+        if value < 0:
+            raise UsageError(f"{key} must be > 0 (or 0 for the model's test_input_size), got {value}")
+    size = data_config.test_input_size
+    return (height or size, width or size)
+
+
+def resolve_batch_size(cfg: Mapping[str, Any], explicit: frozenset = frozenset()) -> int:
+    """``--batch_size`` if given on the command line (model-zoo usage), else ``export_batch_size``.
+
+    ``batch_size`` is also the training batch (default 32), so only an explicit one is an export request.
+    """
+    key = "batch_size" if "batch_size" in explicit else "export_batch_size"
+    batch = cfg[key]
+    if batch < 1:
+        raise UsageError(f"{key} must be >= 1, got {batch}")
+    return int(batch)
+
+
+def resolve_output_path(file_name: str, file_format: str, net_name: str, output_dir: Optional[PathLike] = None) -> Path:
+    """``<file_name>.<suffix>``; a relative name goes under ``output_dir`` if given, else the cwd.
+
+    A name that already ends in the format's suffix is not doubled (``resnet50.onnx`` stays so).
+    """
+    name = file_name or net_name
+    suffix = FORMAT_SUFFIXES[file_format]
+    path = Path(name)
+    if path.suffix.lower() == suffix:
+        path = path.with_suffix("")
+    if not path.name or path.name in (".", ".."):
+        raise UsageError(f"file_name {file_name!r} does not name a file")
+    if output_dir and not path.is_absolute():
+        path = Path(output_dir) / path
+    return path.with_name(path.name + suffix)
+
+
+def sidecar_path(model_path: PathLike) -> Path:
+    """``resnet50.mindir`` -> ``resnet50.json``."""
+    return Path(model_path).with_suffix(SIDECAR_SUFFIX)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _remove(path: Path) -> None:
+    """Delete a file even if it is read-only (MindSpore writes exports 0400)."""
+    if path.exists() or path.is_symlink():
+        os.chmod(path, 0o600)
+        path.unlink()
+
+
+def make_onnx_batch_dynamic(path: PathLike, dim_name: str = BATCH_DIM_NAME) -> None:
+    """Mark dim 0 of every graph output symbolic; ``mindspore.onnx.export`` leaves it fixed at 1."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for value in model.graph.output:
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].Clear()
+            dims[0].dim_param = dim_name
+    onnx.save(model, str(path))
+
+
+def export_network(
+    net: Any,
+    path: PathLike,
+    file_format: str,
+    input_shape: Tuple[int, int, int, int],
+    dynamic_batch: bool = False,
+) -> Path:
+    """Write ``net`` (eval mode) to exactly ``path``; no verification, no atomic rename."""
+    import mindspore as ms
+    import numpy as np
+    from mindspore import Tensor
+
+    path = Path(path)
+    net.set_train(False)
+    if dynamic_batch:
+        spec = Tensor(shape=[None, *input_shape[1:]], dtype=ms.float32)
+    else:
+        spec = Tensor(np.zeros(input_shape, dtype=np.float32))
+    try:
+        if file_format == "ONNX":
+            example = Tensor(np.zeros(input_shape, dtype=np.float32))
+            dynamic_axes = {INPUT_NAME: {0: BATCH_DIM_NAME}} if dynamic_batch else None
+            ms.onnx.export(net, example, file_name=str(path), input_names=[INPUT_NAME],
+                           output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes)
+        else:
+            ms.export(net, spec, file_name=str(path), file_format=file_format)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise MindzooError(f"{file_format} export to {path} failed: {_first_line(exc)}") from None
+    if not path.is_file():  # mindspore.onnx.export logs a failed write and returns normally
+        raise MindzooError(f"{file_format} export did not produce {path} (disk full or not writable?)")
+    if file_format == "ONNX" and dynamic_batch:
+        make_onnx_batch_dynamic(path)
+    return path
+
+
+def model_io(path: PathLike, file_format: str) -> Tuple[Tuple[str, List[int]], Tuple[str, List[int]]]:
+    """((input name, shape), (output name, shape)) as declared in the file; -1 marks a dynamic dim."""
+    if file_format == "ONNX":
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+
+        def dims(value: Any) -> List[int]:
+            return [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
+
+        return (graph.input[0].name, dims(graph.input[0])), (graph.output[0].name, dims(graph.output[0]))
+    if file_format == "MINDIR":
+        from mindspore.train import mind_ir_pb2
+
+        model = mind_ir_pb2.ModelProto()
+        model.ParseFromString(Path(path).read_bytes())
+        inp, out = model.graph.input[0], model.graph.output[0]
+        return (inp.name, list(inp.tensor[0].dims)), (out.name, list(out.tensor[0].dims))
+    raise MindzooError(f"cannot read the inputs of a {file_format} file")
+
+
+def sidecar_info(
+    net_name: str,
+    num_classes: int,
+    data_config: DataConfig,
+    file_format: str,
+    model_file: str,
+    input_io: Tuple[str, List[int]],
+    output_io: Tuple[str, List[int]],
+    dynamic_batch: bool,
+    errors: Mapping[int, float],
+) -> Dict[str, Any]:
+    """Everything a deployment needs besides the graph; sizes follow the eval transform.
+
+    Eval resizes the shorter side to ``int(size / crop_pct)`` and centre-crops (height, width); for a
+    non-square export ``size`` is the larger side so the crop always fits.
+    """
+    height, width = int(input_io[1][2]), int(input_io[1][3])
+    return {
+        "net_name": net_name,
+        "num_classes": int(num_classes),
+        "format": file_format,
+        "model_file": model_file,
+        "dynamic_batch": bool(dynamic_batch),
+        "input": {"name": input_io[0], "shape": [int(d) for d in input_io[1]], "dtype": "float32",
+                  "layout": "NCHW", "color": "RGB"},
+        "output": {"name": output_io[0], "shape": [int(d) for d in output_io[1]], "kind": "logits"},
+        "preprocess": {
+            "resize_size": data_config.resize_size(max(height, width)),
+            "crop_size": [height, width],
+            "crop_pct": data_config.crop_pct,
+            "interpolation": data_config.interpolation,
+            "pixel_scale": 1.0 / 255.0,
+            "mean": list(data_config.mean),
+            "std": list(data_config.std),
+        },
+        "verify": {"tolerance": VERIFY_TOLERANCE, "max_relative_error": {str(b): e for b, e in errors.items()}},
+    }
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_sidecar(model_path: PathLike) -> Optional[Dict[str, Any]]:
+    """The sidecar of an exported model, or None if there is none; a broken one is an error.
+
+    ``NAME.mindir`` and ``NAME.onnx`` share ``NAME.json`` and the last export wins (its ``model_file``
+    says which); the preprocessing it records is the model's, the same for either format.
+    """
+    path = sidecar_path(model_path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read export sidecar {path}: {_first_line(exc)}") from None
+    if not isinstance(data, dict) or "preprocess" not in data or "input" not in data:
+        raise UsageError(f"export sidecar {path} lacks 'input'/'preprocess'; re-export the model")
+    return data
+
+
+def export_and_verify(
+    net: Any,
+    path: PathLike,
+    file_format: str,
+    batch_size: int,
+    height: int,
+    width: int,
+    dynamic_batch: bool = False,
+    net_name: str = "",
+    tolerance: float = VERIFY_TOLERANCE,
+) -> ExportResult:
+    """Export under a temp name, verify it against ``net``, move it into place, write the sidecar."""
+    path = Path(path)
+    file_format = normalize_format(file_format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    input_shape = (batch_size, 3, height, width)
+    try:
+        _remove(tmp)
+        export_network(net, tmp, file_format, input_shape, dynamic_batch)
+        shapes = verify_shapes(batch_size, height, width, dynamic_batch)
+        errors = verify_export(tmp, file_format, net, shapes, dynamic_batch, tolerance, label=str(path))
+        if file_format == "AIR":
+            input_io = (INPUT_NAME, list(input_shape))
+            output_io = (OUTPUT_NAME, [batch_size, int(getattr(net, "num_classes", 0))])
+        else:
+            input_io, output_io = model_io(tmp, file_format)
+        os.replace(tmp, path)  # replaces a read-only old export too: rename needs only the directory
+    finally:
+        _remove(tmp)
+    num_classes = int(getattr(net, "num_classes", output_io[1][-1]))
+    data_config = getattr(net, "data_config", None) or DataConfig()
+    info = sidecar_info(net_name, num_classes, data_config, file_format, path.name, input_io, output_io,
+                        dynamic_batch, errors)
+    sidecar = sidecar_path(path)
+    write_json_atomic(sidecar, info)
+    return ExportResult(path, sidecar, file_format, input_io[1], output_io[1], dict(errors))
