@@ -71,7 +71,7 @@ def _main(argv: Sequence[str]) -> int:
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
     dataset = create_dataset(str(val_dir.parent), val_dir.name, eval_transforms(size, data_cfg, crop_pct),
                              cfg.eval_batch_size, shuffle=False, num_parallel_workers=cfg.num_parallel_workers,
-                             drop_remainder=False, num_classes=cfg.num_classes, **shard)
+                             drop_remainder=False, info=info, **shard)
     logger.info("evaluating %s on %s: %d images, resize %d, crop %d", cfg.net_name, val_dir, info.num_images,
                 data_cfg.replace(crop_pct=crop_pct).resize_size(size), size)
     counter = TopKCorrect(net)

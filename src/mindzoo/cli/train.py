@@ -57,8 +57,7 @@ def _main(argv: Sequence[str]) -> int:
 
     data_root = Path(cfg.data_path)
     train_info = validate_image_folder(data_root / "train", cfg.num_classes)
-    if cfg.run_eval:
-        validate_image_folder(data_root / "val", cfg.num_classes)
+    val_info = validate_image_folder(data_root / "val", cfg.num_classes) if cfg.run_eval else None
 
     import mindspore as ms
 
@@ -102,7 +101,7 @@ def _main(argv: Sequence[str]) -> int:
         ms.dataset.config.set_seed(cfg.seed + epoch)
         return create_dataset(str(data_root), "train", transforms, cfg.batch_size, shuffle=cfg.train_shuffle,
                               num_parallel_workers=cfg.num_parallel_workers, drop_remainder=True,
-                              num_classes=cfg.num_classes, **shard)
+                              info=train_info, **shard)
 
     steps_per_epoch = train_dataset(0).get_dataset_size()
     global_batch = cfg.batch_size * dist.group_size
@@ -141,7 +140,7 @@ def _main(argv: Sequence[str]) -> int:
     if cfg.run_eval:
         eval_ds = create_dataset(str(data_root), "val", eval_transforms(eval_size, data_cfg, crop_pct),
                                  cfg.eval_batch_size, shuffle=False, num_parallel_workers=cfg.num_parallel_workers,
-                                 drop_remainder=False, num_classes=cfg.num_classes, **shard)
+                                 drop_remainder=False, info=val_info, **shard)
         counter = TopKCorrect(net)
     logger.info("training %s: %d epochs x %d steps, global batch %d, base lr %.5f (%s), image %d, eval image %d",
                 cfg.net_name, cfg.epoch_size, steps_per_epoch, global_batch, base_lr, cfg.lr_schedule,

@@ -1,0 +1,231 @@
+"""Image transforms for training, evaluation and FixRes fine-tuning, as ``mindspore.dataset.vision`` ops.
+
+Every pipeline takes encoded image bytes (JPEG/PNG/BMP, any colour mode) and ends in a float32 CHW array
+normalised with the model's mean/std. ``Decode`` always yields 3-channel RGB: grayscale, CMYK and palette
+JPEG/PNG, RGBA and 16-bit PNG decode to RGB, equal to OpenCV's ``imdecode(IMREAD_COLOR)`` + BGR->RGB
+(measured on MindSpore 2.10; CMYK within 1 level). GIF and WebP are not decodable.
+
+Evaluation geometry (measured on MindSpore 2.10 CPU; :func:`eval_geometry` computes it, and the C++
+harness must reproduce it):
+
+1. ``Resize(R)`` with ``R = int(size / crop_pct)``: the shorter side becomes exactly ``R``; the longer side
+   becomes ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward
+   zero (not rounded; double precision differs in rare cases). A square image becomes ``R x R``.
+   Bilinear is OpenCV ``INTER_LINEAR`` (half-pixel centres, no antialiasing), bit-identical to
+   ``cv2.resize`` on uint8; bicubic is ``INTER_CUBIC`` within 1 level.
+2. ``CenterCrop(size)``: top = ``(H - size) // 2``, left = ``(W - size) // 2`` (floor: an odd surplus
+   leaves the extra row/column at the bottom/right; torchvision rounds instead). A crop larger than the
+   image zero-pads with the same offsets.
+3. ``Normalize`` with mean*255 and std*255 on the uint8 RGB values, then HWC -> CHW.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Tuple, Union
+
+import numpy as np
+
+from mindzoo.errors import ConfigError, DataError
+from mindzoo.models.data_config import DataConfig
+
+if TYPE_CHECKING:
+    from mindspore.dataset.vision import Inter
+
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area")
+TAIL_BYTES = 1024
+
+
+def interpolation_mode(name: str) -> "Inter":
+    """The ``mindspore.dataset.vision.Inter`` member for a data-config interpolation name."""
+    from mindspore.dataset.vision import Inter
+
+    modes = {"bilinear": Inter.BILINEAR, "bicubic": Inter.BICUBIC, "nearest": Inter.NEAREST, "area": Inter.AREA}
+    try:
+        return modes[name.lower()]
+    except KeyError:
+        known = ", ".join(INTERPOLATIONS)
+        raise ConfigError(f"unknown interpolation '{name}' in data config; use one of {known}") from None
+
+
+def resize_size(size: int, data_config: DataConfig, crop_pct: Optional[float] = None) -> int:
+    """Shorter-side length before the centre crop: ``int(size / crop_pct)``."""
+    pct = data_config.crop_pct if crop_pct is None else crop_pct
+    if not pct > 0:
+        raise ConfigError(f"crop_pct must be positive, got {pct}")
+    return int(size / pct)
+
+
+def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
+    """Output (height, width) of MindSpore's ``Resize(short)``: float32 ratio, truncated long side."""
+    if height < width:
+        return short, int(np.float32(np.float32(width) / np.float32(height)) * np.float32(short))
+    return int(np.float32(np.float32(height) / np.float32(width)) * np.float32(short)), short
+
+
+def eval_geometry(height: int, width: int, size: int, crop_pct: float) -> Tuple[int, int, int, int]:
+    """(resized_h, resized_w, crop_top, crop_left) the eval transform applies to a ``height x width`` image."""
+    resized_h, resized_w = resized_shape(height, width, int(size / crop_pct))
+    return resized_h, resized_w, (resized_h - size) // 2, (resized_w - size) // 2
+
+
+def _normalize(data_config: DataConfig) -> list:
+    import mindspore.dataset.vision as vision
+
+    mean = [255.0 * m for m in data_config.mean]
+    std = [255.0 * s for s in data_config.std]
+    return [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
+
+
+def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0.0,
+                     random_augment: bool = True) -> list:
+    """RandomResizedCrop (decode fused) + flip [+ colour jitter] + normalize, on encoded bytes.
+
+    ``random_augment=False`` gives the deterministic eval transform at ``size`` instead, so a training
+    run can be reproduced exactly (determinism tests).
+    """
+    import mindspore.dataset.vision as vision
+
+    if not random_augment:
+        return eval_transforms(size, data_config)
+    if color_jitter < 0:
+        raise ConfigError(f"color_jitter must be >= 0, got {color_jitter}")
+    ops = [
+        vision.RandomCropDecodeResize(size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+                                      interpolation=interpolation_mode(data_config.interpolation)),
+        vision.RandomHorizontalFlip(prob=0.5),
+    ]
+    if color_jitter > 0:
+        ops.append(vision.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
+    return ops + _normalize(data_config)
+
+
+def eval_transforms(size: int, data_config: DataConfig, crop_pct: Optional[float] = None) -> list:
+    """Decode to RGB, resize the shorter side to ``int(size / crop_pct)``, centre-crop ``size``, normalize.
+
+    Geometry and rounding are exactly as in the module docstring; ``crop_pct`` defaults to the data config's.
+    """
+    import mindspore.dataset.vision as vision
+
+    return [
+        vision.Decode(),
+        vision.Resize(resize_size(size, data_config, crop_pct), interpolation_mode(data_config.interpolation)),
+        vision.CenterCrop(size),
+    ] + _normalize(data_config)
+
+
+def fixres_finetune_transforms(test_size: int, data_config: DataConfig, flip: bool = True) -> list:
+    """FixRes fine-tune: test-time geometry (resize ``test_size * 256 // 224``, centre crop) [+ flip].
+
+    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the only
+    randomness is the optional horizontal flip.
+    """
+    import mindspore.dataset.vision as vision
+
+    ops = [
+        vision.Decode(),
+        vision.Resize(test_size * 256 // 224, interpolation_mode(data_config.interpolation)),
+        vision.CenterCrop(test_size),
+    ]
+    if flip:
+        ops.append(vision.RandomHorizontalFlip(prob=0.5))
+    return ops + _normalize(data_config)
+
+
+def image_problem(head: bytes, tail: bytes, size: int) -> Optional[str]:
+    """Why MindSpore's ``Decode`` would fail on a file, judged from its first and last bytes; None if fine.
+
+    Catches empty files, non-images and unsupported formats (GIF/WebP), and truncated JPEG/PNG files
+    (no end-of-image marker / IEND chunk in the last ``TAIL_BYTES``), on which MindSpore's Decode fails
+    (and dumps the file into the working directory). A JPEG may legitimately carry a long trailer after
+    its end marker, so a JPEG without one is only a suspect that :func:`confirm_problem` decodes.
+    """
+    if size == 0:
+        return "empty file"
+    if head.startswith(b"\xff\xd8\xff"):
+        return None if b"\xff\xd9" in tail else "truncated JPEG (no end-of-image marker)"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None if b"IEND" in tail else "truncated PNG (no IEND chunk)"
+    if head.startswith((b"BM", b"II*\x00", b"MM\x00*")):
+        return None
+    if head.startswith(b"GIF8") or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
+        return "unsupported image format (GIF/WebP); convert it to JPEG or PNG"
+    return "not a JPEG, PNG, BMP or TIFF image"
+
+
+def confirm_problem(source: Union[str, Path, bytes], problem: str) -> Optional[str]:
+    """Full PIL decode of a suspect JPEG (path or bytes): keeps ``problem`` only if it really cannot decode."""
+    if not problem.startswith("truncated JPEG"):
+        return problem
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            image.load()
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... for broken files
+        return f"{problem}: {exc}"
+    return None
+
+
+def check_image_file(path: Union[str, Path]) -> Optional[str]:
+    """Why ``path`` would fail to decode (reading only its first and last bytes), or None if it looks fine."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+            size = handle.seek(0, 2)
+            handle.seek(max(size - TAIL_BYTES, 0))
+            tail = handle.read(TAIL_BYTES)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    problem = image_problem(head, tail, size)
+    return None if problem is None else confirm_problem(path, problem)
+
+
+def check_image_bytes(data: bytes) -> Optional[str]:
+    """:func:`check_image_file` for an image already in memory."""
+    problem = image_problem(data[:16], data[-TAIL_BYTES:], len(data))
+    return None if problem is None else confirm_problem(data, problem)
+
+
+def read_image_bytes(path: Union[str, Path]) -> bytes:
+    """The bytes of an image file that passes :func:`check_image_bytes`; otherwise a one-line DataError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"image not found: {path}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    problem = check_image_bytes(data)
+    if problem is not None:
+        raise DataError(f"unreadable image {path}: {problem}")
+    return data
+
+
+def preprocess_image(path_or_bytes: Union[str, Path, bytes], size: int, data_config: DataConfig,
+                     crop_pct: Optional[float] = None) -> np.ndarray:
+    """One image through :func:`eval_transforms`: a (3, size, size) float32 array (no batch axis)."""
+    from mindspore.dataset.transforms import Compose
+
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        data, where = bytes(path_or_bytes), "image bytes"
+        problem = check_image_bytes(data)
+        if problem is not None:
+            raise DataError(f"unreadable image bytes: {problem}")
+    else:
+        data, where = read_image_bytes(path_or_bytes), str(path_or_bytes)
+    try:
+        out = Compose(eval_transforms(size, data_config, crop_pct))(np.frombuffer(data, dtype=np.uint8))
+    except RuntimeError as exc:
+        raise DataError(f"cannot decode {where}: {_first_error_line(exc)}") from None
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _first_error_line(exc: BaseException) -> str:
+    """The useful line of MindSpore's multi-line dataset error text."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.startswith("-")]
+    for line in lines:
+        if line.startswith("[ERROR]"):
+            return line[len("[ERROR]"):].strip()
+    return lines[0] if lines else type(exc).__name__
