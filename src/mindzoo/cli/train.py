@@ -18,6 +18,9 @@ from mindzoo.errors import ConfigError, UsageError
 logger = logging.getLogger("mindzoo")
 
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
+# Extra entries of train.py checkpoints (the step count is the optimizer's own global_step Parameter).
+RESUME_EPOCH_KEY = "mindzoo_epochs_done"
+RESUME_BEST_KEY = "mindzoo_best_top1"
 
 
 def check_train_config(cfg: Config) -> None:
@@ -93,7 +96,8 @@ def _main(argv: Sequence[str]) -> int:
         freeze_for_fixres(net)
     else:
         train_size = cfg.train_image_size or data_cfg.input_size
-        transforms = train_transforms(train_size, data_cfg, cfg.color_jitter, cfg.random_augment)
+        transforms = train_transforms(train_size, data_cfg, cfg.color_jitter, cfg.random_augment,
+                                      cfg.train_crop_scale, cfg.hflip_prob)
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
 
     def train_dataset(epoch: int):
@@ -126,9 +130,12 @@ def _main(argv: Sequence[str]) -> int:
         state = read_checkpoint(resume_path)
         check_compatible(train_step, state, str(resume_path))
         ms.load_param_into_net(train_step, {k: v for k, v in state.items() if k in _param_names(train_step)})
-        start_epoch = int(state["epoch"].asnumpy()) if "epoch" in state else 0
-        global_step = int(state["global_step"].asnumpy()) if "global_step" in state else 0
-        best_top1 = float(state["best_top1"].asnumpy()) if "best_top1" in state else -1.0
+        if RESUME_EPOCH_KEY not in state:
+            raise UsageError(f"{resume_path} is not a train.py checkpoint (no '{RESUME_EPOCH_KEY}'); "
+                             "to start from its weights use --pretrained")
+        start_epoch = int(state[RESUME_EPOCH_KEY].asnumpy())
+        global_step = int(optimizer.global_step.asnumpy().reshape(-1)[0])
+        best_top1 = float(state[RESUME_BEST_KEY].asnumpy()) if RESUME_BEST_KEY in state else -1.0
         logger.info("resumed from %s at epoch %d, global step %d", resume_path, start_epoch, global_step)
     if start_epoch >= cfg.epoch_size:
         logger.info("nothing to do: %s already finished %d epochs", resume_path, start_epoch)
@@ -185,7 +192,7 @@ def _main(argv: Sequence[str]) -> int:
                     logger.info("new best top1 %.4f: saved %s", best_top1, checkpoints.directory / "best_acc.ckpt")
         if dist.is_main and ((epoch + 1) % cfg.save_checkpoint_epochs == 0 or is_last):
             path = checkpoints.save(train_step, epoch + 1, steps_per_epoch,
-                                    {"epoch": epoch + 1, "global_step": global_step, "best_top1": best_top1})
+                                    {RESUME_EPOCH_KEY: epoch + 1, RESUME_BEST_KEY: best_top1})
             logger.info("saved %s", path)
 
     logger.info("training finished in %.1f s", time.time() - run_start)

@@ -21,7 +21,7 @@ harness must reproduce it):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import Optional, Sequence, TYPE_CHECKING, Tuple, Union
 
 import numpy as np
 
@@ -77,8 +77,9 @@ def _normalize(data_config: DataConfig) -> list:
 
 
 def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0.0,
-                     random_augment: bool = True) -> list:
-    """RandomResizedCrop (decode fused) + flip [+ colour jitter] + normalize, on encoded bytes.
+                     random_augment: bool = True, scale: Sequence[float] = (0.08, 1.0),
+                     hflip_prob: float = 0.5) -> list:
+    """RandomResizedCrop (decode fused, area ``scale``) + flip [+ colour jitter] + normalize, on encoded bytes.
 
     ``random_augment=False`` gives the deterministic eval transform at ``size`` instead, so a training
     run can be reproduced exactly (determinism tests).
@@ -89,11 +90,16 @@ def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0
         return eval_transforms(size, data_config)
     if color_jitter < 0:
         raise ConfigError(f"color_jitter must be >= 0, got {color_jitter}")
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+        raise ConfigError(f"train_crop_scale must be [min, max] with 0 < min <= max <= 1, got {list(scale)}")
+    if not 0 <= hflip_prob <= 1:
+        raise ConfigError(f"hflip_prob must be in [0, 1], got {hflip_prob}")
     ops = [
-        vision.RandomCropDecodeResize(size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
+        vision.RandomCropDecodeResize(size, scale=tuple(scale), ratio=(3.0 / 4.0, 4.0 / 3.0),
                                       interpolation=interpolation_mode(data_config.interpolation)),
-        vision.RandomHorizontalFlip(prob=0.5),
     ]
+    if hflip_prob > 0:
+        ops.append(vision.RandomHorizontalFlip(prob=hflip_prob))
     if color_jitter > 0:
         ops.append(vision.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
     return ops + _normalize(data_config)

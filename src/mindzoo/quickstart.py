@@ -1,0 +1,114 @@
+"""The whole mission on CPU in one command (``bash scripts/quickstart.sh``), through the user-facing CLIs.
+
+Builds the demo digits dataset, trains the demo ResNet on it with train.py, scores the last checkpoint
+with eval.py, exports MINDIR + ONNX with export.py, runs the C++ harness through run_infer_310.sh and
+prints one table. Every step is the command a user would type; this module only sequences them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+ACC_LOG = re.compile(r"Total data: (\d+), top1 accuracy: ([0-9.]+), top5 accuracy: ([0-9.]+)")
+
+
+def _run(step: str, cmd: List[str], cwd: Path = REPO) -> float:
+    """Run one step with its output streaming through; stop the quickstart if it fails."""
+    print(f"\n=== {step}: {' '.join(cmd)}", flush=True)
+    start = time.time()
+    code = subprocess.call(cmd, cwd=cwd)
+    if code != 0:
+        print(f"quickstart: step '{step}' failed with exit code {code}", file=sys.stderr)
+        sys.exit(code)
+    return time.time() - start
+
+
+def _latest_checkpoint(directory: Path, net_name: str) -> Path:
+    found = sorted(directory.glob(f"{net_name}-*_*.ckpt"), key=lambda p: int(p.name.split("-")[-1].split("_")[0]))
+    if not found:
+        sys.exit(f"quickstart: no checkpoint was written to {directory}")
+    return found[-1]
+
+
+def _cpp_latency(infer_dir: Path) -> Dict[str, float]:
+    text = (infer_dir / "time_Result" / "test_perform_static.txt").read_text()
+    numbers = {}
+    for key, pattern in (("mean_ms", r"average time: ([0-9.]+) ms"), ("median_ms", r"median[^0-9]*([0-9.]+) ms")):
+        match = re.search(pattern, text)
+        if match:
+            numbers[key] = float(match.group(1))
+    return numbers
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="demo_data", help="where to build the demo dataset")
+    parser.add_argument("--out", default="output/quickstart", help="run directory")
+    parser.add_argument("--config", default="configs/demo_resnet18.yaml")
+    args = parser.parse_args(argv)
+    py = sys.executable
+    data, out, config = (REPO / args.data), (REPO / args.out), args.config
+    sys.path.insert(0, str(REPO / "src"))
+    from mindzoo.config import load_config
+
+    cfg = load_config([f"--config_path={REPO / config}"])
+    size = cfg.eval_image_size
+    resize = int(size / (cfg.crop_pct or 0.875))
+    times: Dict[str, float] = {}
+    start = time.time()
+
+    times["data"] = _run("demo dataset", [py, "-m", "mindzoo.data.demo", "--out", str(data)])
+    times["train"] = _run("train", [py, "train.py", f"--config_path={config}", f"--data_path={data}",
+                                    f"--output_dir={out}"])
+    ckpt = _latest_checkpoint(out / "checkpoints", cfg.net_name)
+    times["eval"] = _run("eval", [py, "eval.py", f"--config_path={config}", f"--data_path={data}",
+                                  f"--pretrained={ckpt}", f"--output_dir={out}"])
+    exported = {}
+    for fmt in ("MINDIR", "ONNX"):
+        name = out / f"{cfg.net_name}_demo"
+        times[f"export {fmt}"] = _run(f"export {fmt}", [py, "export.py", f"--config_path={config}",
+                                                        f"--ckpt_file={ckpt}", f"--file_name={name}",
+                                                        f"--file_format={fmt}"])
+        exported[fmt] = json.loads(Path(f"{name}.json").read_text())
+    infer_dir = out / "infer_cpu"
+    infer_dir.mkdir(parents=True, exist_ok=True)
+    times["C++ inference"] = _run("C++ harness (ONNX Runtime, batch 1)", [
+        "bash", str(REPO / "scripts" / "run_infer_310.sh"), str(out / f"{cfg.net_name}_demo.onnx"),
+        str(data / "val"), "0", "CPU", str(resize), str(size)], cwd=infer_dir)
+
+    python_result = json.loads((out / "eval_result.json").read_text())
+    match = ACC_LOG.search((infer_dir / "acc.log").read_text())
+    if not match:
+        sys.exit(f"quickstart: cannot read {infer_dir / 'acc.log'}")
+    cpp_total, cpp_top1, cpp_top5 = int(match[1]), float(match[2]), float(match[3])
+    latency = _cpp_latency(infer_dir)
+    lat = f"{latency.get('mean_ms', float('nan')):.2f} ms mean, {latency.get('median_ms', float('nan')):.2f} ms median"
+
+    print("\n## mindzoo quickstart results\n")
+    print(f"model `{cfg.net_name}` trained {cfg.epoch_size} epochs on the demo digits at {size}x{size}; "
+          f"checkpoint `{ckpt.relative_to(REPO)}`\n")
+    print("| path | images | top-1 | top-5 | notes |")
+    print("|---|---:|---:|---:|---|")
+    print(f"| eval.py (MindSpore {cfg.mode}, CPU) | {python_result['total']} | {100 * python_result['top1']:.2f}% "
+          f"| {100 * python_result['top5']:.2f}% | batch {cfg.eval_batch_size} |")
+    print(f"| C++ harness (ONNX Runtime, CPU) | {cpp_total} | {100 * cpp_top1:.2f}% | {100 * cpp_top5:.2f}% "
+          f"| batch 1, {lat} |")
+    for fmt, sidecar in exported.items():
+        err = sidecar.get("verify", {}).get("max_relative_error")
+        print(f"| export {fmt} | - | - | - | reloaded and checked: max relative error {err:.2g} |")
+    print("\n| step | seconds |\n|---|---:|")
+    for step, seconds in times.items():
+        print(f"| {step} | {seconds:.0f} |")
+    print(f"| total | {time.time() - start:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Small real datasets and command runners shared by the end-to-end tests."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_image_folder(root: Path, counts: Dict[str, Dict[str, int]], size: int = 40, seed: int = 0) -> Path:
+    """``root/<split>/<class>/*.jpg`` with learnable images: class k is a bright square in quadrant k."""
+    rng = np.random.default_rng(seed)
+    for split, per_class in counts.items():
+        for label, (name, n) in enumerate(sorted(per_class.items())):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                pixels = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+                half = size // 2
+                top, left = (label // 2) * half, (label % 2) * half
+                pixels[top:top + half, left:left + half] = 220
+                Image.fromarray(pixels).save(folder / f"{split}_{name}_{i:03d}.jpg", quality=95)
+    return root
+
+
+def run(script: str, args: Sequence[str], cwd: Path = REPO, timeout: float = 600,
+        env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a top-level script (train.py, eval.py, ...) the way a user does."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> List[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("error:")]

@@ -1,0 +1,129 @@
+"""train.py and eval.py end to end on tiny real data: exact resume, full-val counting, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from helpers import REPO, error_lines, make_image_folder, run
+
+TINY = [
+    "--net_name=resnet18", "--num_classes=4", "--train_image_size=32", "--eval_image_size=32",
+    "--batch_size=4", "--eval_batch_size=8", "--lr=0.4", "--warmup_epochs=1", "--log_interval=5",
+    "--num_parallel_workers=1", "--keep_checkpoint_max=10",
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    # 4 x 12 train images (12 steps of 4), 4 classes x 5 val = 20 val images: not a multiple of 8.
+    return make_image_folder(tmp_path_factory.mktemp("data"), {
+        "train": {f"c{k}": 12 for k in range(4)}, "val": {f"c{k}": 5 for k in range(4)}})
+
+
+def _final_params(output_dir):
+    ckpts = sorted((output_dir / "checkpoints").glob("resnet18-*_*.ckpt"), key=lambda p: int(p.name.split("-")[1].split("_")[0]))
+    return ckpts[-1].name, ms.load_checkpoint(str(ckpts[-1]))
+
+
+def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
+    """SIGKILL after epoch 1's checkpoint, resume with --resume_ckpt=auto: final weights equal an unbroken run."""
+    args = [f"--data_path={data}", *TINY, "--epoch_size=3", "--run_eval=False"]
+    unbroken = tmp_path / "unbroken"
+    proc = run("train.py", [*args, f"--output_dir={unbroken}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    broken = tmp_path / "broken"
+    child = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, f"--output_dir={broken}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((broken / "checkpoints").glob("resnet18-1_*.ckpt")) and time.time() < deadline:
+        assert child.poll() is None, "training ended before it could be killed"
+        time.sleep(0.02)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert not list((broken / "checkpoints").glob("resnet18-3_*.ckpt")), "the kill came too late to test resume"
+
+    proc = run("train.py", [*args, f"--output_dir={broken}", "--resume_ckpt=auto"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "resumed from" in proc.stdout
+    name_a, final_a = _final_params(unbroken)
+    name_b, final_b = _final_params(broken)
+    assert name_a == name_b == "resnet18-3_12.ckpt"
+    weights = [k for k in final_a if k.startswith(("conv1", "layer", "fc", "bn1"))]
+    assert len(weights) > 50
+    for key in [*weights, "global_step", "loss_scale"]:
+        np.testing.assert_array_equal(final_a[key].asnumpy(), final_b[key].asnumpy(), err_msg=key)
+    moments = [k for k in final_a if k.startswith("moments.")]
+    assert moments and all(np.array_equal(final_a[k].asnumpy(), final_b[k].asnumpy()) for k in moments)
+
+
+def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_path):
+    out = tmp_path / "run"
+    proc = run("train.py", [f"--data_path={data}", *TINY, "--epoch_size=2", f"--output_dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "img/s" in proc.stdout and "ETA" in proc.stdout and "loss is" in proc.stdout
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r["event"] == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2] and all(r["total"] == 20 for r in evals)
+    assert (out / "curves.png").stat().st_size > 1000 and (out / "checkpoints" / "best_acc.ckpt").is_file()
+    assert (out / "train_rank0.log").read_text().count("eval: top1") == 2
+
+    ev = tmp_path / "eval"
+    proc = run("eval.py", [f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
+                           "--eval_batch_size=8", f"--pretrained={out / 'checkpoints' / 'best_acc.ckpt'}",
+                           f"--output_dir={ev}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = [l for l in proc.stdout.splitlines() if l.startswith("result: ")][0]
+    assert "'top_1_accuracy': " in line and "'top_5_accuracy': 1.0" in line and "ckpt= " in line
+    result = json.loads((ev / "eval_result.json").read_text())
+    assert result["total"] == 20 and result["image_size"] == 32
+    best_eval = max(r["top1"] for r in evals)
+    assert result["top1"] == pytest.approx(best_eval)
+
+    proc = run("eval.py", [f"--data_path={data / 'val'}", "--net_name=resnet18", "--num_classes=4",
+                           "--eval_image_size=32", f"--pretrained={out / 'checkpoints'}", f"--output_dir={ev}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ckpts = [line.split("ckpt= ")[1] for line in proc.stdout.splitlines() if line.startswith("result: ")]
+    assert [os.path.basename(c) for c in ckpts] == ["best_acc.ckpt", "resnet18-1_12.ckpt", "resnet18-2_12.ckpt"]
+    assert [r["total"] for r in json.loads((ev / "eval_result.json").read_text())] == [20, 20, 20]
+
+
+@pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable"])
+def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
+    args = [f"--data_path={data}", *TINY, "--epoch_size=1", f"--output_dir={tmp_path / 'out'}"]
+    expected = {
+        "missing_dir": (f"--data_path={tmp_path / 'nowhere'}", "nowhere"),
+        "num_classes": ("--num_classes=5", "num_classes=5"),
+        "unknown_key": ("--epochs=3", "did you mean 'epoch_size'"),
+        "unwritable": (f"--output_dir={data / 'train' / 'c0' / 'train_c0_000.jpg' / 'out'}", "not writable"),
+    }
+    if case == "empty_class":
+        broken = tmp_path / "broken"
+        make_image_folder(broken, {"train": {"a": 4, "b": 4}, "val": {"a": 1, "b": 1}})
+        (broken / "train" / "c").mkdir()
+        extra, needle = f"--data_path={broken}", str(broken / "train" / "c")
+        args.append("--num_classes=3")
+    else:
+        extra, needle = expected[case]
+    proc = run("train.py", [*args, extra], timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = error_lines(proc)
+    assert len(errors) == 1 and needle in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_eval_checkpoint_with_other_num_classes_is_clear(data, tmp_path):
+    import mindzoo
+
+    ckpt = tmp_path / "r18_10.ckpt"
+    ms.save_checkpoint(mindzoo.create_model("resnet18", num_classes=10), str(ckpt))
+    proc = run("eval.py", [f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", f"--pretrained={ckpt}",
+                           f"--output_dir={tmp_path}"], timeout=120)
+    assert proc.returncode == 2
+    assert error_lines(proc) and "10-class classifier" in error_lines(proc)[0]
