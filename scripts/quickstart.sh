@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv "test"
+bash scripts/install_system_deps.sh
 exec .venv/bin/python -m mindzoo.quickstart "$@"

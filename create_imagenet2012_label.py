@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Label file for postprocess.py: image key -> class index of an ImageNet-layout split dir (model zoo tool).
+
+    python create_imagenet2012_label.py --img_path DATA/val [--output imagenet_label.json]
+
+Class index = position of the class folder in sorted order (what ImageFolderDataset and eval.py use).
+The key is the image's file name without its extension, the name ascend310_infer gives its result
+(``result_Files/<key>_0.bin``); images whose stems collide are keyed ``<class>@<file name>`` by both (see
+src/mindzoo/infer_io.py). Exit status 2 with a one-line error if the folder is missing or holds no images.
+Needs only numpy: it loads src/mindzoo/infer_io.py directly, without importing MindSpore.
+"""
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+
+def _load_infer_io():
+    path = Path(__file__).resolve().parent / "src" / "mindzoo" / "infer_io.py"
+    if path.is_file():
+        spec = importlib.util.spec_from_file_location("mindzoo_infer_io", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+        return module
+    from mindzoo import infer_io  # installed package
+
+    return infer_io
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="imagenet_label.json (image key -> class index) for postprocess.py")
+    parser.add_argument("--img_path", required=True, help="split dir with class subfolders, e.g. DATA/val")
+    parser.add_argument("--output", default="imagenet_label.json", help="label file to write (default ./imagenet_label.json)")
+    args = parser.parse_args(argv)
+    infer_io = _load_infer_io()
+    try:
+        labels = infer_io.build_label_map(args.img_path)
+    except infer_io.InferIOError as exc:
+        print(f"create_imagenet2012_label.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            json.dump(labels, handle)
+    except OSError as exc:
+        print(f"create_imagenet2012_label.py: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{len(labels)} images in {len(set(labels.values()))} classes -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Files of the C++ deployment path: ``ascend310_infer`` results, the label file, and ``acc.log``.
+
+``ascend310_infer/build/<backend>/main`` writes one ``result_Files/<key>_0.bin`` per image (the raw first
+output of the model, batch 1) and ``result_Files/meta.json`` (dtype, shape, and the image behind every
+result); ``create_imagenet2012_label.py`` writes ``imagenet_label.json`` (key -> class index);
+``postprocess.py`` turns both into ``acc.log``.
+
+The dataset listing here is the harness's own (``ascend310_infer/src/utils.cc: ListDataset``): class folders
+sorted by name (= label order), files sorted by name, only ``.jpeg .jpg .png .bmp`` (any case), hidden
+entries skipped. An image's key is its file name without the last extension; if two images share that stem
+(two class folders, or ``a.JPEG`` next to ``a.png``), each of them is keyed ``<class>@<file name>`` instead.
+ImageNet's val names are unique, so there the keys are the plain stems the model zoo uses.
+
+Only numpy and the standard library are imported, so ``postprocess.py`` also runs on an inference host
+without MindSpore (it loads this file directly).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp")
+RESULT_SUFFIX = "_0.bin"
+META_FILE = "meta.json"
+DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
+DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "fp64": "float64", "float": "float32", "half": "float16",
+                 "double": "float64"}
+
+
+class InferIOError(ValueError):
+    """Bad input to the deployment scripts: they print it on one line and exit 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    rel_path: str  # "<class>/<file>" ("<file>" in a flat folder)
+    class_name: str  # "" in a flat folder
+    label: int  # index of the class folder in sorted order, -1 in a flat folder
+    key: str  # result name: result_Files/<key>_0.bin
+
+
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _sorted_entries(directory: str, want_dirs: bool) -> List[str]:
+    try:
+        names = os.listdir(directory)
+    except OSError as exc:
+        raise InferIOError(f"cannot read directory {directory}: {exc.strerror or exc}") from None
+    chosen = []
+    for name in names:
+        if name.startswith("."):
+            continue
+        is_dir = os.path.isdir(os.path.join(directory, name))
+        if (is_dir if want_dirs else (not is_dir and _is_image(name))):
+            chosen.append(name)
+    return sorted(chosen)
+
+
+def list_images(split_dir: str, require_classes: bool = False) -> List[ImageEntry]:
+    """The images of an ImageNet-layout split dir (or a flat image folder), in the harness's order and keys."""
+    if not os.path.isdir(split_dir):
+        raise InferIOError(f"image folder not found: {split_dir}")
+    classes = _sorted_entries(split_dir, want_dirs=True)
+    listed: List[Tuple[str, str, int, str]] = []  # rel_path, class, label, file name
+    if not classes:
+        if require_classes:
+            raise InferIOError(f"no class subfolders in {split_dir}: expected ImageNet layout DIR/<class>/<image>")
+        listed = [(name, "", -1, name) for name in _sorted_entries(split_dir, want_dirs=False)]
+    else:
+        for label, class_name in enumerate(classes):
+            for name in _sorted_entries(os.path.join(split_dir, class_name), want_dirs=False):
+                listed.append((f"{class_name}/{name}", class_name, label, name))
+    if not listed:
+        raise InferIOError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) found in {split_dir}")
+    stems = [os.path.splitext(name)[0] for _, _, _, name in listed]
+    counts: Dict[str, int] = {}
+    for stem in stems:
+        counts[stem] = counts.get(stem, 0) + 1
+    entries = []
+    for (rel_path, class_name, label, name), stem in zip(listed, stems):
+        if counts[stem] > 1:
+            key = f"{class_name}@{name}" if class_name else name
+        else:
+            key = stem
+        entries.append(ImageEntry(rel_path, class_name, label, key))
+    return entries
+
+
+def build_label_map(split_dir: str) -> Dict[str, int]:
+    """key -> class index for every image of an ImageNet-layout split dir (imagenet_label.json)."""
+    return {entry.key: entry.label for entry in list_images(split_dir, require_classes=True)}
+
+
+def load_label_map(path: str) -> Dict[str, int]:
+    if not os.path.isfile(path):
+        raise InferIOError(f"label file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InferIOError(f"cannot read label file {path}: {exc}") from None
+    if not isinstance(data, dict) or not data:
+        raise InferIOError(f"label file {path} is not a non-empty JSON object of image key -> class index")
+    labels = {}
+    for key, value in data.items():
+        try:
+            labels[str(key)] = int(value)
+        except (TypeError, ValueError):
+            raise InferIOError(f"label file {path}: label of {key!r} is not an integer: {value!r}") from None
+    return labels
+
+
+def normalize_dtype(name: str) -> str:
+    canonical = DTYPE_ALIASES.get(str(name).lower(), str(name).lower())
+    if canonical not in DTYPES:
+        raise InferIOError(f"unsupported result dtype {name!r} (use one of {', '.join(DTYPES)})")
+    return canonical
+
+
+def read_meta(result_dir: str) -> Optional[dict]:
+    """result_Files/meta.json written by the harness, or None if absent."""
+    path = os.path.join(result_dir, META_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise InferIOError(f"cannot read {path}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise InferIOError(f"{path} is not a JSON object")
+    return meta
+
+
+def result_key(file_name: str) -> str:
+    """``<key>_0.bin`` -> key (any other ``name.bin`` -> name)."""
+    if file_name.endswith(RESULT_SUFFIX):
+        return file_name[: -len(RESULT_SUFFIX)]
+    return file_name[: -len(".bin")]
+
+
+def load_results(result_dir: str, dtype: Optional[str] = None, num_classes: Optional[int] = None
+                 ) -> Tuple[Dict[str, np.ndarray], str, int]:
+    """Reads every result of a result dir as a 1-D logit vector: (key -> logits, dtype, num_classes).
+
+    dtype and shape come from meta.json if present (flags that contradict it are an error), else from the
+    arguments (dtype defaults to float32, num_classes to the size of the first file). Every file must hold
+    exactly one row; meta.json's file list, if given, must match the .bin files present.
+    """
+    if not os.path.isdir(result_dir):
+        raise InferIOError(f"result directory not found: {result_dir}")
+    meta = read_meta(result_dir)
+    shape = None
+    if meta is not None:
+        if "dtype" in meta:
+            meta_dtype = normalize_dtype(meta["dtype"])
+            if dtype is not None and normalize_dtype(dtype) != meta_dtype:
+                raise InferIOError(f"--dtype {dtype} contradicts {os.path.join(result_dir, META_FILE)} "
+                                   f"(dtype {meta_dtype})")
+            dtype = meta_dtype
+        if "shape" in meta:
+            shape = [int(d) for d in meta["shape"]]
+            if not shape or any(d < 1 for d in shape):
+                raise InferIOError(f"{os.path.join(result_dir, META_FILE)} has an invalid shape {meta['shape']}")
+            meta_classes = int(np.prod(shape))
+            if num_classes is not None and num_classes != meta_classes:
+                raise InferIOError(f"--num_classes {num_classes} contradicts {os.path.join(result_dir, META_FILE)} "
+                                   f"(shape {shape})")
+            num_classes = meta_classes
+    dtype = normalize_dtype(dtype or "float32")
+    np_dtype = DTYPES[dtype]
+    itemsize = np.dtype(np_dtype).itemsize
+    if num_classes is not None and num_classes < 1:
+        raise InferIOError(f"--num_classes must be >= 1, got {num_classes}")
+
+    names = sorted(name for name in os.listdir(result_dir) if name.endswith(".bin"))
+    if not names:
+        raise InferIOError(f"no .bin results in {result_dir}")
+    if meta is not None and isinstance(meta.get("files"), list):
+        listed = {str(item.get("result")) for item in meta["files"] if isinstance(item, dict)}
+        missing = sorted(listed - set(names))
+        extra = sorted(set(names) - listed)
+        if missing:
+            raise InferIOError(f"{len(missing)} result(s) listed in {META_FILE} are missing from {result_dir}, "
+                               f"e.g. {missing[0]}")
+        if extra:
+            raise InferIOError(f"{len(extra)} .bin file(s) in {result_dir} are not listed in {META_FILE} "
+                               f"(stale results from another run?), e.g. {extra[0]}")
+
+    results: Dict[str, np.ndarray] = {}
+    for name in names:
+        path = os.path.join(result_dir, name)
+        size = os.path.getsize(path)
+        if num_classes is None:
+            if size == 0 or size % itemsize:
+                raise InferIOError(f"{path}: {size} bytes is not a whole number of {dtype} values")
+            num_classes = size // itemsize
+        expected = num_classes * itemsize
+        if size != expected:
+            what = f"shape {shape}" if shape is not None else f"{num_classes} classes"
+            raise InferIOError(f"{path}: {size} bytes does not fit {what} of {dtype} ({expected} bytes)")
+        results[result_key(name)] = np.fromfile(path, dtype=np_dtype).astype(np.float64)
+    return results, dtype, int(num_classes)
+
+
+def accuracy(results: Mapping[str, np.ndarray], labels: Mapping[str, int], ks: Sequence[int] = (1, 5)
+             ) -> Tuple[int, List[float]]:
+    """(total, [top-k accuracy for k in ks]) over every result; a result without a label is an error."""
+    missing = sorted(key for key in results if key not in labels)
+    if missing:
+        raise InferIOError(f"{len(missing)} result(s) have no label in the label file, e.g. {missing[0]!r}")
+    total = len(results)
+    correct = [0] * len(ks)
+    for key, logits in results.items():
+        order = np.argsort(-logits, kind="stable")
+        for i, k in enumerate(ks):
+            correct[i] += int(labels[key] in order[:k])
+    return total, [c / total for c in correct]
+
+
+def acc_line(total: int, top1: float, top5: float) -> str:
+    """The model zoo's acc.log line."""
+    return f"Total data: {total}, top1 accuracy: {top1}, top5 accuracy: {top5}."

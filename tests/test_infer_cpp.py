@@ -1,0 +1,310 @@
+"""The C++ deployment harness (ascend310_infer, ONNX Runtime backend) against MindSpore's eval preprocessing.
+
+Builds the harness once per session with ascend310_infer/src/build.sh (incremental; the first build also
+fetches the ONNX Runtime headers from npm into ascend310_infer/third_party/), then checks on a small image
+folder made here (JPEG of many shapes, grayscale, CMYK, EXIF-rotated, PNG, BMP) that:
+- its preprocessed tensors equal mindspore.dataset.vision Decode/Resize/CenterCrop/Normalize/HWC2CHW,
+  for the 224 and FixRes 384 sizes and small ones;
+- its logits equal onnxruntime-from-Python on those tensors (top-1 agreement and max abs diff);
+- meta.json, the timing file, the result names and the label file fit together;
+- scripts/run_infer_310.sh runs build -> inference -> labels -> postprocess and writes acc.log.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD_SH = REPO / "ascend310_infer" / "src" / "build.sh"
+RUN_INFER = REPO / "scripts" / "run_infer_310.sh"
+MEAN = [123.675, 116.28, 103.53]
+STD = [58.395, 57.12, 57.375]
+NUM_CLASSES = 10
+INPUT = 64  # the ResNet18 test export's input size; FixRes-style eval sizes: resize 73 = int(64 / 0.875)
+
+
+def _infer_io():
+    from mindzoo import infer_io
+
+    return infer_io
+
+
+@pytest.fixture(scope="session")
+def harness() -> Path:
+    proc = subprocess.run(["bash", str(BUILD_SH), "onnxruntime"], capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"build.sh failed with {proc.returncode}:\n{proc.stderr[-4000:]}"
+    binary = Path(proc.stdout.strip().splitlines()[-1])
+    assert binary.is_file() and os.access(binary, os.X_OK), binary
+    return binary
+
+
+def _image(width: int, height: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 1, width)[None, :, None]
+    y = np.linspace(0, 1, height)[:, None, None]
+    smooth = 0.5 + 0.5 * np.sin((5 + seed % 7) * x * (1 + y) + (3 + seed % 5) * y + np.arange(3) * 1.2)
+    return (255 * np.clip(smooth + rng.normal(0, 0.08, (height, width, 3)), 0, 1)).astype(np.uint8)
+
+
+def _make_dataset(root: Path) -> Path:
+    """DIR/val/<class>/<image>: 3 classes, 18 images, every decoder path eval.py meets."""
+    from PIL import Image
+
+    val = root / "val"
+    spec = {
+        "n01_cat": [("a0.JPEG", 500, 375, "jpeg"), ("a1.JPEG", 375, 500, "jpeg"), ("a2.JPEG", 97, 61, "jpeg"),
+                    ("a3.JPEG", 120, 90, "gray"), ("a4.png", 80, 100, "png"), ("a5.JPEG", 150, 100, "exif"),
+                    ("dup.JPEG", 100, 100, "jpeg")],
+        "n02_dog": [("b0.JPEG", 333, 500, "jpeg"), ("b1.jpg", 271, 301, "jpeg"), ("b2.JPEG", 200, 150, "cmyk"),
+                    ("dup.JPEG", 90, 120, "jpeg"), ("b4.bmp", 64, 80, "bmp")],
+        "n03_emu": [("c0.JPEG", 640, 427, "jpeg"), ("c1.JPEG", 99, 98, "jpeg"), ("c2.JPEG", 61, 97, "jpeg"),
+                    ("c3.JPEG", 70, 30, "jpeg"), ("c4.JPEG", 50, 40, "jpeg"), ("c5.png", 64, 64, "png")],
+    }
+    seed = 0
+    for class_name, images in spec.items():
+        folder = val / class_name
+        folder.mkdir(parents=True)
+        (folder / "notes.txt").write_text("not an image\n")
+        for name, width, height, kind in images:
+            seed += 1
+            image = Image.fromarray(_image(width, height, seed))
+            path = folder / name
+            if kind == "gray":
+                image.convert("L").save(path, format="JPEG", quality=90)
+            elif kind == "cmyk":
+                image.convert("CMYK").save(path, format="JPEG", quality=90)
+            elif kind == "exif":  # orientation tag: MindSpore's Decode ignores it, so must the harness
+                exif = image.getexif()
+                exif[0x0112] = 6
+                image.save(path, format="JPEG", quality=92, exif=exif)
+            elif kind == "png":
+                image.save(path, format="PNG")
+            elif kind == "bmp":
+                image.save(path, format="BMP")
+            else:
+                image.save(path, format="JPEG", quality=80 + seed % 15)
+    (val / "n01_cat" / ".hidden.JPEG").write_bytes(b"skipped: hidden")
+    return val
+
+
+def _make_gap_onnx(path: Path) -> None:
+    """[1,3,H,W] (any H, W) -> per-channel mean [1,3]: a model for checking preprocessing at any size."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["image"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["y"])],
+        "gap", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> dict:
+    import mindspore as ms
+
+    import mindzoo
+
+    root = tmp_path_factory.mktemp("infer_cpp")
+    val = _make_dataset(root)
+    gap = root / "gap.onnx"
+    _make_gap_onnx(gap)
+    net = mindzoo.create_model("resnet18", num_classes=NUM_CLASSES)
+    net.set_train(False)
+    r18 = root / "r18.onnx"
+    ms.onnx.export(net, ms.Tensor(np.zeros((1, 3, INPUT, INPUT), np.float32)), file_name=str(r18))
+    return {"root": root, "val": val, "gap": gap, "r18": r18}
+
+
+def _ms_preprocess(path: Path, resize: int, crop: int) -> np.ndarray:
+    """eval.py's pipeline with MindSpore's own ops: the reference the harness must reproduce."""
+    import mindspore.dataset.vision as vision
+
+    image = vision.Decode()(np.fromfile(str(path), np.uint8))
+    image = vision.Resize(resize)(image)
+    image = vision.CenterCrop(crop)(image)
+    image = vision.Normalize(mean=MEAN, std=STD)(image)
+    return vision.HWC2CHW()(image)
+
+
+def _run(binary: Path, model: Path, data: Path, out: Path, *extra: str, check: bool = True):
+    proc = subprocess.run([str(binary), "--model_path", str(model), "--dataset_path", str(data),
+                           "--output_dir", str(out), *extra], capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, f"harness failed ({proc.returncode}): {proc.stderr}\n{proc.stdout[-2000:]}"
+    return proc
+
+
+def test_help(harness):
+    proc = subprocess.run([str(harness), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for flag in ("--model_path", "--dataset_path", "--device_type", "--device_id", "--resize", "--crop"):
+        assert flag in proc.stdout
+
+
+@pytest.mark.parametrize("resize,crop", [(256, 224), (438, 384), (73, 64), (50, 64)])
+def test_preprocessing_matches_mindspore(harness, workdir, tmp_path, resize, crop):
+    """Dumped input tensors == MindSpore Decode/Resize/CenterCrop/Normalize/HWC2CHW (50 < 64: zero padding)."""
+    dump = tmp_path / "dump"
+    _run(harness, workdir["gap"], workdir["val"], tmp_path, "--resize", str(resize), "--crop", str(crop),
+         "--dump_input", str(dump))
+    entries = _infer_io().list_images(str(workdir["val"]))
+    assert len(entries) == 18
+    worst = 0.0
+    for entry in entries:
+        reference = _ms_preprocess(workdir["val"] / entry.rel_path, resize, crop)
+        got = np.fromfile(dump / f"{entry.key}.bin", np.float32)
+        assert got.size == 3 * crop * crop, entry.rel_path
+        got = got.reshape(reference.shape)
+        diff = float(np.abs(got - reference).max())
+        assert diff <= 1e-5, f"{entry.rel_path}: preprocessing differs from MindSpore by {diff}"
+        worst = max(worst, diff)
+        # The GAP model's logits are the channel means of that same input.
+        logits = np.fromfile(tmp_path / "result_Files" / f"{entry.key}_0.bin", np.float32)
+        np.testing.assert_allclose(logits, reference.mean(axis=(1, 2)), atol=1e-4)
+    print(f"resize {resize} crop {crop}: max |C++ - MindSpore| preprocessing = {worst}")
+
+
+def test_logits_match_onnxruntime_python(harness, workdir, tmp_path):
+    import onnxruntime as ort
+
+    proc = _run(harness, workdir["r18"], workdir["val"], tmp_path, "--resize", "73", "--crop", str(INPUT))
+    session = ort.InferenceSession(str(workdir["r18"]), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    entries = _infer_io().list_images(str(workdir["val"]))
+    agree, worst = 0, 0.0
+    for entry in entries:
+        x = _ms_preprocess(workdir["val"] / entry.rel_path, 73, INPUT)[None]
+        reference = session.run(None, {input_name: x})[0].reshape(-1)
+        got = np.fromfile(tmp_path / "result_Files" / f"{entry.key}_0.bin", np.float32)
+        assert got.shape == (NUM_CLASSES,)
+        agree += int(got.argmax() == reference.argmax())
+        worst = max(worst, float(np.abs(got - reference).max()))
+    agreement = agree / len(entries)
+    print(f"C++ vs Python onnxruntime: top-1 agreement {agreement:.4f}, max abs diff {worst:.3g}")
+    assert agreement >= 0.995
+    assert worst <= 1e-4
+
+    meta = json.loads((tmp_path / "result_Files" / "meta.json").read_text())
+    assert meta["dtype"] == "float32" and meta["shape"] == [1, NUM_CLASSES] and meta["count"] == len(entries)
+    assert (meta["resize"], meta["crop"], meta["backend"], meta["device_type"]) == (73, INPUT, "onnxruntime", "CPU")
+    assert [(f["result"], f["image"], f["label"]) for f in meta["files"]] == \
+        [(f"{e.key}_0.bin", e.rel_path, e.label) for e in entries]
+    timing = (tmp_path / "time_Result" / "test_perform_static.txt").read_text()
+    assert re.search(rf"^NN inference cost average time: [0-9.e+-]+ ms of infer_count {len(entries)}$", timing, re.M)
+    assert re.search(rf"^NN inference cost median time: [0-9.e+-]+ ms of infer_count {len(entries)}$", timing, re.M)
+    assert "predicted 18/18" in proc.stdout
+
+
+def test_result_names_and_label_file_agree(harness, workdir, tmp_path):
+    """Colliding stems (dup.JPEG in two classes) get <class>@<file>; the label file maps every result."""
+    _run(harness, workdir["gap"], workdir["val"], tmp_path, "--resize", "73", "--crop", str(INPUT))
+    names = sorted(p.name for p in (tmp_path / "result_Files").glob("*.bin"))
+    assert "n01_cat@dup.JPEG_0.bin" in names and "n02_dog@dup.JPEG_0.bin" in names and "a0_0.bin" in names
+    assert len(names) == 18  # notes.txt and the hidden file are not images
+    label_file = tmp_path / "labels.json"
+    subprocess.run([sys.executable, str(REPO / "create_imagenet2012_label.py"), "--img_path", str(workdir["val"]),
+                    "--output", str(label_file)], check=True, capture_output=True, timeout=120)
+    labels = json.loads(label_file.read_text())
+    assert sorted(f"{key}_0.bin" for key in labels) == names
+    assert labels["a0"] == 0 and labels["b1"] == 1 and labels["c5"] == 2 and labels["n02_dog@dup.JPEG"] == 1
+
+
+def test_stale_results_are_removed_and_flat_folder_works(harness, workdir, tmp_path):
+    stale = tmp_path / "result_Files" / "old_image_0.bin"
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0" * 12)
+    flat = workdir["val"] / "n03_emu"  # no subfolders: a flat folder of images, labels unknown
+    _run(harness, workdir["gap"], flat, tmp_path, "--resize", "73", "--crop", str(INPUT))
+    assert not stale.exists()
+    meta = json.loads((tmp_path / "result_Files" / "meta.json").read_text())
+    assert meta["count"] == 6 and {f["label"] for f in meta["files"]} == {-1}
+
+
+def test_usage_errors_exit_2(harness, workdir, tmp_path):
+    cases = [
+        (["--model_path", str(tmp_path / "missing.onnx"), "--dataset_path", str(workdir["val"])], "model file not found"),
+        (["--model_path", str(workdir["r18"]), "--dataset_path", str(tmp_path / "nope")], "not a directory"),
+        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--bogus", "1"], "unknown flag"),
+        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--crop", "0"], "--crop"),
+        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--device_type", "Ascend310"],
+         "CPU only"),
+        # the export takes 64x64: a 224 crop cannot be fed to it
+        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--output_dir", str(tmp_path)],
+         "does not take a batch-1 image"),
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases.append((["--model_path", str(workdir["gap"]), "--dataset_path", str(empty)], "no images"))
+    for args, message in cases:
+        proc = subprocess.run([str(harness), *args], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_undecodable_image_fails_naming_it(harness, workdir, tmp_path):
+    data = tmp_path / "data" / "only_class"
+    data.mkdir(parents=True)
+    (data / "broken.JPEG").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    proc = _run(harness, workdir["gap"], data.parent, tmp_path, "--resize", "73", "--crop", "64", check=False)
+    assert proc.returncode == 1 and "broken.JPEG" in proc.stderr
+
+
+def test_build_sh_names_what_is_missing(tmp_path):
+    env = dict(os.environ, ORT_INCLUDE_DIR=str(tmp_path / "no_headers"), BUILD_DIR=str(tmp_path / "build"))
+    proc = subprocess.run(["bash", str(BUILD_SH), "onnxruntime"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "onnxruntime_cxx_api.h" in proc.stderr
+    env = dict(os.environ, MINDSPORE_PATH=str(tmp_path / "no_mindspore"), BUILD_DIR=str(tmp_path / "build"))
+    proc = subprocess.run(["bash", str(BUILD_SH), "mindspore"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "include/api/model.h" in proc.stderr and "MINDSPORE_PATH" in proc.stderr
+
+
+def test_run_infer_310_end_to_end(harness, workdir, tmp_path):
+    """build -> inference -> imagenet_label.json -> postprocess: acc.log equals accuracy from Python logits."""
+    import onnxruntime as ort
+
+    env = dict(os.environ, RESIZE="73", CROP=str(INPUT))
+    proc = subprocess.run(["bash", str(RUN_INFER), str(workdir["r18"]), str(workdir["val"])], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    for name in ("acc.log", "infer.log", "imagenet_label.json", "time_Result/test_perform_static.txt"):
+        assert (tmp_path / name).is_file(), name
+
+    session = ort.InferenceSession(str(workdir["r18"]), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    entries = _infer_io().list_images(str(workdir["val"]))
+    top1 = top5 = 0
+    for entry in entries:
+        x = _ms_preprocess(workdir["val"] / entry.rel_path, 73, INPUT)[None]
+        order = np.argsort(-session.run(None, {input_name: x})[0].reshape(-1), kind="stable")
+        top1 += int(order[0] == entry.label)
+        top5 += int(entry.label in order[:5])
+    n = len(entries)
+    expected = f"Total data: {n}, top1 accuracy: {top1 / n}, top5 accuracy: {top5 / n}."
+    assert (tmp_path / "acc.log").read_text().strip() == expected
+    assert expected in proc.stdout
+
+
+def test_run_infer_310_errors(workdir, tmp_path):
+    script = ["bash", str(RUN_INFER)]
+    cases = [
+        ([str(tmp_path / "missing.onnx"), str(workdir["val"])], "model file not found"),
+        ([str(workdir["r18"]), str(tmp_path / "nope")], "dataset directory not found"),
+        ([str(workdir["r18"]), str(workdir["val"]), "0", "Ascend310"], "CPU"),
+        ([str(workdir["gap"]), str(workdir["val"]), "x"], "DEVICE_ID"),
+    ]
+    odd = tmp_path / "model.pb"
+    odd.write_bytes(b"x")
+    cases.append(([str(odd), str(workdir["val"])], ".onnx or .mindir"))
+    for args, message in cases:
+        proc = subprocess.run(script + args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert subprocess.run(script, capture_output=True, text=True).returncode == 2
