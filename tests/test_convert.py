@@ -20,8 +20,7 @@ from mindzoo.convert import convert_file, convert_state_dict, ms_to_torch_name  
 from mindzoo.convert.__main__ import main  # noqa: E402
 from mindzoo.errors import CheckpointError  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
-import torch_reference  # noqa: E402
+from mindzoo.convert import torch_reference  # noqa: E402  (needs the [torch] extra)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REL_TOL = 1e-5

@@ -1,7 +1,7 @@
 """A plain-PyTorch ResNet/ResNeXt with torchvision's parameter names and forward semantics.
 
 torchvision itself cannot be imported here (its PyPI wheel is a CUDA build that fails with CPU torch),
-so tests use this stand-in: ResNet v1.5 (stride on the 3x3 conv), 7x7/2 stem, 3x3/2 max-pool with
+so parity tests and benchmarks use this stand-in (needs the ``[torch]`` extra): ResNet v1.5 (stride on the 3x3 conv), 7x7/2 stem, 3x3/2 max-pool with
 padding 1, 1x1 conv + BN projection shortcuts named ``downsample.0/1``, global average pool, ``fc``.
 """
 from __future__ import annotations
