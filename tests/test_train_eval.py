@@ -94,7 +94,8 @@ def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_pa
     assert [r["total"] for r in json.loads((ev / "eval_result.json").read_text())] == [20, 20, 20]
 
 
-@pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable"])
+@pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable",
+                                  "corrupt_image"])
 def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
     args = [f"--data_path={data}", *TINY, "--epoch_size=1", f"--output_dir={tmp_path / 'out'}"]
     expected = {
@@ -109,6 +110,12 @@ def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
         (broken / "train" / "c").mkdir()
         extra, needle = f"--data_path={broken}", str(broken / "train" / "c")
         args.append("--num_classes=3")
+    elif case == "corrupt_image":
+        broken = tmp_path / "broken"
+        make_image_folder(broken, {"train": {f"c{k}": 4 for k in range(4)}, "val": {f"c{k}": 1 for k in range(4)}})
+        bad = broken / "train" / "c2" / "train_c2_001.jpg"
+        bad.write_bytes(bad.read_bytes()[:200])  # truncated mid-scan, as from an interrupted copy
+        extra, needle = f"--data_path={broken}", str(bad)
     else:
         extra, needle = expected[case]
     proc = run("train.py", [*args, extra], timeout=120)

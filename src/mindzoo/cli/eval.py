@@ -54,7 +54,7 @@ def _main(argv: Sequence[str]) -> int:
 
     from mindzoo.data import create_dataset, eval_transforms, validate_image_folder
 
-    info = validate_image_folder(val_dir, cfg.num_classes)
+    info = validate_image_folder(val_dir, cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
 
     from mindzoo.checkpoint import load_weights
     from mindzoo.distributed import init_data_parallel

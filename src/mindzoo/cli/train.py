@@ -59,8 +59,9 @@ def _main(argv: Sequence[str]) -> int:
     from mindzoo.data import validate_image_folder
 
     data_root = Path(cfg.data_path)
-    train_info = validate_image_folder(data_root / "train", cfg.num_classes)
-    val_info = validate_image_folder(data_root / "val", cfg.num_classes) if cfg.run_eval else None
+    train_info = validate_image_folder(data_root / "train", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
+    val_info = (validate_image_folder(data_root / "val", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
+                if cfg.run_eval else None)
 
     import mindspore as ms
 

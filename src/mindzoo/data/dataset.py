@@ -15,9 +15,10 @@ bad file is an error naming it and the count of others; ``skip_bad_images=True``
 still fails if a class is left with no images. Grayscale, CMYK, palette and RGBA images are not errors:
 ``Decode`` turns them into RGB. A file damaged in the middle decodes with artefacts, as in every loader.
 
-Sharding (``num_shards``/``shard_id``) is ImageFolderDataset's own: with N images every shard yields
-``ceil(N / num_shards)`` samples, so when N is not a multiple of the shard count the shards are padded by
-repeating images (measured on 2.10). Count evaluation accuracy over an unsharded dataset.
+Sharding: training uses ImageFolderDataset's own ``num_shards``/``shard_id``: with N images every shard
+yields ``ceil(N / num_shards)`` samples, padded by repeating images when N is not a multiple of the shard
+count (measured on 2.10) — harmless for training. Evaluation (``drop_remainder=False``) uses strided
+disjoint subsets instead, so summed counts cover every image exactly once.
 """
 from __future__ import annotations
 

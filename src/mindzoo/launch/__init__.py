@@ -1,0 +1,109 @@
+"""Launchers behind scripts/run_*.sh: rank-table (Ascend), msrun (GPU/CPU), standalone train, eval.
+
+Every script takes its positional arguments first; everything from the first ``--`` argument on is
+passed through to train.py/eval.py unchanged (``--batch_size=2 --epoch_size=1``), after the options the
+launcher sets itself, so a passed-through option wins. An empty positional argument ("") means its
+default. Bad usage is a one-line error and exit 2 before any process starts.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from mindzoo.errors import UsageError
+
+#: The repository checkout the launchers run from (``<root>/train.py``, ``<root>/src/mindzoo``).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class ScriptArgs:
+    """Positional arguments by name ('' when not given) and the ``--key=value`` options to pass through."""
+
+    values: Dict[str, str]
+    passthrough: Tuple[str, ...]
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+
+def split_args(argv: Sequence[str], names: Sequence[str], required: int, usage: str) -> ScriptArgs:
+    """Positional arguments up to the first one starting with ``--``; the rest passes through verbatim."""
+    positional: List[str] = []
+    index = 0
+    while index < len(argv) and not argv[index].startswith("--"):
+        positional.append(argv[index])
+        index += 1
+    passthrough = tuple(argv[index:])
+    if len(positional) > len(names):
+        extra = positional[len(names)]
+        raise UsageError(f"unexpected argument '{extra}' (options for train.py are written --key=value); "
+                         f"usage: {usage}")
+    missing = [name for name, value in zip(names[:required], positional + [""] * required) if not value]
+    if missing:
+        raise UsageError(f"missing {missing[0]}; usage: {usage}")
+    values = {name: (positional[i] if i < len(positional) else "") for i, name in enumerate(names)}
+    return ScriptArgs(values, passthrough)
+
+
+def existing_dir(path: str, what: str) -> Path:
+    """``path`` as an absolute directory, or a usage error naming ``what``."""
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_dir():
+        raise UsageError(f"{what} {path} is not a directory")
+    return resolved
+
+
+def existing_file(path: str, what: str) -> Path:
+    """``path`` as an absolute file, or a usage error naming ``what``."""
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise UsageError(f"{what} {path} does not exist")
+    return resolved
+
+
+def train_data_dir(path: str) -> Path:
+    """The dataset root of a training run: it must hold ``train/`` (ImageNet layout)."""
+    root = existing_dir(path, "DATA_PATH")
+    if not (root / "train").is_dir():
+        raise UsageError(f"DATA_PATH {path} has no train/ directory (ImageNet layout: {path}/train/<class>/*)")
+    return root
+
+
+def entry_script(name: str) -> Path:
+    """``train.py``/``eval.py`` at the repository root: the launched processes run this file."""
+    script = REPO_ROOT / name
+    if not script.is_file():
+        raise UsageError(f"{script} not found: run the launch scripts from a mindzoo checkout")
+    return script
+
+
+def effective_config(args: Sequence[str]):
+    """The configuration train.py will see for ``args``: unknown keys and bad values fail here, once."""
+    from mindzoo.config import load_config
+
+    return load_config(list(args))
+
+
+def child_env(extra: Mapping[str, str], base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The environment of a launched process: ours, unbuffered output (live logs), ``python`` on PATH first.
+
+    The interpreter's directory goes first on PATH because msrun starts workers as plain ``python``.
+    """
+    env = dict(os.environ if base is None else base)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + (os.pathsep + env["PATH"] if env.get("PATH") else "")
+    src = str(REPO_ROOT / "src")
+    if src not in env.get("PYTHONPATH", "").split(os.pathsep):
+        env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A boolean environment switch: set and not 0/false/no/empty."""
+    return env.get(name, "").strip().lower() not in ("", "0", "false", "no")

@@ -1,0 +1,216 @@
+"""``python -m mindzoo.launch MODE ARGS``: the Python behind scripts/run_*.sh (see mindzoo.launch)."""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO
+
+from mindzoo.cli.common import run_cli
+from mindzoo.errors import UsageError
+from mindzoo.launch import (
+    child_env, effective_config, entry_script, env_flag, existing_dir, existing_file, split_args, train_data_dir,
+)
+
+DEVICE_TARGETS = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}
+DEFAULT_WORKER_NUM = 8
+
+USAGE = {
+    "ranktable": "scripts/run_distribute_train.sh RANK_TABLE_FILE DATA_PATH [CONFIG_PATH] [RESUME_CKPT] "
+                 "[--key=value ...]",
+    "msrun": "scripts/run_distribute_train_msrun.sh DATA_PATH [WORKER_NUM] [CONFIG_PATH] [DEVICE_TARGET] "
+             "[--key=value ...]",
+    "msrun-gpu": "scripts/run_distribute_train_gpu.sh DATA_PATH [WORKER_NUM] [CONFIG_PATH] [--key=value ...]",
+    "standalone": "scripts/run_standalone_train.sh DATA_PATH [CONFIG_PATH] [DEVICE_TARGET] [--key=value ...]",
+    "eval": "scripts/run_eval.sh DATA_PATH CKPT [CONFIG_PATH] [--key=value ...]",
+}
+
+ENV_HELP = {
+    "ranktable": "environment: SERVER_ID=<server_id> (this server, default: matched by address), DRY_RUN=1 "
+                 "(print each rank's environment and command), BIND_CORES=0 (no taskset)",
+    "msrun": "environment: MASTER_PORT (default: a free port), MASTER_ADDR (default 127.0.0.1), "
+             "LOCAL_WORKER_NUM and NODE_RANK (multi-node), DRY_RUN=1 (print the msrun command)",
+    "standalone": "environment: DRY_RUN=1 (print the train.py command)",
+    "eval": "environment: DRY_RUN=1 (print the eval.py command)",
+}
+ENV_HELP["msrun-gpu"] = ENV_HELP["msrun"]
+
+
+def _device_target(value: str) -> str:
+    if value.lower() not in DEVICE_TARGETS:
+        raise UsageError(f"DEVICE_TARGET must be CPU, GPU or Ascend, got '{value}'")
+    return DEVICE_TARGETS[value.lower()]
+
+
+def _positive_int(value: str, what: str) -> int:
+    if not value.strip().isdigit() or int(value) <= 0:
+        raise UsageError(f"{what} must be a positive integer, got '{value}'")
+    return int(value)
+
+
+def _python_command(script: Path, args: Sequence[str]) -> str:
+    return shlex.join([sys.executable, str(script), *args])
+
+
+def run_ranktable(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
+    """Validate the table and inputs, then start and supervise this server's ranks (or print them)."""
+    from mindzoo.launch.ranktable import (
+        dump_env, format_cores, format_dry_run, load_rank_table, local_addresses, plan_launches, select_server,
+    )
+    from mindzoo.launch.supervisor import start_rank, stop_groups, supervise
+
+    args = split_args(argv, ("RANK_TABLE_FILE", "DATA_PATH", "CONFIG_PATH", "RESUME_CKPT"), 2, USAGE["ranktable"])
+    table = load_rank_table(args["RANK_TABLE_FILE"])
+    server = select_server(table, env.get("SERVER_ID", "").strip() or None, local_addresses())
+    data = train_data_dir(args["DATA_PATH"])
+    launcher_args = ["--run_distribute=True", "--device_target=Ascend", f"--data_path={data}"]
+    if args["CONFIG_PATH"]:
+        launcher_args.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
+    if args["RESUME_CKPT"]:
+        resume = args["RESUME_CKPT"]
+        launcher_args.append(f"--resume_ckpt={resume if resume == 'auto' else existing_file(resume, 'RESUME_CKPT')}")
+    effective_config(launcher_args + list(args.passthrough))
+
+    cores = sorted(os.sched_getaffinity(0))
+    bind = env.get("BIND_CORES", "1").strip().lower() not in ("0", "false", "no")
+    launches = plan_launches(table, server, Path.cwd(), launcher_args, args.passthrough, cores, bind)
+    ranks = [launch.rank for launch in launches]
+    print(f"rank table {table.path}: {table.rank_size} ranks on {len(table.servers)} server(s); "
+          f"server {server.server_id} runs ranks {', '.join(map(str, ranks))}", file=out)
+    if len(cores) < len(launches) and bind:
+        print(f"{len(cores)} CPU cores for {len(launches)} ranks: no core binding", file=out)
+    if env_flag(env, "DRY_RUN"):
+        for launch in launches:
+            print("\n".join(format_dry_run(launch)), file=out)
+        return 0
+
+    started = []
+    try:
+        for launch in launches:
+            launch.cwd.mkdir(parents=True, exist_ok=True)
+            full_env = child_env(launch.env, env)
+            dump_env(launch.cwd / "env.log", full_env)
+            started.append(start_rank(launch.rank, launch.cmd, full_env, launch.cwd, launch.log))
+            cores_note = f", cores {format_cores(launch.cores)}" if launch.cores else ""
+            print(f"rank {launch.rank}: device {launch.device_id}, pid {started[-1].process.pid}{cores_note}, "
+                  f"log {launch.cwd.name}/log.txt", file=out, flush=True)
+    except OSError as exc:
+        stop_groups([r.process.pid for r in started], [r.process for r in started])
+        raise UsageError(f"cannot start rank {launch.rank} in {launch.cwd}: {exc.strerror}") from None
+    code = supervise(started)
+    if code == 0:
+        print(f"all {len(started)} ranks on server {server.server_id} finished"
+              + ("; checkpoints in train_parallel0/output/checkpoints" if 0 in ranks else ""), file=out)
+    return code
+
+
+def run_msrun(argv: Sequence[str], env: Mapping[str, str], out: TextIO, gpu: bool = False) -> int:
+    """Validate the inputs, pick a port, then run msrun under supervision (or print its command)."""
+    from mindzoo.launch.msrun import build_command, free_port, msrun_executable, supervise_msrun
+
+    mode = "msrun-gpu" if gpu else "msrun"
+    names = ("DATA_PATH", "WORKER_NUM", "CONFIG_PATH") + (() if gpu else ("DEVICE_TARGET",))
+    args = split_args(argv, names, 1, USAGE[mode])
+    data = train_data_dir(args["DATA_PATH"])
+    worker_num = _positive_int(args["WORKER_NUM"] or str(DEFAULT_WORKER_NUM), "WORKER_NUM")
+    local_num = _positive_int(env.get("LOCAL_WORKER_NUM") or str(worker_num), "LOCAL_WORKER_NUM")
+    if local_num > worker_num or worker_num % local_num:
+        raise UsageError(f"LOCAL_WORKER_NUM={local_num} must divide WORKER_NUM={worker_num} (same count per node)")
+    nodes = worker_num // local_num
+    node_rank = int(env.get("NODE_RANK") or 0) if (env.get("NODE_RANK") or "0").isdigit() else -1
+    if not 0 <= node_rank < nodes:
+        raise UsageError(f"NODE_RANK must be 0..{nodes - 1} for {nodes} node(s), got '{env.get('NODE_RANK')}'")
+    master_addr = env.get("MASTER_ADDR") or "127.0.0.1"
+    if env.get("MASTER_PORT"):
+        master_port = _positive_int(env["MASTER_PORT"], "MASTER_PORT")
+        if not 1024 <= master_port <= 65535:
+            raise UsageError(f"MASTER_PORT must be 1024..65535, got {master_port}")
+    elif nodes > 1:
+        raise UsageError("MASTER_PORT must be set (the same on every node) for a multi-node job")
+    else:
+        master_port = free_port()
+
+    launcher_args = ["--run_distribute=True", f"--data_path={data}"]
+    if args["CONFIG_PATH"]:
+        launcher_args.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
+    device = "GPU" if gpu else (_device_target(args["DEVICE_TARGET"]) if args["DEVICE_TARGET"] else "")
+    if device:
+        launcher_args.append(f"--device_target={device}")
+    train_args = launcher_args + list(args.passthrough)
+    cfg = effective_config(train_args)
+    output_dir = Path(cfg.output_dir).expanduser().resolve()
+    log_dir = output_dir / "msrun_log"
+    script = entry_script("train.py")
+    cmd = build_command(msrun_executable(), worker_num, local_num, master_addr, master_port, node_rank,
+                        log_dir, script, train_args)
+    if env_flag(env, "DRY_RUN"):
+        print(f"[dry-run] {shlex.join(cmd)}", file=out)
+        return 0
+    print(f"msrun: {worker_num} workers ({local_num} on node {node_rank}), scheduler {master_addr}:{master_port}, "
+          f"output {output_dir}, worker logs {log_dir}", file=out, flush=True)
+    code = supervise_msrun(cmd, child_env({}, env), log_dir, script)
+    if code == 0:
+        print(f"all {local_num} workers finished; checkpoints in {output_dir / 'checkpoints'}", file=out)
+    return code
+
+
+def run_standalone(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
+    """One process: train.py with the positional arguments turned into options."""
+    args = split_args(argv, ("DATA_PATH", "CONFIG_PATH", "DEVICE_TARGET"), 1, USAGE["standalone"])
+    train_args = [f"--data_path={train_data_dir(args['DATA_PATH'])}"]
+    if args["CONFIG_PATH"]:
+        train_args.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
+    if args["DEVICE_TARGET"]:
+        train_args.append(f"--device_target={_device_target(args['DEVICE_TARGET'])}")
+    train_args += args.passthrough
+    if env_flag(env, "DRY_RUN"):
+        print(f"[dry-run] {_python_command(entry_script('train.py'), train_args)}", file=out)
+        return 0
+    from mindzoo.cli.train import main as train_main
+
+    return train_main(train_args)
+
+
+def run_eval(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
+    """eval.py on DATA_PATH (the root or its val/) with CKPT (a file or a directory of them)."""
+    args = split_args(argv, ("DATA_PATH", "CKPT", "CONFIG_PATH"), 2, USAGE["eval"])
+    data = existing_dir(args["DATA_PATH"], "DATA_PATH")
+    ckpt = Path(args["CKPT"]).expanduser().resolve()
+    if not ckpt.exists():
+        raise UsageError(f"CKPT {args['CKPT']} does not exist")
+    eval_args = [f"--data_path={data}", f"--pretrained={ckpt}"]
+    if args["CONFIG_PATH"]:
+        eval_args.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
+    eval_args += args.passthrough
+    if env_flag(env, "DRY_RUN"):
+        print(f"[dry-run] {_python_command(entry_script('eval.py'), eval_args)}", file=out)
+        return 0
+    from mindzoo.cli.eval import main as eval_main
+
+    return eval_main(eval_args)
+
+
+MODES: Dict[str, Callable[[Sequence[str], Mapping[str, str], TextIO], int]] = {
+    "ranktable": run_ranktable,
+    "msrun": run_msrun,
+    "msrun-gpu": lambda argv, env, out: run_msrun(argv, env, out, gpu=True),
+    "standalone": run_standalone,
+    "eval": run_eval,
+}
+
+
+def main(argv: Optional[List[str]] = None, env: Optional[Mapping[str, str]] = None,
+         out: Optional[TextIO] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    out = sys.stdout if out is None else out
+    if not argv or argv[0] not in MODES:
+        given = f"unknown mode '{argv[0]}'; " if argv else ""
+        print(f"error: {given}usage: python -m mindzoo.launch {{{','.join(MODES)}}} ARGS", file=sys.stderr)
+        return 2
+    mode, rest = argv[0], argv[1:]
+    if rest[:1] in (["-h"], ["--help"]):
+        print(f"usage: {USAGE[mode]}\n{ENV_HELP[mode]}", file=out)
+        return 0
+    return run_cli(lambda args: MODES[mode](args, env, out), rest)
