@@ -18,7 +18,11 @@ EXPECTED_MODELS = [
 # torchvision's sum(p.numel() for p in model.parameters()) for the same architectures.
 TORCHVISION_PARAMS = {
     "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
     "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnext101_32x8d": 88_791_336,
     "resnext50_32x4d": 25_028_904,
     "resnext101_64x4d": 83_455_272,
     "resnext152_64x4d": 114_971_944,
