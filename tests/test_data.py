@@ -178,7 +178,12 @@ def test_fixres_finetune_is_test_geometry():
         assert plain.shape == (3, test_size, test_size)
         np.testing.assert_array_equal(plain, reference)
     assert 384 * 256 // 224 == int(384 / (224 / 256)) == 438
-    flipped = [compose(fixres_finetune_transforms(32, DC, flip=True))(arr) for _ in range(12)]
+    # Through a real pipeline: eager calls re-seed every call once a global dataset seed is set.
+    import mindspore.dataset as ds
+
+    pipeline = ds.NumpySlicesDataset({"image": np.stack([arr] * 24)}, shuffle=False)
+    pipeline = pipeline.map(fixres_finetune_transforms(32, DC, flip=True), input_columns="image")
+    flipped = [row[0] for row in pipeline.create_tuple_iterator(num_epochs=1, output_numpy=True)]
     plain = compose(fixres_finetune_transforms(32, DC, flip=False))(arr)
     kinds = {"same" if np.array_equal(f, plain) else "mirror" if np.array_equal(f, plain[:, :, ::-1]) else "other"
              for f in flipped}
