@@ -7,26 +7,16 @@ Class index = position of the class folder in sorted order (what ImageFolderData
 The key is the image's file name without its extension, the name ascend310_infer gives its result
 (``result_Files/<key>_0.bin``); images whose stems collide are keyed ``<class>@<file name>`` by both (see
 src/mindzoo/infer_io.py). Exit status 2 with a one-line error if the folder is missing or holds no images.
-Needs only numpy: it loads src/mindzoo/infer_io.py directly, without importing MindSpore.
+Needs only numpy: ``import mindzoo`` is lazy and does not load MindSpore.
 """
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-def _load_infer_io():
-    path = Path(__file__).resolve().parent / "src" / "mindzoo" / "infer_io.py"
-    if path.is_file():
-        spec = importlib.util.spec_from_file_location("mindzoo_infer_io", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-        return module
-    from mindzoo import infer_io  # installed package
-
-    return infer_io
+from mindzoo import infer_io  # noqa: E402  (numpy only: importing mindzoo does not load MindSpore)
 
 
 def main(argv=None):
@@ -34,7 +24,6 @@ def main(argv=None):
     parser.add_argument("--img_path", required=True, help="split dir with class subfolders, e.g. DATA/val")
     parser.add_argument("--output", default="imagenet_label.json", help="label file to write (default ./imagenet_label.json)")
     args = parser.parse_args(argv)
-    infer_io = _load_infer_io()
     try:
         labels = infer_io.build_label_map(args.img_path)
     except infer_io.InferIOError as exc:

@@ -12,25 +12,15 @@ looks each key up in the label file (``create_imagenet2012_label.py``), prints a
 
 Exit status 2 with a one-line error for a missing directory or label file, a .bin whose size does not fit
 the shape, a result without a label, or results that do not match meta.json's list.
-Needs only numpy: it loads src/mindzoo/infer_io.py directly, without importing MindSpore.
+Needs only numpy: ``import mindzoo`` is lazy and does not load MindSpore.
 """
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-def _load_infer_io():
-    path = Path(__file__).resolve().parent / "src" / "mindzoo" / "infer_io.py"
-    if path.is_file():
-        spec = importlib.util.spec_from_file_location("mindzoo_infer_io", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-        return module
-    from mindzoo import infer_io  # installed package
-
-    return infer_io
+from mindzoo import infer_io  # noqa: E402  (numpy only: importing mindzoo does not load MindSpore)
 
 
 def parse_args(argv=None):
@@ -46,7 +36,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    infer_io = _load_infer_io()
     try:
         labels = infer_io.load_label_map(args.label_path)
         results, dtype, num_classes = infer_io.load_results(args.result_path, args.dtype, args.num_classes)
