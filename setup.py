@@ -21,6 +21,7 @@ setup(
         # MindSpore 2.10's dataset engine fails to iterate with numpy 2 ("Unable to avoid copy").
         "numpy<2",
         "ml_dtypes<0.6",
+        "psutil",  # the msrun supervisor maps worker pids to ranks
         "pyyaml",
         "pillow",
         "onnx",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Iterable
 
 from mindzoo.errors import MindzooError
 
@@ -46,3 +47,21 @@ def init_data_parallel(run_distribute: bool) -> DistInfo:
     )
     os.environ.setdefault("RANK_ID", str(info.rank))
     return info
+
+
+def parameter_digest(params: Iterable) -> str:
+    """sha256 of parameters' names, dtypes, shapes and bytes, in name order.
+
+    Data parallelism keeps every rank's trainable parameters bit-identical; train.py logs this digest on
+    every rank at the end of training, so a rank that diverged is visible in its train_rank<r>.log.
+    """
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for param in sorted(params, key=lambda p: p.name):
+        array = np.ascontiguousarray(param.asnumpy())
+        digest.update(f"{param.name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

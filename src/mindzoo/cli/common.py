@@ -69,8 +69,14 @@ def set_mindspore_context(device_target: str, mode: str, seed: Optional[int] = N
     modes = {"GRAPH": ms.GRAPH_MODE, "PYNATIVE": ms.PYNATIVE_MODE}
     if mode.upper() not in modes:
         raise UsageError(f"mode must be GRAPH or PYNATIVE, got {mode!r}")
+    device_id = os.environ.get("DEVICE_ID", "")
     try:
-        ms.set_device(device_target)
+        if device_target != "CPU" and device_id.isdigit():
+            # Rank-table launches give each rank its card in DEVICE_ID (msrun exports the local rank there);
+            # without it every rank would open device 0.
+            ms.set_device(device_target, int(device_id))
+        else:
+            ms.set_device(device_target)
     except RuntimeError:  # once a kernel ran, MindSpore refuses set_device even to the same device
         if ms.get_context("device_target") != device_target:
             raise

@@ -34,6 +34,8 @@ def check_train_config(cfg: Config) -> None:
     for key in ("batch_size", "epoch_size", "num_classes", "save_checkpoint_epochs", "eval_interval"):
         if cfg[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {cfg[key]}")
+    if not 0 <= cfg.warmup_epochs < cfg.epoch_size:
+        raise ConfigError(f"warmup_epochs ({cfg.warmup_epochs}) must be in [0, epoch_size={cfg.epoch_size})")
     if cfg.fixres_finetune and not cfg.pretrained:
         raise ConfigError("fixres_finetune=True needs --pretrained=CKPT (the model trained at the low resolution)")
 
@@ -66,7 +68,7 @@ def _main(argv: Sequence[str]) -> int:
     import mindspore as ms
 
     from mindzoo.checkpoint import load_weights, read_checkpoint, check_compatible
-    from mindzoo.distributed import init_data_parallel
+    from mindzoo.distributed import init_data_parallel, parameter_digest
     from mindzoo.eval import TopKCorrect, evaluate
     from mindzoo.models import create_model
     from mindzoo.train.amp import build_train_step
@@ -197,6 +199,7 @@ def _main(argv: Sequence[str]) -> int:
             logger.info("saved %s", path)
 
     logger.info("training finished in %.1f s", time.time() - run_start)
+    logger.info("rank %d trainable parameters sha256 %s", dist.rank, parameter_digest(net.trainable_params()))
     if dist.is_main:
         png = plot_curves(output_dir / "metrics.jsonl", output_dir / "curves.png")
         if png:

@@ -49,9 +49,14 @@ def split_args(argv: Sequence[str], names: Sequence[str], required: int, usage: 
     return ScriptArgs(values, passthrough)
 
 
+def absolute(path: str) -> Path:
+    """``path`` made absolute against the working directory, symlinks kept (paths stay recognisable)."""
+    return Path(os.path.abspath(os.path.expanduser(path)))
+
+
 def existing_dir(path: str, what: str) -> Path:
     """``path`` as an absolute directory, or a usage error naming ``what``."""
-    resolved = Path(path).expanduser().resolve()
+    resolved = absolute(path)
     if not resolved.is_dir():
         raise UsageError(f"{what} {path} is not a directory")
     return resolved
@@ -59,7 +64,7 @@ def existing_dir(path: str, what: str) -> Path:
 
 def existing_file(path: str, what: str) -> Path:
     """``path`` as an absolute file, or a usage error naming ``what``."""
-    resolved = Path(path).expanduser().resolve()
+    resolved = absolute(path)
     if not resolved.is_file():
         raise UsageError(f"{what} {path} does not exist")
     return resolved
@@ -82,10 +87,13 @@ def entry_script(name: str) -> Path:
 
 
 def effective_config(args: Sequence[str]):
-    """The configuration train.py will see for ``args``: unknown keys and bad values fail here, once."""
+    """The configuration train.py will see for ``args``, checked as train.py checks it: fail here, once."""
+    from mindzoo.cli.train import check_train_config
     from mindzoo.config import load_config
 
-    return load_config(list(args))
+    cfg = load_config(list(args))
+    check_train_config(cfg)
+    return cfg
 
 
 def child_env(extra: Mapping[str, str], base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO
 
 from mindzoo.cli.common import run_cli
-from mindzoo.errors import UsageError
+from mindzoo.errors import MindzooError, UsageError
 from mindzoo.launch import (
-    child_env, effective_config, entry_script, env_flag, existing_dir, existing_file, split_args, train_data_dir,
+    absolute, child_env, effective_config, entry_script, env_flag, existing_dir, existing_file, split_args,
+    train_data_dir,
 )
 
 DEVICE_TARGETS = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}
@@ -95,13 +96,19 @@ def run_ranktable(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> i
             cores_note = f", cores {format_cores(launch.cores)}" if launch.cores else ""
             print(f"rank {launch.rank}: device {launch.device_id}, pid {started[-1].process.pid}{cores_note}, "
                   f"log {launch.cwd.name}/log.txt", file=out, flush=True)
-    except OSError as exc:
+    except BaseException as exc:  # the ranks run in their own sessions: Ctrl+C here would not reach them
         stop_groups([r.process.pid for r in started], [r.process for r in started])
-        raise UsageError(f"cannot start rank {launch.rank} in {launch.cwd}: {exc.strerror}") from None
+        if isinstance(exc, OSError):
+            raise MindzooError(f"cannot start rank {launch.rank} in {launch.cwd}: {exc.strerror or exc}") from None
+        raise
     code = supervise(started)
-    if code == 0:
-        print(f"all {len(started)} ranks on server {server.server_id} finished"
-              + ("; checkpoints in train_parallel0/output/checkpoints" if 0 in ranks else ""), file=out)
+    if code == 0 and 0 in ranks:
+        rank0 = launches[ranks.index(0)]
+        output = effective_config([*launcher_args, f"--output_dir={rank0.cwd / 'output'}", *args.passthrough])
+        print(f"all {len(started)} ranks on server {server.server_id} finished; checkpoints in "
+              f"{rank0.cwd / Path(output.output_dir).expanduser() / 'checkpoints'}", file=out)
+    elif code == 0:
+        print(f"all {len(started)} ranks on server {server.server_id} finished", file=out)
     return code
 
 
@@ -139,7 +146,7 @@ def run_msrun(argv: Sequence[str], env: Mapping[str, str], out: TextIO, gpu: boo
         launcher_args.append(f"--device_target={device}")
     train_args = launcher_args + list(args.passthrough)
     cfg = effective_config(train_args)
-    output_dir = Path(cfg.output_dir).expanduser().resolve()
+    output_dir = absolute(cfg.output_dir)
     log_dir = output_dir / "msrun_log"
     script = entry_script("train.py")
     cmd = build_command(msrun_executable(), worker_num, local_num, master_addr, master_port, node_rank,
@@ -176,7 +183,7 @@ def run_eval(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
     """eval.py on DATA_PATH (the root or its val/) with CKPT (a file or a directory of them)."""
     args = split_args(argv, ("DATA_PATH", "CKPT", "CONFIG_PATH"), 2, USAGE["eval"])
     data = existing_dir(args["DATA_PATH"], "DATA_PATH")
-    ckpt = Path(args["CKPT"]).expanduser().resolve()
+    ckpt = absolute(args["CKPT"])
     if not ckpt.exists():
         raise UsageError(f"CKPT {args['CKPT']} does not exist")
     eval_args = [f"--data_path={data}", f"--pretrained={ckpt}"]

@@ -40,7 +40,8 @@ class Server:
 
 @dataclass(frozen=True)
 class RankTable:
-    path: Path
+    path: Path  # absolute: what RANK_TABLE_FILE is set to
+    given: str  # as the user wrote it: what messages show
     version: str
     servers: Tuple[Server, ...]
 
@@ -97,7 +98,9 @@ class _Checker:
 
 def load_rank_table(path: str) -> RankTable:
     """Parse and check a rank table; any defect is a :class:`UsageError` naming the file and key."""
-    table_path = Path(path).expanduser().resolve()
+    from mindzoo.launch import absolute
+
+    table_path = absolute(path)
     check = _Checker(Path(path))
     if not table_path.is_file():
         raise UsageError(f"rank table {path} does not exist")
@@ -111,7 +114,8 @@ def load_rank_table(path: str) -> RankTable:
         raise check.fail(f"the top level must be a JSON object, got {type(data).__name__}")
     for key in TABLE_KEYS:
         check.require(data, key, "")
-    version = check.string(data["version"], "version")
+    version = data["version"]
+    version = check.string(str(version) if isinstance(version, (int, float)) else version, "version")
     status = data["status"]
     if status != "completed":
         raise check.fail(f"status is {json.dumps(status)}, expected \"completed\" (the table is not final)")
@@ -165,7 +169,7 @@ def load_rank_table(path: str) -> RankTable:
         extra = sorted(set(seen_ranks) - expected)
         raise check.fail(f"rank_ids must be 0..{len(seen_ranks) - 1} for {len(seen_ranks)} devices: "
                          f"missing {missing}, unexpected {extra}")
-    return RankTable(table_path, version, tuple(servers))
+    return RankTable(table_path, str(path), version, tuple(servers))
 
 
 def local_addresses() -> Set[str]:
@@ -197,14 +201,14 @@ def select_server(table: RankTable, server_id: Optional[str], addresses: Set[str
         for server in table.servers:
             if server.server_id == server_id:
                 return server
-        raise UsageError(f"SERVER_ID={server_id} is not in rank table {table.path.name} (server_ids: {ids})")
+        raise UsageError(f"SERVER_ID={server_id} is not in rank table {table.given} (server_ids: {ids})")
     matches = [s for s in table.servers if s.server_id in addresses]
     if not matches:
         shown = ", ".join(sorted(a for a in addresses if a not in ("127.0.0.1", "localhost")))
-        raise UsageError(f"rank table {table.path.name} does not list this server (server_ids: {ids}; this host: "
+        raise UsageError(f"rank table {table.given} does not list this server (server_ids: {ids}; this host: "
                          f"{shown}); run on a listed server or set SERVER_ID=<server_id>")
     if len(matches) > 1:
-        raise UsageError(f"rank table {table.path.name} lists this host more than once "
+        raise UsageError(f"rank table {table.given} lists this host more than once "
                          f"({', '.join(s.server_id for s in matches)}); set SERVER_ID=<server_id>")
     return matches[0]
 

@@ -77,7 +77,7 @@ def report_failure(what: str, code: Optional[int], log: Optional[Path], out: Tex
         print(f"{what} {status}", file=out, flush=True)
         return
     print(f"{what} {status}; last lines of {display_path(log)}:", file=out)
-    for line in tail(log):
+    for line in tail(log) or ["(empty)"]:
         print(f"    {line}", file=out)
     out.flush()
 
