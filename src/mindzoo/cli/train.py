@@ -144,7 +144,10 @@ def _main(argv: Sequence[str]) -> int:
         logger.info("nothing to do: %s already finished %d epochs", resume_path, start_epoch)
         return 0
 
-    metrics = MetricsWriter(output_dir / "metrics.jsonl" if dist.is_main else None)
+    metrics_path = output_dir / "metrics.jsonl"
+    if dist.is_main and resume_path is None and metrics_path.exists():
+        metrics_path.unlink()  # a fresh run starts a fresh history; a resumed one appends
+    metrics = MetricsWriter(metrics_path if dist.is_main else None)
     step_logger = StepLogger(cfg.log_interval, steps_per_epoch, total_steps, global_batch)
     eval_ds = None
     if cfg.run_eval:
