@@ -239,6 +239,11 @@ def test_resolution_defaults_to_the_models_test_input_size():
     assert resolve_input_size(create_model("fixres_resnet50", num_classes=2).data_config, width=320, height=256) == (
         256, 320,
     )
+    # A config's eval_image_size (what eval.py scores, e.g. the 64 px demo) is the export size too.
+    assert resolve_input_size(create_model("resnet18", num_classes=2).data_config, eval_image_size=64) == (64, 64)
+    assert resolve_input_size(create_model("resnet18", num_classes=2).data_config, 96, 80, eval_image_size=64) == (
+        80, 96,
+    )
 
 
 def test_output_path_naming(tmp_path):

@@ -56,7 +56,7 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
     net.set_train(False)
-    height, width = resolve_input_size(net.data_config, cfg.width, cfg.height)
+    height, width = resolve_input_size(net.data_config, cfg.width, cfg.height, cfg.eval_image_size)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
     result = export_and_verify(net, path, file_format, batch_size, height, width, cfg.dynamic_batch, cfg.net_name)

@@ -38,7 +38,10 @@ class EvalResult:
 
 
 class TopKCorrect(nn.Cell):
-    """Network + in-graph counting: returns (#top-1 correct, #top-5 correct) for a batch."""
+    """Network + in-graph counting: returns (#top-1 correct, #top-k correct) for a batch.
+
+    A label is in the top k when fewer than k classes score strictly higher (ties count in its favour).
+    """
 
     def __init__(self, network: nn.Cell, k: int = 5) -> None:
         super().__init__(auto_prefix=False)
@@ -46,11 +49,10 @@ class TopKCorrect(nn.Cell):
         self.k = k
 
     def construct(self, images: ms.Tensor, labels: ms.Tensor):
-        logits = self.network(images)
-        k = min(self.k, logits.shape[1])
-        _, top = ops.topk(logits, k)
-        hits = ops.equal(top, labels.astype(top.dtype).reshape((-1, 1))).astype(ms.int32)
-        return hits[:, 0].sum(), hits.sum()
+        logits = ops.cast(self.network(images), ms.float32)
+        target = ops.gather_elements(logits, 1, labels.astype(ms.int32).reshape((-1, 1)))
+        rank = (logits > target).astype(ms.int32).sum(axis=1)  # classes scoring strictly above the label
+        return (rank < 1).astype(ms.int32).sum(), (rank < self.k).astype(ms.int32).sum()
 
 
 class _AllReduceSum(nn.Cell):

@@ -60,12 +60,14 @@ def check_format_supported(file_format: str, device_target: str, dynamic_batch: 
         raise UsageError("dynamic_batch works with file_format MINDIR or ONNX, not AIR")
 
 
-def resolve_input_size(data_config: DataConfig, width: int = 0, height: int = 0) -> Tuple[int, int]:
-    """(height, width) to export at: the model's ``test_input_size`` unless overridden (0 = default)."""
-    for key, value in (("width", width), ("height", height)):
+def resolve_input_size(data_config: DataConfig, width: int = 0, height: int = 0,
+                       eval_image_size: int = 0) -> Tuple[int, int]:
+    """(height, width) to export at: ``--width/--height``, else the config's ``eval_image_size`` (what
+    eval.py scores), else the model's ``test_input_size`` (0 = not set)."""
+    for key, value in (("width", width), ("height", height), ("eval_image_size", eval_image_size)):
         if value < 0:
             raise UsageError(f"{key} must be > 0 (or 0 for the model's test_input_size), got {value}")
-    size = data_config.test_input_size
+    size = eval_image_size or data_config.test_input_size
     return (height or size, width or size)
 
 
