@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
-ACC_LOG = re.compile(r"Total data: (\d+), top1 accuracy: ([0-9.]+), top5 accuracy: ([0-9.]+)")
+ACC_LOG = re.compile(r"Total data: (\d+), top1 accuracy: (\d+(?:\.\d+)?), top5 accuracy: (\d+(?:\.\d+)?)")
 
 
 def _run(step: str, cmd: List[str], cwd: Path = REPO) -> float:
