@@ -95,7 +95,7 @@ def _main(argv: Sequence[str]) -> int:
     eval_size = cfg.eval_image_size or data_cfg.test_input_size
     if cfg.fixres_finetune:
         train_size = eval_size
-        transforms = fixres_finetune_transforms(train_size, data_cfg, flip=cfg.fixres_flip)
+        transforms = fixres_finetune_transforms(train_size, data_cfg, flip=cfg.fixres_flip, crop_pct=crop_pct)
         freeze_for_fixres(net)
     else:
         train_size = cfg.train_image_size or data_cfg.input_size

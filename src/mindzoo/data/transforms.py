@@ -119,17 +119,19 @@ def eval_transforms(size: int, data_config: DataConfig, crop_pct: Optional[float
     ] + _normalize(data_config)
 
 
-def fixres_finetune_transforms(test_size: int, data_config: DataConfig, flip: bool = True) -> list:
-    """FixRes fine-tune: test-time geometry (resize ``test_size * 256 // 224``, centre crop) [+ flip].
+def fixres_finetune_transforms(test_size: int, data_config: DataConfig, flip: bool = True,
+                               crop_pct: Optional[float] = None) -> list:
+    """FixRes fine-tune: exactly the test-time geometry (resize ``int(test_size / crop_pct)``, centre crop) [+ flip].
 
-    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the only
-    randomness is the optional horizontal flip.
+    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the geometry is
+    eval's (crop_pct 0.875 gives the reference ``test_size * 256 / 224``) and the only randomness is the
+    optional horizontal flip.
     """
     import mindspore.dataset.vision as vision
 
     ops = [
         vision.Decode(),
-        vision.Resize(test_size * 256 // 224, interpolation_mode(data_config.interpolation)),
+        vision.Resize(resize_size(test_size, data_config, crop_pct), interpolation_mode(data_config.interpolation)),
         vision.CenterCrop(test_size),
     ]
     if flip:
