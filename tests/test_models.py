@@ -105,7 +105,17 @@ def test_bn_running_stats_update_like_torch_momentum_0_1():
     np.testing.assert_allclose(net.bn1.moving_mean.asnumpy(), 0.1 * out.mean(axis=(0, 2, 3)), rtol=1e-4, atol=1e-6)
 
 
-def test_forward_features_head_and_reset_classifier():
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+def test_forward_features_head_and_reset_classifier(mode):
+    previous = ms.get_context("mode")
+    ms.set_context(mode=mode)
+    try:
+        _check_features_head_and_reset()
+    finally:
+        ms.set_context(mode=previous)
+
+
+def _check_features_head_and_reset():
     net = create_model("resnet18", num_classes=7)
     net.set_train(False)
     x = ms.Tensor(np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32))

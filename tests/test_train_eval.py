@@ -95,13 +95,14 @@ def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_pa
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable",
-                                  "corrupt_image"])
+                                  "corrupt_image", "warmup"])
 def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
-    args = [f"--data_path={data}", *TINY, "--epoch_size=1", f"--output_dir={tmp_path / 'out'}"]
+    args = [f"--data_path={data}", *TINY, "--epoch_size=2", f"--output_dir={tmp_path / 'out'}"]
     expected = {
         "missing_dir": (f"--data_path={tmp_path / 'nowhere'}", "nowhere"),
         "num_classes": ("--num_classes=5", "num_classes=5"),
         "unknown_key": ("--epochs=3", "did you mean 'epoch_size'"),
+        "warmup": ("--warmup_epochs=2", "warmup_epochs (2) must be in [0, epoch_size=2)"),
         "unwritable": (f"--output_dir={data / 'train' / 'c0' / 'train_c0_000.jpg' / 'out'}", "not writable"),
     }
     if case == "empty_class":

@@ -9,6 +9,7 @@ max-pool is ``nn.Pad`` + ``MaxPool2d(pad_mode="valid")``, which equals torchvisi
 from __future__ import annotations
 
 import math
+import time
 from typing import Optional, Sequence, Type, Union
 
 import mindspore as ms
@@ -207,9 +208,14 @@ class ResNet(nn.Cell):
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier with a freshly initialised one of ``num_classes`` outputs."""
+        """Replace the classifier with a freshly initialised one of ``num_classes`` outputs.
+
+        GRAPH mode caches a cell's compiled graph under its creation time, so that stamp is renewed: the
+        next call compiles the new head instead of running the old one.
+        """
         self.num_classes = num_classes
         self.fc = self._make_classifier(num_classes)
+        object.__setattr__(self, "_create_time", time.time_ns())
 
     def forward_features(self, x: ms.Tensor) -> ms.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
