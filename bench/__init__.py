@@ -1,0 +1,24 @@
+"""mindzoo benchmark suite: our MindSpore paths side by side with PyTorch and ONNX Runtime on the same CPU.
+
+``python -m bench [--quick] [--only SECTION[,SECTION]]`` (or ``bash bench/run.sh``) runs the sections below,
+prints one table per section and writes ``bench/results/<date>-<host>.json``:
+
+- ``train``   img/s of the real train step (``mindzoo.train.amp.build_train_step``, GRAPH mode) vs PyTorch eager
+              (fp32 NCHW, channels_last, bf16 autocast, bf16 + channels_last) on the identical architecture;
+- ``infer``   batch-1 latency and batch-32 throughput: MindSpore eval network (GRAPH), exported MINDIR through
+              ``nn.GraphCell``, ONNX Runtime on our ONNX export, and the C++ harness (ascend310_infer);
+- ``data``    ``mindspore.dataset`` train/eval pipelines on generated ImageNet-sized JPEGs, 1 and 2 workers,
+              and their ratio to what the train step consumes;
+- ``scaling`` ResNet50 train step time vs batch size and vs resolution, with fitted log-log exponents;
+- ``tuning``  (opt-in, not in the default run) the speed experiments written up in bench/NOTES.md.
+
+Every measurement runs in its own worker process (``python -m bench.worker``), so its first-step (compile) time
+and peak RSS are its own. Workers of one comparison are kept alive together and stepped round-robin in
+lockstep, one at a time, so background load on a shared machine hits every side alike; each figure is the
+median over those rounds, and ratios are always taken between numbers of the same run.
+"""
+
+SCHEMA = "mindzoo-bench/1"
+SECTIONS = ("train", "infer", "data", "scaling")
+OPTIONAL_SECTIONS = ("tuning",)
+ALL_SECTIONS = SECTIONS + OPTIONAL_SECTIONS

@@ -1,0 +1,383 @@
+"""Parent-side plumbing: machine description, worker processes, lockstep rounds, statistics, tables.
+
+Nothing here imports MindSpore, PyTorch or ONNX Runtime: the parent stays small, and every framework lives
+only in the worker processes that measure it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+# ----------------------------------------------------------------------------------------------------------
+# machine and environment
+# ----------------------------------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags() -> List[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def mem_info_gb() -> Dict[str, float]:
+    out: Dict[str, float] = {}
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, value = line.split(":", 1)
+            if key in ("MemTotal", "MemAvailable"):
+                out[key] = round(int(value.split()[0]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+def version(dist: str) -> Optional[str]:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(threads: int) -> Dict[str, Any]:
+    flags = set(cpu_flags())
+    return {
+        "host": platform.node(),
+        "cpu_model": cpu_model(),
+        "cores": available_cores(),
+        "logical_cpus": os.cpu_count(),
+        "threads_used": threads,
+        "avx512": "avx512f" in flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "memory_gb": mem_info_gb(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {name: version(name) for name in ("mindspore", "torch", "onnxruntime", "onnx", "numpy", "pillow")},
+        "env": {name: os.environ.get(name) for name in ("ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")},
+    }
+
+
+def load_average() -> List[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# statistics
+# ----------------------------------------------------------------------------------------------------------
+def median(values: Sequence[float]) -> Optional[float]:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def paired_ratio(a: Sequence[Optional[float]], b: Sequence[Optional[float]]) -> Optional[float]:
+    """Median over rounds of ``a[r] / b[r]``: both sides measured in the same lockstep round, so load that drifts
+    between rounds cancels (far less noisy here than the ratio of the two medians)."""
+    return median([x / y for x, y in zip(a, b) if x is not None and y])
+
+
+def loglog_slope(xs: Sequence[float], ys: Sequence[float]) -> Optional[float]:
+    """Least-squares slope of log(y) against log(x): the scaling exponent (time ~ x^slope)."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x and y]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    sxx = sum((p[0] - mx) ** 2 for p in pts)
+    if sxx == 0:
+        return None
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+
+
+def rnd(x: Optional[float], digits: int = 4) -> Optional[float]:
+    return None if x is None else round(float(x), digits)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# worker processes
+# ----------------------------------------------------------------------------------------------------------
+class WorkerError(RuntimeError):
+    pass
+
+
+class Worker:
+    """A ``python -m bench.worker`` child running one task, driven by JSON lines over a pipe.
+
+    The child's stdout/stderr (framework chatter) go to ``log_path``; replies come on a private pipe.
+    """
+
+    def __init__(self, name: str, task: str, spec: Dict[str, Any], log_dir: Path,
+                 env: Optional[Dict[str, Optional[str]]] = None, timeout: float = 1800.0) -> None:
+        self.name = name
+        self.task = task
+        self.spec = spec
+        self.timeout = timeout
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self.setup_info: Dict[str, Any] = {}
+        self.steps: List[Dict[str, Any]] = []
+        self.finish_info: Dict[str, Any] = {}
+        self.error: Optional[str] = None
+        full_env = dict(os.environ)
+        for key, value in (env or {}).items():  # None removes a variable
+            if value is None:
+                full_env.pop(key, None)
+            else:
+                full_env[key] = value
+        full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p)
+        reply_r, reply_w = os.pipe()
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "bench.worker", str(reply_w)],
+            stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=str(REPO),
+            pass_fds=(reply_w,), text=True,
+        )
+        os.close(reply_w)
+        self._reply = os.fdopen(reply_r, "r")
+        self._buffer = ""
+
+    # -- protocol ------------------------------------------------------------------------------------
+    def _send(self, message: Dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def _receive(self, timeout: float) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        sel = selectors.DefaultSelector()
+        sel.register(self._reply, selectors.EVENT_READ)
+        try:
+            while "\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WorkerError(f"{self.name}: no reply within {timeout:.0f} s")
+                if not sel.select(left):
+                    continue
+                chunk = os.read(self._reply.fileno(), 65536).decode()
+                if not chunk:
+                    code = self.proc.wait(timeout=30)
+                    raise WorkerError(f"{self.name}: worker exited with {code}; last log lines:\n{self.log_tail()}")
+                self._buffer += chunk
+        finally:
+            sel.close()
+        line, self._buffer = self._buffer.split("\n", 1)
+        reply = json.loads(line)
+        if "error" in reply:
+            raise WorkerError(f"{self.name}: {reply['error']}")
+        return reply
+
+    def call(self, cmd: str, timeout: Optional[float] = None, **kwargs: Any) -> Dict[str, Any]:
+        try:
+            self._send({"cmd": cmd, **kwargs})
+        except (BrokenPipeError, OSError):
+            code = self.proc.poll()
+            raise WorkerError(f"{self.name}: worker is gone (exit {code}); last log lines:\n{self.log_tail()}")
+        return self._receive(timeout or self.timeout)
+
+    def log_tail(self, lines: int = 12) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        keep = [l for l in text if "WARNING" not in l and l.strip()]
+        return "\n".join(keep[-lines:])
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def setup(self) -> bool:
+        try:
+            self.setup_info = self.call("setup", task=self.task, spec=self.spec)
+            return True
+        except WorkerError as exc:
+            self.fail(str(exc))
+            return False
+
+    def step(self) -> bool:
+        if self.error:
+            return False
+        try:
+            self.steps.append(self.call("step"))
+            return True
+        except WorkerError as exc:
+            self.fail(str(exc))
+            return False
+
+    def finish(self) -> None:
+        if self.proc.poll() is None and not self.error:
+            try:
+                self.finish_info = self.call("finish", timeout=120)
+            except WorkerError as exc:
+                self.fail(str(exc))
+        self.close()
+
+    def fail(self, message: str) -> None:
+        self.error = message.splitlines()[0][:300] if message else "failed"
+        print(f"  ! {message}", file=sys.stderr, flush=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+        for handle in (self._reply, self._log):
+            try:
+                handle.close()
+            except OSError:
+                pass
+
+    # -- results -------------------------------------------------------------------------------------
+    def values(self, key: str) -> List[float]:
+        out: List[float] = []
+        for step in self.steps:
+            value = step.get(key)
+            if isinstance(value, list):
+                out.extend(value)
+            elif value is not None:
+                out.append(value)
+        return out
+
+    def round_values(self, key: str) -> List[Optional[float]]:
+        """One value per round: the step's value, or the median of its list."""
+        out: List[Optional[float]] = []
+        for step in self.steps:
+            value = step.get(key)
+            out.append(median(value) if isinstance(value, list) else value)
+        return out
+
+    def summary(self) -> Dict[str, Any]:
+        info = {**self.setup_info, **self.finish_info}
+        info.pop("ok", None)
+        loads = [s.get("load_avg_1m") for s in self.steps if s.get("load_avg_1m") is not None]
+        cpu = [s["cpu_s"] / s["seconds"] for s in self.steps if s.get("cpu_s") is not None and s.get("seconds")]
+        out = {"name": self.name, "task": self.task, "spec": self.spec, "rounds": len(self.steps), **info,
+               "cpu_utilization": rnd(median(cpu), 2), "load_avg_1m_median": rnd(median(loads), 2)}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause: float = 0.1) -> None:
+    """Set up every worker (one at a time: compile times stay clean), then step them round-robin.
+
+    The order rotates each round so no worker always runs right after the same neighbour, and ``pause`` seconds
+    separate consecutive steps (ONNX Runtime's and libgomp's threads spin for a few ms after their work).
+    """
+    for w in workers:
+        t = time.perf_counter()
+        print(f"  [{label}] setting up {w.name} ...", flush=True)
+        if w.setup():
+            print(f"  [{label}] {w.name} ready in {time.perf_counter() - t:.1f} s "
+                  f"(first step {w.setup_info.get('first_step_s') or float('nan'):.2f} s)", flush=True)
+    live = [w for w in workers if not w.error]
+    for r in range(rounds):
+        order = live[r % len(live):] + live[:r % len(live)] if live else []
+        for w in order:
+            time.sleep(pause)
+            w.step()
+        live = [w for w in live if not w.error]
+        if live:
+            print(f"  [{label}] round {r + 1}/{rounds}: " + ", ".join(
+                f"{w.name} {w.steps[-1].get('seconds', 0):.2f}s" for w in live), flush=True)
+    for w in workers:
+        w.finish()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# tables
+# ----------------------------------------------------------------------------------------------------------
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], markdown: bool = False) -> str:
+    rows = [[fmt(c) for c in row] for row in rows]
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return "\n".join([line, sep, *body])
+
+
+@dataclass
+class Context:
+    """What every section gets: options, scratch space and where to keep results."""
+
+    quick: bool
+    threads: int
+    work_dir: Path
+    log_dir: Path
+    results: Dict[str, Any] = field(default_factory=dict)
+    timeout: float = 1800.0
+
+    def worker(self, name: str, task: str, spec: Dict[str, Any], env: Optional[Dict[str, Optional[str]]] = None) -> Worker:
+        spec = {"threads": self.threads, **spec}
+        return Worker(name, task, spec, self.log_dir, env=env, timeout=self.timeout)
+
+
+def torch_env(passive: bool = False) -> Dict[str, Optional[str]]:
+    """The PyTorch peer's environment.
+
+    - ``ONEDNN_MAX_CPU_ISA=ALL``: PyTorch's own oneDNN is not subject to MindSpore's AVX-512 trap, so it may use
+      every ISA the CPU has (the variable is inherited from ``import mindzoo`` otherwise, which costs PyTorch
+      ~15-25% here: bench/NOTES.md).
+    - OpenMP wait policy: libgomp's default (spin, then sleep) is PyTorch out of the box and its fastest setting
+      on an idle machine; ``passive=True`` sets ``OMP_WAIT_POLICY=PASSIVE``, which is far faster (up to 5x) when
+      other jobs compete for the cores. The train section runs both and compares us against the faster.
+    """
+    env: Dict[str, Optional[str]] = {"ONEDNN_MAX_CPU_ISA": "ALL", "OMP_WAIT_POLICY": None}
+    if passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env

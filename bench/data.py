@@ -1,0 +1,189 @@
+"""Section ``data``: ``mindspore.dataset`` pipelines on generated ImageNet-sized JPEGs.
+
+Images: ``make_image_folder`` writes ``<root>/<split>/<class>/*.JPEG`` of the sizes ImageNet photos typically
+have (500x375, 375x500, 500x333, ...), smooth multi-frequency colour fields plus sensor-like noise at JPEG
+quality 90 - about 100 KB a file, close to ImageNet's average, so decode cost is realistic.
+
+Pipelines (:class:`Pipeline`): ``mindzoo.data.create_dataset`` with ``train_transforms(224)``
+(RandomCropDecodeResize + flip + normalize + HWC2CHW) or ``eval_transforms(224)`` (decode, resize 256, centre
+crop, normalize), batch 32, 1 and 2 workers, iterated with ``create_tuple_iterator`` as train.py does. Each
+configuration runs alone (pipelines prefetch in the background, so stepping them in lockstep with others would
+flatter them); img/s is the median over rounds of a fixed number of batches after a warm-up pass.
+
+The ratio to the train step's consumption divides the pipeline's img/s by the img/s of the MindSpore train step
+measured in the ``train`` section of the same run (the first model there, ResNet50 batch 32 in a full run).
+``loop`` adds train.py's whole loop: the same train step fed by the 2-worker train pipeline on the same cores,
+stepped in lockstep with the step on a fixed synthetic batch.
+"""
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+from bench.common import Context, median, ratio, rnd, run_lockstep, table
+from bench.measure import Timer
+
+IMAGENET_LIKE_SIZES: Tuple[Tuple[int, int], ...] = ((500, 375), (375, 500), (500, 333), (500, 400), (333, 500),
+                                                    (500, 375), (450, 350), (500, 375))
+JPEG_QUALITY = 90
+
+
+def synthetic_image(width: int, height: int, seed: int) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.full((height, width, 3), 128.0, np.float32)
+    for c in range(3):
+        for _ in range(6):
+            fx, fy = rng.uniform(0.002, 0.08, 2)
+            img[..., c] += rng.uniform(10, 40) * np.sin(6.2832 * (fx * xx + fy * yy) + rng.uniform(0, 6.3))
+    img += rng.normal(0, 12, (height, width, 3))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def make_image_folder(root: Path, split: str, num_images: int, num_classes: int = 4, seed: int = 0) -> Dict[str, Any]:
+    """Write (once) ``root/split/class_k/img_i.JPEG``; return the count and mean file size."""
+    folder = Path(root) / split
+    marker = folder / f".complete-{num_images}-{num_classes}-{seed}"
+    if not marker.exists():
+        for i in range(num_images):
+            width, height = IMAGENET_LIKE_SIZES[i % len(IMAGENET_LIKE_SIZES)]
+            class_dir = folder / f"class_{i % num_classes:03d}"
+            class_dir.mkdir(parents=True, exist_ok=True)
+            buf = io.BytesIO()
+            synthetic_image(width, height, seed * 100_003 + i).save(buf, format="JPEG", quality=JPEG_QUALITY)
+            (class_dir / f"img_{i:05d}.JPEG").write_bytes(buf.getvalue())
+        marker.write_text("")
+    files = [p for p in folder.rglob("*.JPEG")]
+    return {"path": str(folder), "images": len(files),
+            "mean_kb": round(sum(p.stat().st_size for p in files) / max(1, len(files)) / 1024, 1)}
+
+
+class Pipeline:
+    def __init__(self, data_dir: str, kind: str, workers: int, batch: int = 32, size: int = 224,
+                 batches_per_step: int = 32, threads: int = 0) -> None:
+        self.data_dir, self.kind, self.workers, self.batch, self.size = data_dir, kind, workers, batch, size
+        self.batches_per_step = batches_per_step
+
+    def setup(self) -> Dict[str, Any]:
+        import mindzoo  # noqa: F401  (ONEDNN_MAX_CPU_ISA before mindspore)
+        from mindzoo.data import create_dataset, eval_transforms, train_transforms
+        from mindzoo.models import DataConfig
+
+        cfg = DataConfig()
+        transforms = train_transforms(self.size, cfg) if self.kind == "train" else eval_transforms(self.size, cfg)
+        t0 = time.perf_counter()
+        dataset = create_dataset(self.data_dir, "train", transforms, self.batch, shuffle=self.kind == "train",
+                                 num_parallel_workers=self.workers, drop_remainder=True)
+        self.iterator = dataset.repeat(1_000_000).create_tuple_iterator(num_epochs=1)
+        build_s = time.perf_counter() - t0
+        with Timer() as t:
+            images, labels = next(self.iterator)
+        shape = list(images.shape)
+        for _ in range(self.batches_per_step - 1):  # warm pass: workers started, files in the page cache
+            next(self.iterator)
+        return {"build_s": round(build_s, 3), "first_batch_s": round(t.seconds, 3), "batch_shape": shape,
+                "dtype": str(images.dtype)}
+
+    def step(self) -> Dict[str, Any]:
+        with Timer() as t:
+            for _ in range(self.batches_per_step):
+                next(self.iterator)
+        return t.record(img_s=self.batches_per_step * self.batch / t.seconds)
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
+def run_sequential(workers: Sequence[Any], rounds: int, label: str) -> None:
+    for w in workers:
+        print(f"  [{label}] {w.name} ...", flush=True)
+        if w.setup():
+            for _ in range(rounds):
+                if not w.step():
+                    break
+        w.finish()
+        if w.steps:
+            print(f"  [{label}] {w.name}: " + ", ".join(f"{s['img_s']:.0f}" for s in w.steps) + " img/s", flush=True)
+
+
+def train_consumption(ctx: Context) -> Tuple[Any, Any]:
+    """(img/s, description) of the MindSpore train step measured earlier in this run, if any."""
+    groups = ctx.results.get("train", {}).get("groups", [])
+    if not groups:
+        return None, None
+    g = groups[0]
+    return g.get("ms_img_per_s"), f"{g['model']} batch {g['batch']} {g['size']}x{g['size']} train step (train section)"
+
+
+def run(ctx: Context) -> Dict[str, Any]:
+    num_images = 64 if ctx.quick else 256
+    root = ctx.work_dir / "images"
+    t0 = time.perf_counter()
+    folder = make_image_folder(root, "train", num_images)
+    folder["generate_s"] = round(time.perf_counter() - t0, 1)
+    batches = 4 if ctx.quick else 48
+    rounds = 2 if ctx.quick else 3
+    worker_counts = [1, 2] if ctx.threads >= 2 else [1]
+    workers = [ctx.worker(f"data-{kind}-{n}w", "data.Pipeline",
+                          {"data_dir": str(root), "kind": kind, "workers": n, "batches_per_step": batches})
+               for kind in ("train", "eval") for n in worker_counts]
+    run_sequential(workers, rounds, "data")
+    consumption, consumer = train_consumption(ctx)
+    rows = []
+    for w in workers:
+        row = w.summary()
+        rates = w.values("img_s")
+        row.update({"kind": w.spec["kind"], "workers": w.spec["workers"], "img_s": [rnd(r, 1) for r in rates],
+                    "img_per_s": rnd(median(rates), 1)})
+        row["x_train_step"] = rnd(ratio(row["img_per_s"], consumption), 1)
+        rows.append(row)
+    best_train = max((r for r in rows if r["kind"] == "train" and r.get("img_per_s")),
+                     key=lambda r: r["workers"], default=None)
+    result: Dict[str, Any] = {"images": folder, "rows": rows, "train_step_img_per_s": consumption,
+                              "train_step": consumer,
+                              "train_consumption_ratio": best_train and best_train.get("x_train_step")}
+    result["loop"] = run_loop(ctx, root)
+    return result
+
+
+def run_loop(ctx: Context, root: Path) -> Dict[str, Any]:
+    """train.py's loop (pipeline feeding the step on the same cores) vs the step on a fixed batch."""
+    model, batch, size, rounds = ("resnet18", 4, 64, 2) if ctx.quick else ("resnet50", 32, 224, 3)
+    common = {"model": model, "batch": batch, "size": size, "num_classes": 4}
+    workers = [ctx.worker("loop-synthetic", "train.MsTrain", common),
+               ctx.worker("loop-pipeline", "train.MsTrain", {**common, "data_dir": str(root)})]
+    run_lockstep(workers, rounds, label="data loop")
+    rows = []
+    for w in workers:
+        row = w.summary()
+        times = w.values("seconds")
+        row.update({"step_s": [rnd(t) for t in times], "step_s_median": rnd(median(times)),
+                    "img_per_s": rnd(batch / median(times), 3) if times else None})
+        rows.append(row)
+    return {"model": model, "batch": batch, "size": size, "rounds": rounds, "rows": rows,
+            "pipeline_over_synthetic": rnd(ratio(rows[1].get("img_per_s"), rows[0].get("img_per_s")), 3)}
+
+
+def report(result: Dict[str, Any]) -> str:
+    img = result["images"]
+    lines = [f"data pipeline: {img['images']} generated JPEGs (mean {img['mean_kb']} KB), batch 32, 224x224; "
+             f"x train step = pipeline img/s / {result.get('train_step') or 'train step (not measured)'} "
+             f"({rnd(result.get('train_step_img_per_s'), 2)} img/s)"]
+    rows = [(f"{r['kind']} transforms", r["workers"], r.get("img_per_s"), r.get("x_train_step"),
+             r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"), r.get("error", ""))
+            for r in result["rows"]]
+    lines.append(table(["pipeline", "workers", "img/s", "x train step", "peak RSS GB", "cpu util", "error"], rows))
+    loop = result.get("loop")
+    if loop:
+        lines.append("")
+        lines.append(f"train.py loop: {loop['model']} batch {loop['batch']}, synthetic batch vs 2-worker pipeline "
+                     f"on the same cores, {loop['rounds']} lockstep rounds")
+        lines.append(table(["feed", "img/s", "step s", "error"],
+                           [(r["name"], r.get("img_per_s"), r.get("step_s_median"), r.get("error", ""))
+                            for r in loop["rows"]]))
+    return "\n".join(lines)

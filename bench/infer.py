@@ -1,0 +1,390 @@
+"""Section ``infer``: batch-1 latency and batch-32 throughput of every inference path we ship.
+
+1. ``export``: a checkpoint of ``create_model`` (seeded random weights: speed does not depend on their values)
+   goes through ``mindzoo.cli.export.run_export`` - export.py's code - to a dynamic-batch MINDIR and ONNX,
+   each verified against the live network by the exporter.
+2. In lockstep, one process each:
+   - ``ms_eval``: the eval network (``create_model`` + checkpoint, ``set_train(False)``, GRAPH mode);
+   - ``mindir``: the exported MINDIR through ``mindspore.load`` + ``nn.GraphCell``;
+   - ``ort``: ONNX Runtime (Python) on the exported ONNX, ``intra_op_num_threads`` = the thread count;
+   - ``cpp``: the C++ harness (``ascend310_infer``, ONNX Runtime backend, built by its build.sh) run over a small
+     generated image folder exactly as scripts/run_infer_310.sh runs it (plus ``--threads``); its latency is
+     the median Predict time it writes to ``time_Result/test_perform_static.txt``. Batch 1 only.
+   A round is ``latency_iters`` timed batch-1 calls then one batch-32 call per process; latency is the median
+   over all batch-1 calls, throughput 32 / median batch-32 time. Every process also reports the top-1 class of
+   the same fixed input as a cross-check that all paths run the same network.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from bench.common import REPO, Context, median, paired_ratio, rnd, run_lockstep, table
+from bench.measure import Timer, ms_context
+
+LABELS = {"ms_eval": "MindSpore eval network (GRAPH)", "mindir": "exported MINDIR via nn.GraphCell",
+          "ort": "ONNX Runtime (Python) on our ONNX", "cpp": "C++ harness (ONNX Runtime backend)",
+          "ms_eval_folded": "MindSpore eval network, BN folded (proposed)", "ort_basic": "ONNX Runtime, basic graph opt",
+          "ort_nospin": "ONNX Runtime (Python), intra-op spinning off",
+          "mindir_static": "static-batch MINDIR via nn.GraphCell",
+          "mindir_folded": "exported MINDIR, BN folded (proposed)"}
+
+
+def fixed_input(batch: int, size: int) -> Any:
+    import numpy as np
+
+    return np.random.default_rng(batch).standard_normal((batch, 3, size, size), dtype=np.float32)
+
+
+class Export:
+    """Write the checkpoint and export it with export.py's ``run_export``; no measured steps."""
+
+    def __init__(self, model: str, num_classes: int, size: int, out_dir: str, threads: int = 0,
+                 formats: Optional[List[str]] = None, static_batches: Optional[List[int]] = None,
+                 folded: bool = True) -> None:
+        self.model, self.num_classes, self.size, self.out_dir, self.threads = model, num_classes, size, out_dir, threads
+        self.formats = formats or ["MINDIR", "ONNX"]
+        self.static_batches = static_batches or []
+        self.folded = folded
+
+    def setup(self) -> Dict[str, Any]:
+        ms_context(self.threads)
+        import mindspore as ms
+
+        from mindzoo import create_model
+        from mindzoo.cli.export import run_export
+
+        ms.set_seed(0)
+        out = Path(self.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt = out / f"{self.model}.ckpt"
+        if not ckpt.exists():
+            ms.save_checkpoint(create_model(self.model, num_classes=self.num_classes), str(ckpt))
+        files: Dict[str, Any] = {"ckpt": str(ckpt)}
+        seconds: Dict[str, float] = {}
+        jobs = [(fmt, "dynamic", ["--dynamic_batch=True"]) for fmt in self.formats]
+        jobs += [("MINDIR", f"b{b}", [f"--export_batch_size={b}"]) for b in self.static_batches]
+        for fmt, tag, extra in jobs:
+            name = out / f"{self.model}-{tag}"
+            argv = [f"--net_name={self.model}", f"--num_classes={self.num_classes}", f"--ckpt_file={ckpt}",
+                    f"--file_name={name}", f"--file_format={fmt}", f"--width={self.size}", f"--height={self.size}",
+                    *extra]
+            t0 = time.perf_counter()
+            result = run_export(argv, set_context=False)
+            seconds[f"{fmt.lower()}_{tag}"] = round(time.perf_counter() - t0, 2)
+            files[f"{fmt.lower()}_{tag}"] = str(result.path)
+        out_info: Dict[str, Any] = {"files": files, "export_s": seconds}
+        if self.folded:
+            out_info.update(self._export_folded(out, ckpt, files, seconds))
+        return out_info
+
+    def _export_folded(self, out: Path, ckpt: Path, files: Dict[str, Any], seconds: Dict[str, float]) -> Dict[str, Any]:
+        """The proposed change: BN folded into the convs (bench/fold.py) before a dynamic-batch MINDIR export,
+        through the exporter's own export_and_verify; plus how far the folded network is from the original."""
+        import mindspore as ms
+        import numpy as np
+
+        from bench.fold import fold_batchnorm
+        from mindzoo import create_model
+        from mindzoo.export.exporter import export_and_verify
+
+        reference = create_model(self.model, num_classes=self.num_classes, pretrained=str(ckpt))
+        net = create_model(self.model, num_classes=self.num_classes, pretrained=str(ckpt))
+        folded = fold_batchnorm(net)
+        reference.set_train(False)
+        net.set_train(False)
+        x = ms.Tensor(fixed_input(2, self.size))
+        a, b = reference(x).asnumpy(), net(x).asnumpy()
+        t0 = time.perf_counter()
+        result = export_and_verify(net, out / f"{self.model}-folded-dynamic.mindir", "MINDIR", 1, self.size,
+                                   self.size, True, self.model)
+        seconds["mindir_folded_dynamic"] = round(time.perf_counter() - t0, 2)
+        files["mindir_folded_dynamic"] = str(result.path)
+        return {"folded_bn": folded,
+                "fold_max_rel_error": float(np.abs(a - b).max() / max(float(np.abs(a).max()), 1e-12))}
+
+    def step(self) -> Dict[str, Any]:
+        return {}
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
+class _Infer:
+    """Common loop: batch-1 latency calls and one batch-32 call per step."""
+
+    def __init__(self, size: int = 224, batch: int = 32, latency_iters: int = 10, warmup: int = 2,
+                 threads: int = 0, **kwargs: Any) -> None:
+        self.size, self.batch, self.latency_iters, self.warmup, self.threads = size, batch, latency_iters, warmup, threads
+        self.kwargs = kwargs
+
+    def load(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def run(self, x: Any) -> Any:
+        """Run on a numpy batch and return numpy logits (the conversion is part of what a caller pays)."""
+        raise NotImplementedError
+
+    def setup(self) -> Dict[str, Any]:
+        with Timer() as t:
+            info = self.load() or {}
+        info["load_s"] = round(t.seconds, 3)
+        self.x1 = fixed_input(1, self.size)
+        self.xb = fixed_input(self.batch, self.size) if self.batch else None
+        with Timer() as t:
+            logits = self.run(self.x1)
+        info["first_step_s"] = round(t.seconds, 3)
+        info["top1_of_fixed_input"] = int(logits.reshape(-1).argmax())
+        if self.xb is not None:
+            with Timer() as t:
+                self.run(self.xb)
+            info["first_batch_s"] = round(t.seconds, 3)
+        for _ in range(self.warmup):
+            self.run(self.x1)
+        return info
+
+    def step(self) -> Dict[str, Any]:
+        with Timer() as total:
+            lat = []
+            for _ in range(self.latency_iters):
+                t0 = time.perf_counter()
+                self.run(self.x1)
+                lat.append(time.perf_counter() - t0)
+            tb = None
+            if self.xb is not None:
+                t0 = time.perf_counter()
+                self.run(self.xb)
+                tb = time.perf_counter() - t0
+        return total.record(latency_s=lat, batch_s=tb)
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
+class MsEval(_Infer):
+    def load(self) -> Dict[str, Any]:
+        info = ms_context(self.threads, self.kwargs.get("context"))
+        import mindspore as ms
+
+        from mindzoo import create_model
+
+        self.ms = ms
+        net = create_model(self.kwargs["model"], num_classes=self.kwargs["num_classes"], pretrained=self.kwargs["ckpt"])
+        if self.kwargs.get("fold_bn"):
+            from bench.fold import fold_batchnorm
+
+            info["folded_bn"] = fold_batchnorm(net)
+        net.set_train(False)
+        self.net = net
+        return info
+
+    def run(self, x: Any) -> Any:
+        return self.net(self.ms.Tensor(x)).asnumpy()
+
+
+class Mindir(_Infer):
+    def load(self) -> Dict[str, Any]:
+        info = ms_context(self.threads, self.kwargs.get("context"))
+        import mindspore as ms
+        from mindspore import nn
+
+        self.ms = ms
+        self.graph = nn.GraphCell(ms.load(self.kwargs["path"]))
+        return info
+
+    def run(self, x: Any) -> Any:
+        return self.graph(self.ms.Tensor(x)).asnumpy()
+
+
+class Ort(_Infer):
+    def load(self) -> Dict[str, Any]:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if self.threads:
+            opts.intra_op_num_threads = int(self.threads)
+        level = self.kwargs.get("graph_optimization", "all")
+        opts.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+                                         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                         "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}[level]
+        if not self.kwargs.get("spinning", True):
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(self.kwargs["path"], opts, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        return {"framework": "onnxruntime", "graph_optimization": level, "intra_op_num_threads": self.threads,
+                "spinning": self.kwargs.get("spinning", True)}
+
+    def run(self, x: Any) -> Any:
+        return self.session.run(None, {self.input_name: x})[0]
+
+
+class Cpp:
+    """The C++ harness binary, run over ``images`` generated JPEGs per step (a fresh process each time)."""
+
+    def __init__(self, binary: str, model_path: str, dataset_path: str, out_dir: str, resize: int = 256,
+                 crop: int = 224, threads: int = 0, **_: Any) -> None:
+        self.cmd = [binary, "--model_path", model_path, "--dataset_path", dataset_path, "--device_type", "CPU",
+                    "--device_id", "0", "--resize", str(resize), "--crop", str(crop), "--output_dir", out_dir]
+        if threads:
+            self.cmd += ["--threads", str(threads)]
+        self.time_file = Path(out_dir) / "time_Result" / "test_perform_static.txt"
+        self.result_dir = Path(out_dir) / "result_Files"
+
+    def _run(self) -> Dict[str, Any]:
+        proc = subprocess.run(self.cmd, capture_output=True, text=True, timeout=1200)
+        if proc.returncode != 0:
+            raise RuntimeError(f"harness exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+        text = self.time_file.read_text()
+        mean = re.search(r"average time: ([0-9.]+) ms of infer_count (\d+)", text)
+        med = re.search(r"median time: ([0-9.]+) ms", text)
+        if not (mean and med):
+            raise RuntimeError(f"cannot parse {self.time_file}: {text!r}")
+        return {"mean_ms": float(mean.group(1)), "median_ms": float(med.group(1)), "count": int(mean.group(2))}
+
+    def setup(self) -> Dict[str, Any]:
+        with Timer() as t:
+            first = self._run()
+        import numpy as np
+
+        logits = sorted(self.result_dir.glob("*_0.bin"))
+        return {"framework": "onnxruntime-c++", "first_run_s": round(t.seconds, 3), "first_step_s": None,
+                "images_per_run": first["count"], "command": " ".join(self.cmd),
+                "first_file_top1": int(np.fromfile(logits[0], dtype=np.float32).argmax()) if logits else None}
+
+    def step(self) -> Dict[str, Any]:
+        with Timer() as t:
+            r = self._run()
+        return t.record(latency_s=[r["median_ms"] / 1000.0], mean_ms=r["mean_ms"], batch_s=None)
+
+    def finish(self) -> Dict[str, Any]:
+        import resource
+
+        return {"harness_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parent side
+# ----------------------------------------------------------------------------------------------------------
+def build_harness() -> Dict[str, Any]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "onnxruntime"],
+                          capture_output=True, text=True, timeout=1800)
+    out = {"build_s": round(time.perf_counter() - t0, 1)}
+    if proc.returncode != 0:
+        out["error"] = f"build.sh exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        return out
+    out["binary"] = proc.stdout.strip().splitlines()[-1]
+    return out
+
+
+def summarize(worker: Any, kind: str, batch: int) -> Dict[str, Any]:
+    row = worker.summary()
+    if kind == "cpp":  # the worker only launches the harness: report the harness process's own numbers
+        row["peak_rss_mb"] = row.get("harness_peak_rss_mb")
+        row["first_step_s"] = row.get("first_run_s")
+    lat = worker.values("latency_s")
+    bt = worker.values("batch_s")
+    b1 = median(lat)
+    bmed = median(bt)
+    row.update({"kind": kind, "label": LABELS.get(kind, kind),
+                "b1_latency_ms": rnd(b1 * 1000 if b1 else None, 2),
+                "b1_latency_ms_all": [rnd(x * 1000, 2) for x in lat],
+                "b1_latency_ms_rounds": [rnd(x * 1000 if x else None, 2) for x in worker.round_values("latency_s")],
+                "batch_img_per_s": rnd(batch / bmed if bmed else None, 2),
+                "batch_s_rounds": [rnd(x, 3) for x in worker.round_values("batch_s")]})
+    return row
+
+
+def compare(rows: List[Dict[str, Any]], base_kind: str, suffix: str) -> None:
+    """Paired per-round ratios against ``base_kind``: latency (lower is better) and batch throughput."""
+    base = next((r for r in rows if r["kind"] == base_kind), None)
+    for row in rows:
+        if base is None:
+            row[f"latency_vs_{suffix}"] = row[f"throughput_vs_{suffix}"] = None
+            continue
+        row[f"latency_vs_{suffix}"] = rnd(paired_ratio(row.get("b1_latency_ms_rounds", []),
+                                                       base.get("b1_latency_ms_rounds", [])), 3)
+        row[f"throughput_vs_{suffix}"] = rnd(paired_ratio(base.get("batch_s_rounds", []),
+                                                          row.get("batch_s_rounds", [])), 3)
+
+
+def plan(ctx: Context) -> Dict[str, Any]:
+    if ctx.quick:
+        return {"model": "resnet18", "num_classes": 10, "size": 64, "batch": 4, "latency_iters": 3, "rounds": 2,
+                "cpp_images": 4}
+    return {"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32, "latency_iters": 5, "rounds": 8,
+            "cpp_images": 32}
+
+
+def export_models(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None) -> Dict[str, Any]:
+    w = ctx.worker("export", "infer.Export", {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
+                                             "out_dir": str(ctx.work_dir / "export"),
+                                             "static_batches": static_batches or []})
+    print("  [infer] exporting MINDIR and ONNX with export.py's run_export ...", flush=True)
+    ok = w.setup()
+    w.finish()
+    return w.setup_info if ok else {"error": w.error}
+
+
+def cpp_folder(ctx: Context, images: int) -> str:
+    from bench.data import make_image_folder
+
+    return make_image_folder(ctx.work_dir / "cpp_images", "val", images, num_classes=2, seed=7)["path"]
+
+
+def run(ctx: Context) -> Dict[str, Any]:
+    p = plan(ctx)
+    export = export_models(ctx, p)
+    result: Dict[str, Any] = {**p, "export": export}
+    if "error" in export:
+        return {**result, "error": f"export failed: {export['error']}"}
+    files = export["files"]
+    common = {"size": p["size"], "batch": p["batch"], "latency_iters": p["latency_iters"]}
+    net = {"model": p["model"], "num_classes": p["num_classes"], "ckpt": files["ckpt"]}
+    specs = [("ms_eval", "infer.MsEval", {**common, **net}),
+             ("ms_eval_folded", "infer.MsEval", {**common, **net, "fold_bn": True}),
+             ("mindir", "infer.Mindir", {**common, "path": files["mindir_dynamic"]}),
+             ("mindir_folded", "infer.Mindir", {**common, "path": files["mindir_folded_dynamic"]}),
+             ("ort", "infer.Ort", {**common, "path": files["onnx_dynamic"]}),
+             ("ort_nospin", "infer.Ort", {**common, "path": files["onnx_dynamic"], "spinning": False})]
+    harness = build_harness()
+    result["harness"] = harness
+    if "binary" in harness:
+        specs.append(("cpp", "infer.Cpp", {
+            "binary": harness["binary"], "model_path": files["onnx_dynamic"],
+            "dataset_path": cpp_folder(ctx, p["cpp_images"]), "out_dir": str(ctx.work_dir / "cpp_run"),
+            "resize": int(p["size"] / 0.875), "crop": p["size"]}))
+    workers = [ctx.worker(f"infer-{kind}", task, spec) for kind, task, spec in specs]
+    run_lockstep(workers, p["rounds"], label="infer")
+    rows = [summarize(w, kind, p["batch"]) for w, (kind, _, _) in zip(workers, specs)]
+    if "binary" not in harness:
+        rows.append({"kind": "cpp", "label": LABELS["cpp"], "error": harness.get("error")})
+    compare(rows, "ort", "ort")
+    compare(rows, "ort_nospin", "ort_nospin")
+    compare(rows, "ms_eval", "ms_eval")
+    result["rows"] = rows
+    tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows if r.get("top1_of_fixed_input") is not None}
+    result["top1_agree"] = len(set(tops.values())) <= 1
+    result["top1_of_fixed_input"] = tops
+    return result
+
+
+def report(result: Dict[str, Any]) -> str:
+    lines = [f"inference: {result['model']} {result['size']}x{result['size']}, batch-1 latency (median of "
+             f"{result['rounds']} lockstep rounds x {result['latency_iters']} calls) and batch-{result['batch']} "
+             f"throughput; x ORT = paired per-round ratio to ONNX Runtime (Python, default settings); "
+             f"all paths agree on top-1: {result.get('top1_agree')}"]
+    rows = [(r["label"], r.get("b1_latency_ms"), r.get("latency_vs_ort"), r.get("batch_img_per_s"),
+             r.get("throughput_vs_ort"), r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024,
+             r.get("error", "")) for r in result.get("rows", [])]
+    lines.append(table(["path", "b1 ms", "x ORT", f"b{result['batch']} img/s", "x ORT", "first call s",
+                        "peak RSS GB", "error"], rows))
+    export = result.get("export", {})
+    if export.get("export_s"):
+        lines.append("export seconds: " + ", ".join(f"{k} {v}" for k, v in export["export_s"].items())
+                     + f"; BN folded: {export.get('folded_bn')} (max rel. logit change {export.get('fold_max_rel_error', 0):.1e})")
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Worker-side measuring helpers: wall/CPU timing, peak RSS, and small shared bits of the task modules."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict
+
+
+def peak_rss_mb() -> float:
+    """VmHWM: the peak resident set of this process (MindSpore's memory pool keeps what it grew to)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def current_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class Timer:
+    """Wall and process-CPU seconds of a block, plus the 1-minute load average when it ended."""
+
+    def __enter__(self) -> "Timer":
+        self.cpu0, self.t0 = cpu_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu_s = cpu_seconds() - self.cpu0
+        self.load = os.getloadavg()[0]
+
+    def record(self, **extra: Any) -> Dict[str, Any]:
+        return {"seconds": self.seconds, "cpu_s": self.cpu_s, "load_avg_1m": round(self.load, 2), **extra}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# framework setup (imported lazily: a torch worker never loads MindSpore and vice versa)
+# ----------------------------------------------------------------------------------------------------------
+def ms_context(threads: int, context: Dict[str, Any] = None) -> Dict[str, Any]:
+    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``, plus any extra context keys.
+
+    ``import mindzoo`` comes first: it sets ONEDNN_MAX_CPU_ISA=AVX2 before MindSpore loads (see _onednn).
+    """
+    import mindzoo  # noqa: F401  (must precede mindspore)
+    import mindspore as ms
+
+    ms.set_device("CPU")
+    default_threads = ms.get_context("runtime_num_threads")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    if threads:
+        ms.set_context(runtime_num_threads=int(threads))
+    for key, value in (context or {}).items():
+        ms.set_context(**{key: value})
+    return {
+        "framework": "mindspore",
+        "runtime_num_threads": ms.get_context("runtime_num_threads"),
+        "runtime_num_threads_default": default_threads,
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+        "context": dict(context or {}),
+    }
+
+
+def load_torch_reference() -> Any:
+    """mindzoo/convert/torch_reference.py loaded by path: ``import mindzoo.convert`` would pull in MindSpore
+    (mindzoo/__init__ imports the models), inflating the PyTorch worker's RSS and start-up."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "src" / "mindzoo" / "convert" / "torch_reference.py"
+    spec = importlib.util.spec_from_file_location("_mindzoo_torch_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# torch_reference.ARCHS has no resnext152_64x4d; these are mindzoo.models.builders' stage depths and widths.
+EXTRA_TORCH_ARCHS = {"resnext152_64x4d": ("Bottleneck", (3, 8, 36, 3), 64, 4)}
+
+
+def build_torch_model(name: str, num_classes: int = 1000) -> Any:
+    ref = load_torch_reference()
+    if name in ref.ARCHS:
+        return ref.build(name, num_classes=num_classes)
+    if name.startswith("fixres_"):
+        return ref.build(name[len("fixres_"):], num_classes=num_classes)
+    block, layers, groups, width = EXTRA_TORCH_ARCHS[name]
+    return ref.ResNet(getattr(ref, block), layers, num_classes=num_classes, groups=groups, width_per_group=width)

@@ -1,0 +1,159 @@
+"""``python -m bench.report RESULTS.json [--lang en|cn]``: the docs' tables (model-zoo FPS-table layout) as Markdown.
+
+docs/bench.md and docs/bench_CN.md paste this output; every number in them comes from the named JSON file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from bench.common import fmt, table
+
+T = {
+    "en": {
+        "machine": "Machine", "load": "load average (1/5/15 min) at start / end",
+        "train_title": "Training throughput (img/s, higher is better; fp32 unless noted)",
+        "model": "Model", "batch": "Batch", "res": "Resolution", "ours": "MindSpore 2.10 GRAPH (ours)",
+        "ratio": "ours / PyTorch fp32", "first": "first step s (ours / PyTorch fp32)",
+        "rss": "peak RSS GB (ours / PyTorch fp32)",
+        "infer_title": "Inference (ResNet50 224x224)", "path": "Path", "lat": "Batch-1 latency ms",
+        "fps": "Batch-{b} FPS (img/s)", "xort": "latency / ORT", "first_call": "first call s",
+        "data_title": "Data pipeline (`mindspore.dataset`, batch 32, 224x224, generated ~93 KB JPEGs)",
+        "pipe": "Pipeline", "workers": "Workers", "imgs": "img/s", "xstep": "x train-step consumption",
+        "scale_title": "Scaling of our ResNet50 train step", "axis": "Sweep", "points": "step s at",
+        "exp": "fitted exponent k (step time ~ x^k)", "targets": "Targets (ratios from this run)",
+        "target": "Target", "value": "Value", "met": "Met",
+        "torch": {"fp32": "PyTorch 2.13 fp32 NCHW", "cl": "PyTorch fp32 channels_last",
+                  "bf16": "PyTorch bf16 autocast", "bf16_cl": "PyTorch bf16 + channels_last"},
+        "train_pipe": "train transforms", "eval_pipe": "eval transforms",
+        "batch_axis": "batch (224x224)", "res_axis": "resolution (batch {b})", "yes": "yes", "no": "no",
+    },
+    "cn": {
+        "machine": "测试机器", "load": "负载 (1/5/15 分钟平均) 开始 / 结束",
+        "train_title": "训练吞吐 (img/s, 越高越好; 未注明均为 fp32)",
+        "model": "模型", "batch": "Batch", "res": "分辨率", "ours": "MindSpore 2.10 GRAPH (本仓库)",
+        "ratio": "本仓库 / PyTorch fp32", "first": "首步耗时 s (本仓库 / PyTorch fp32)",
+        "rss": "峰值内存 GB (本仓库 / PyTorch fp32)",
+        "infer_title": "推理 (ResNet50 224x224)", "path": "推理路径", "lat": "Batch-1 时延 ms",
+        "fps": "Batch-{b} FPS (img/s)", "xort": "时延 / ORT", "first_call": "首次调用 s",
+        "data_title": "数据管道 (`mindspore.dataset`, batch 32, 224x224, 生成的约 93 KB JPEG)",
+        "pipe": "管道", "workers": "并行数", "imgs": "img/s", "xstep": "相对训练步消耗的倍数",
+        "scale_title": "本仓库 ResNet50 训练步的扩展性", "axis": "扫描", "points": "各点单步耗时 s",
+        "exp": "拟合指数 k (单步耗时 ~ x^k)", "targets": "目标 (本次运行内的比值)",
+        "target": "目标", "value": "数值", "met": "达成",
+        "torch": {"fp32": "PyTorch 2.13 fp32 NCHW", "cl": "PyTorch fp32 channels_last",
+                  "bf16": "PyTorch bf16 autocast", "bf16_cl": "PyTorch bf16 + channels_last"},
+        "train_pipe": "训练变换", "eval_pipe": "评估变换",
+        "batch_axis": "batch (224x224)", "res_axis": "分辨率 (batch {b})", "yes": "是", "no": "否",
+    },
+}
+
+INFER_LABELS_CN = {
+    "ms_eval": "MindSpore 评估网络 (GRAPH)", "ms_eval_folded": "MindSpore 评估网络, BN 折叠 (建议)",
+    "mindir": "导出的 MINDIR (nn.GraphCell)", "mindir_folded": "导出的 MINDIR, BN 折叠 (建议)",
+    "ort": "ONNX Runtime (Python), 本仓库 ONNX", "ort_nospin": "ONNX Runtime (Python), 关闭线程自旋",
+    "cpp": "C++ 推理程序 (ONNX Runtime 后端)",
+}
+
+
+def _gb(mb: Optional[float]) -> Optional[float]:
+    return None if mb is None else mb / 1024
+
+
+def machine_line(doc: Dict[str, Any], lang: str) -> str:
+    m = doc["machine"]
+    v = m["versions"]
+    t = T[lang]
+    return (f"{t['machine']}: {m['cpu_model']} ({'AVX-512' if m.get('avx512') else 'AVX2'}), {m['cores']} cores, "
+            f"{m['threads_used']} threads for every framework, {m['memory_gb'].get('MemTotal')} GB RAM, "
+            f"{m['os']}; Python {m['python']}, MindSpore {v['mindspore']}, PyTorch {v['torch']}, "
+            f"ONNX Runtime {v['onnxruntime']}, numpy {v['numpy']}. {t['load']}: "
+            f"{doc['load_average']['start']} / {doc['load_average']['end']}.")
+
+
+def train_table(doc: Dict[str, Any], lang: str) -> str:
+    t = T[lang]
+    groups = doc["results"].get("train", {}).get("groups", [])
+    modes = ["fp32", "cl", "bf16", "bf16_cl"]
+    headers = [t["model"], t["batch"], t["res"], t["ours"], *[t["torch"][m] for m in modes], t["ratio"], t["first"],
+               t["rss"]]
+    rows = []
+    for g in groups:
+        ours = next(r for r in g["rows"] if r["task"] == "train.MsTrain")
+        by_mode = {r["spec"].get("mode"): r for r in g["rows"] if r["task"] == "train.TorchTrain"}
+        fp32 = by_mode.get("fp32", {})
+        rows.append([g["model"], g["batch"], f"{g['size']}x{g['size']}", fmt(ours.get("img_per_s")),
+                     *[fmt(by_mode[m].get("img_per_s")) if m in by_mode else "-" for m in modes],
+                     f"**{fmt(ours.get('vs_torch_fp32'))}x**",
+                     f"{fmt(ours.get('first_step_s'), 1)} / {fmt(fp32.get('first_step_s'), 1)}",
+                     f"{fmt(_gb(ours.get('peak_rss_mb')), 1)} / {fmt(_gb(fp32.get('peak_rss_mb')), 1)}"])
+    return table(headers, rows, markdown=True)
+
+
+def infer_table(doc: Dict[str, Any], lang: str) -> str:
+    t = T[lang]
+    res = doc["results"].get("infer", {})
+    b = res.get("batch", 32)
+    headers = [t["path"], t["lat"], t["xort"], t["fps"].format(b=b), t["first_call"], t["rss"].split(" (")[0]]
+    rows = []
+    for r in res.get("rows", []):
+        label = INFER_LABELS_CN.get(r["kind"], r["label"]) if lang == "cn" else r["label"]
+        rows.append([label, fmt(r.get("b1_latency_ms"), 1), fmt(r.get("latency_vs_ort")),
+                     fmt(r.get("batch_img_per_s"), 1), fmt(r.get("first_step_s")), fmt(_gb(r.get("peak_rss_mb")))])
+    return table(headers, rows, markdown=True)
+
+
+def data_table(doc: Dict[str, Any], lang: str) -> str:
+    t = T[lang]
+    res = doc["results"].get("data", {})
+    rows = [[t["train_pipe"] if r["kind"] == "train" else t["eval_pipe"], r["workers"], fmt(r.get("img_per_s"), 0),
+             fmt(r.get("x_train_step"), 0)] for r in res.get("rows", [])]
+    return table([t["pipe"], t["workers"], t["imgs"], t["xstep"]], rows, markdown=True)
+
+
+def scaling_table(doc: Dict[str, Any], lang: str) -> str:
+    t = T[lang]
+    res = doc["results"].get("scaling", {})
+    rows = []
+    for axis in ("batch", "resolution"):
+        s = res.get(axis)
+        if not s:
+            continue
+        key = "batch" if axis == "batch" else "size"
+        name = t["batch_axis"] if axis == "batch" else t["res_axis"].format(b=s["points"][0]["batch"])
+        pts = ", ".join(f"{p[key]}: {fmt(p.get('step_s_median'))}" for p in s["points"])
+        rows.append([name, pts, fmt(s.get("exponent"))])
+    return table([t["axis"], t["points"], t["exp"]], rows, markdown=True)
+
+
+def targets_table(doc: Dict[str, Any], lang: str) -> str:
+    t = T[lang]
+    rows = [[x["target"], fmt(x["value"], 3), {True: t["yes"], False: t["no"], None: "-"}[x["met"]]]
+            for x in doc.get("summary", {}).get("targets", [])]
+    return table([t["target"], t["value"], t["met"]], rows, markdown=True)
+
+
+def render(doc: Dict[str, Any], lang: str = "en") -> str:
+    t = T[lang]
+    parts: List[str] = [machine_line(doc, lang), ""]
+    for title, fn, section in ((t["train_title"], train_table, "train"), (t["infer_title"], infer_table, "infer"),
+                               (t["data_title"], data_table, "data"), (t["scale_title"], scaling_table, "scaling")):
+        if section in doc["results"]:
+            parts += [f"#### {title}", "", fn(doc, lang), ""]
+    parts += [f"#### {t['targets']}", "", targets_table(doc, lang)]
+    return "\n".join(parts)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("results", help="a bench/results/*.json file")
+    parser.add_argument("--lang", choices=("en", "cn"), default="en")
+    args = parser.parse_args(argv)
+    print(render(json.loads(Path(args.results).read_text()), args.lang))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

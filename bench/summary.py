@@ -1,0 +1,65 @@
+"""Headline ratios and the issue's targets, computed from one run's results (never across runs)."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from bench.common import fmt, rnd, table
+
+
+def _train_row(results: Dict[str, Any], model: str, task: str, mode: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    for group in results.get("train", {}).get("groups", []):
+        if group["model"] != model:
+            continue
+        for row in group["rows"]:
+            if row["task"] == task and (mode is None or row["spec"].get("mode") == mode):
+                return row
+    return None
+
+
+def _first_train_model(results: Dict[str, Any]) -> Optional[str]:
+    groups = results.get("train", {}).get("groups", [])
+    return groups[0]["model"] if groups else None
+
+
+def _infer(results: Dict[str, Any], name: str, key: str) -> Optional[float]:
+    for row in results.get("infer", {}).get("rows", []):
+        if row.get("kind") == name:
+            return row.get(key)
+    return None
+
+
+def _target(name: str, value: Optional[float], threshold: float, higher_is_better: bool) -> Dict[str, Any]:
+    met = None if value is None else (value >= threshold if higher_is_better else value <= threshold)
+    return {"target": name, "value": rnd(value, 3), "threshold": threshold, "met": met}
+
+
+def build(results: Dict[str, Any]) -> Dict[str, Any]:
+    """Targets from paired per-round ratios (both sides stepped in the same lockstep rounds)."""
+    targets: List[Dict[str, Any]] = []
+    model = _first_train_model(results)
+    if model:
+        ours = _train_row(results, model, "train.MsTrain")
+        targets.append(_target(f"{model} train step >= 1.1x PyTorch fp32 eager (speed ratio)",
+                               ours and ours.get("vs_torch_fp32"), 1.1, True))
+    if "infer" in results:
+        for kind, what in (("ms_eval", "eval network"), ("ms_eval_folded", "eval network with BN folded (proposed)"),
+                           ("mindir_folded", "MINDIR with BN folded (proposed)")):
+            targets.append(_target(f"MindSpore {what} batch-1 latency <= 1.25x ONNX Runtime's (latency ratio)",
+                                   _infer(results, kind, "latency_vs_ort"), 1.25, False))
+        targets.append(_target("MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime without spinning",
+                               _infer(results, "ms_eval", "latency_vs_ort_nospin"), 1.25, False))
+        targets.append(_target("C++ harness batch-1 latency <= ONNX Runtime from Python (latency ratio)",
+                               _infer(results, "cpp", "latency_vs_ort"), 1.0, False))
+    data = results.get("data", {})
+    if data.get("train_consumption_ratio") is not None:
+        targets.append(_target("train pipeline (2 workers) >= 10x the train step's consumption (img/s ratio)",
+                               data["train_consumption_ratio"], 10.0, True))
+    return {"targets": targets}
+
+
+def report(summary: Dict[str, Any]) -> str:
+    rows = [(t["target"], fmt(t["value"], 3), {True: "yes", False: "NO", None: "-"}[t["met"]])
+            for t in summary.get("targets", [])]
+    if not rows:
+        return ""
+    return "targets (ratios from this run)\n" + table(["target", "value", "met"], rows)

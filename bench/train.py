@@ -1,0 +1,260 @@
+"""Section ``train``: img/s of our real train step vs PyTorch eager on the identical architecture.
+
+MindSpore side (:class:`MsTrain`): exactly what train.py builds - ``create_model`` ->
+``build_train_step(net, CrossEntropySmooth(C, 0.1), build_optimizer(net, lr_array, 0.9, 1e-4), "O0", "fixed",
+1.0, 2.0, 1000)`` in GRAPH mode - called on a float32 NCHW image Tensor and int32 labels (the layout
+``create_dataset`` yields), with ``loss.asnumpy()`` after each step as train.py does. ``data_dir`` switches
+to train.py's whole loop: batches come from ``create_dataset(...).create_tuple_iterator()`` with the train
+transforms, so the pipeline shares the cores with the step.
+
+PyTorch side (:class:`TorchTrain`): ``mindzoo.convert.torch_reference`` (torchvision's ResNet), SGD momentum
+0.9 with weight decay 1e-4 off BN/bias, label-smoothed cross-entropy, ``torch.set_num_threads`` = MindSpore's
+``runtime_num_threads``; modes ``fp32`` (NCHW), ``cl`` (channels_last), ``bf16`` (autocast) and ``bf16_cl``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional
+
+from bench.common import Context, median, paired_ratio, rnd, run_lockstep, table, torch_env
+from bench.measure import Timer, build_torch_model, ms_context
+
+TORCH_MODES = {"fp32": "fp32 NCHW", "cl": "fp32 channels_last", "bf16": "bf16 autocast NCHW",
+               "bf16_cl": "bf16 autocast channels_last"}
+
+
+class MsTrain:
+    def __init__(self, model: str, batch: int, size: int, threads: int = 0, num_classes: int = 1000,
+                 warmup: int = 1, context: Optional[Dict[str, Any]] = None, data_dir: str = "",
+                 data_workers: int = 0, sink_size: int = 0, amp_level: str = "O0", cpu_affinity: bool = False) -> None:
+        self.model, self.batch, self.size, self.threads = model, batch, size, threads
+        self.num_classes, self.warmup, self.context = num_classes, warmup, context
+        self.data_dir, self.data_workers, self.sink_size, self.amp_level = data_dir, data_workers, sink_size, amp_level
+        self.cpu_affinity = cpu_affinity
+
+    def setup(self) -> Dict[str, Any]:
+        info = ms_context(self.threads, self.context)
+        import mindspore as ms
+        import numpy as np
+
+        from mindzoo import create_model
+        from mindzoo.train.amp import build_train_step
+        from mindzoo.train.loss import CrossEntropySmooth
+        from mindzoo.train.optim import build_optimizer
+
+        self.ms, self.np = ms, np
+        if self.cpu_affinity:
+            ms.runtime.set_cpu_affinity(True)
+            info["cpu_affinity"] = True
+        t0 = time.perf_counter()
+        net = create_model(self.model, num_classes=self.num_classes)
+        lr = np.full(100_000, 0.01, dtype=np.float32)
+        self.step_cell = build_train_step(net, CrossEntropySmooth(self.num_classes, 0.1),
+                                          build_optimizer(net, lr, 0.9, 1e-4), self.amp_level, "fixed", 1.0, 2.0, 1000)
+        info["build_s"] = round(time.perf_counter() - t0, 3)
+        self.iterator = None
+        if self.data_dir:
+            self._make_iterator(net)
+        self.fn = self._sink_fn() if self.sink_size else None
+        info.update(self._first(self.batch, self.size))
+        return info
+
+    def _make_iterator(self, net: Any) -> None:
+        from mindzoo.data import create_dataset, train_transforms
+
+        dataset = create_dataset(self.data_dir, "train", train_transforms(self.size, net.data_config), self.batch,
+                                 shuffle=True, num_parallel_workers=self.data_workers or self.threads,
+                                 drop_remainder=True)
+        self.dataset = dataset.repeat(1_000_000)
+        if not self.sink_size:
+            self.iterator = self.dataset.create_tuple_iterator(num_epochs=1)
+
+    def _sink_fn(self) -> Any:
+        """``mindspore.data_sink``: the dataset feeds the step inside the runtime, ``sink_size`` steps a call."""
+        return self.ms.data_sink(self.step_cell, self.dataset, sink_size=self.sink_size)
+
+    def _inputs(self, batch: int, size: int) -> None:
+        rng = self.np.random.default_rng(0)
+        self.x = self.ms.Tensor(rng.standard_normal((batch, 3, size, size), dtype=self.np.float32))
+        self.y = self.ms.Tensor(rng.integers(0, self.num_classes, batch, dtype=self.np.int32))
+
+    def _run(self) -> float:
+        if self.fn is not None:
+            loss = self.fn()[0]
+        elif self.iterator is not None:
+            images, labels = next(self.iterator)
+            loss = self.step_cell(images, labels)[0]
+        else:
+            loss = self.step_cell(self.x, self.y)[0]
+        return float(loss.asnumpy())
+
+    def _first(self, batch: int, size: int) -> Dict[str, Any]:
+        self.batch, self.size = batch, size
+        out: Dict[str, Any] = {}
+        if self.iterator is None and self.fn is None:
+            self._inputs(batch, size)
+            with Timer() as t:
+                self.step_cell.compile(self.x, self.y)
+            out["compile_s"] = round(t.seconds, 3)
+        with Timer() as t:
+            self._run()
+        out["first_step_s"] = round(t.seconds + out.get("compile_s", 0.0), 3)
+        for _ in range(self.warmup):
+            self._run()
+        return out
+
+    def step(self) -> Dict[str, Any]:
+        with Timer() as t:
+            loss = self._run()
+        images = self.batch * (self.sink_size or 1)
+        return t.record(img_s=images / t.seconds, loss=loss)
+
+    def point(self, batch: int, size: int, steps: int) -> Dict[str, Any]:
+        """Scaling sweep: a new input shape (GRAPH mode compiles it), then ``steps`` measured steps."""
+        out = self._first(batch, size)
+        times = [self.step()["seconds"] for _ in range(steps)]
+        from bench.measure import peak_rss_mb
+
+        return {**out, "step_s": times, "step_s_median": median(times), "peak_rss_mb_so_far": peak_rss_mb()}
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
+class TorchTrain:
+    def __init__(self, model: str, batch: int, size: int, threads: int = 0, mode: str = "fp32",
+                 num_classes: int = 1000, warmup: int = 1) -> None:
+        self.model, self.batch, self.size, self.threads, self.mode = model, batch, size, threads, mode
+        self.num_classes, self.warmup = num_classes, warmup
+
+    def setup(self) -> Dict[str, Any]:
+        import os
+
+        import torch
+
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        self.torch = torch
+        t0 = time.perf_counter()
+        net = build_torch_model(self.model, self.num_classes).train()
+        decay = [p for n, p in net.named_parameters() if p.ndim > 1]
+        no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
+        self.opt = torch.optim.SGD([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0.0}],
+                                   lr=0.01, momentum=0.9)
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+        gen = torch.Generator().manual_seed(0)
+        self.x = torch.randn(self.batch, 3, self.size, self.size, generator=gen)
+        self.y = torch.randint(0, self.num_classes, (self.batch,), generator=gen)
+        if "cl" in self.mode.split("_"):
+            net = net.to(memory_format=torch.channels_last)
+            self.x = self.x.contiguous(memory_format=torch.channels_last)
+        self.net = net
+        self.bf16 = self.mode.startswith("bf16")
+        build_s = time.perf_counter() - t0
+        with Timer() as t:
+            self._run()
+        for _ in range(self.warmup):
+            self._run()
+        return {"framework": "torch", "mode": self.mode, "build_s": round(build_s, 3),
+                "first_step_s": round(t.seconds, 3), "torch_threads": torch.get_num_threads(),
+                "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")}
+
+    def _run(self) -> float:
+        torch = self.torch
+        self.opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.net(self.x)
+        loss = self.loss_fn(logits.float(), self.y)
+        loss.backward()
+        self.opt.step()
+        return float(loss.item())
+
+    def step(self) -> Dict[str, Any]:
+        with Timer() as t:
+            loss = self._run()
+        return t.record(img_s=self.batch / t.seconds, loss=loss)
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parent side
+# ----------------------------------------------------------------------------------------------------------
+def plan(ctx: Context) -> List[Dict[str, Any]]:
+    """One lockstep group per model: ours and each PyTorch mode, stepped round-robin.
+
+    ``fp32_passive`` is fp32 NCHW with ``OMP_WAIT_POLICY=PASSIVE`` (every other PyTorch mode runs with libgomp's
+    default policy, PyTorch out of the box); our ratio is taken against the faster fp32 of each round.
+    """
+    if ctx.quick:
+        return [{"model": "resnet18", "batch": 4, "size": 64, "rounds": 2,
+                 "torch_modes": ["fp32", "fp32_passive", "bf16_cl"]}]
+    return [
+        {"model": "resnet50", "batch": 32, "size": 224, "rounds": 5,
+         "torch_modes": ["fp32", "fp32_passive", "cl", "bf16", "bf16_cl"]},
+        {"model": "resnext152_64x4d", "batch": 8, "size": 224, "rounds": 3,
+         "torch_modes": ["fp32", "fp32_passive", "bf16_cl"]},
+    ]
+
+
+def summarize(worker: Any, batch: int) -> Dict[str, Any]:
+    out = worker.summary()
+    times = worker.values("seconds")
+    step_s = median(times)
+    out.update({"batch": batch, "step_s": [rnd(t) for t in times], "step_s_median": rnd(step_s),
+                "img_per_s": rnd(batch / step_s if step_s else None, 3)})
+    return out
+
+
+def torch_worker(ctx: Context, model: str, common: Dict[str, Any], mode: str) -> Any:
+    passive = mode.endswith("_passive")
+    spec = {**common, "mode": mode[: -len("_passive")] if passive else mode}
+    return ctx.worker(f"train-{model}-torch-{mode}", "train.TorchTrain", spec, env=torch_env(passive=passive))
+
+
+def label(row: Dict[str, Any], mode: str) -> str:
+    if row["task"] == "train.MsTrain":
+        return "MindSpore GRAPH fp32 (ours)"
+    text = "PyTorch eager " + TORCH_MODES[row["spec"]["mode"]]
+    return text + (", OMP_WAIT_POLICY=PASSIVE" if mode.endswith("_passive") else "")
+
+
+def run(ctx: Context) -> Dict[str, Any]:
+    groups = []
+    for g in plan(ctx):
+        common = {"model": g["model"], "batch": g["batch"], "size": g["size"]}
+        workers = [ctx.worker(f"train-{g['model']}-ms", "train.MsTrain", common)]
+        workers += [torch_worker(ctx, g["model"], common, m) for m in g["torch_modes"]]
+        run_lockstep(workers, g["rounds"], label=f"train {g['model']}")
+        rows = [summarize(w, g["batch"]) for w in workers]
+        for row, mode in zip(rows, ["ms", *g["torch_modes"]]):
+            row["mode"] = mode
+            row["label"] = label(row, mode)
+        fp32 = [r for r in rows if r["mode"] in ("fp32", "fp32_passive") and r["step_s"]]
+        # the peer's best fp32 NCHW of each round (default vs passive OpenMP waiting: which wins depends on load)
+        best = [min(ts) for ts in zip(*(r["step_s"] for r in fp32))] if fp32 else []
+        for row in rows:  # speed ratios, paired per round: PyTorch step time / this step time
+            row["vs_torch_fp32"] = rnd(paired_ratio(best, row["step_s"]), 3) if best else None
+            for r in fp32:
+                key = "vs_torch_fp32_passive" if r["mode"] == "fp32_passive" else "vs_torch_fp32_default"
+                row[key] = rnd(paired_ratio(r["step_s"], row["step_s"]), 3)
+        groups.append({**g, "rows": rows, "ms_img_per_s": rows[0].get("img_per_s"),
+                       "torch_fp32_best_step_s": [rnd(t) for t in best]})
+    return {"groups": groups}
+
+
+def report(result: Dict[str, Any]) -> str:
+    lines = []
+    for g in result["groups"]:
+        rows = [(r["label"], r.get("img_per_s"), r.get("step_s_median"), r.get("vs_torch_fp32"),
+                 r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"),
+                 r.get("error", "")) for r in g["rows"]]
+        lines.append(f"train step: {g['model']}, batch {g['batch']}, {g['size']}x{g['size']}, median of "
+                     f"{g['rounds']} lockstep rounds; x torch fp32 = paired per-round speed ratio to the faster "
+                     f"PyTorch fp32 NCHW (default or PASSIVE OpenMP wait) of each round")
+        lines.append(table(["framework / mode", "img/s", "step s", "x torch fp32", "first step s", "peak RSS GB",
+                            "cpu util", "error"], rows))
+        lines.append("")
+    return "\n".join(lines)
