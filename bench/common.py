@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -85,7 +85,8 @@ def machine_info(threads: int) -> Dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": {name: version(name) for name in ("mindspore", "torch", "onnxruntime", "onnx", "numpy", "pillow")},
-        "env": {name: os.environ.get(name) for name in ("ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")},
+        "env": {name: os.environ.get(name) for name in ("ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+                                                        "PYTHONPATH")},
     }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 from bench.common import Context, median, ratio, rnd, run_lockstep, table
 from bench.measure import Timer

@@ -1,6 +1,6 @@
 """``python -m bench.report RESULTS.json [--lang en|cn]``: the docs' tables (model-zoo FPS-table layout) as Markdown.
 
-docs/bench.md and docs/bench_CN.md paste this output; every number in them comes from the named JSON file.
+The README performance sections (EN/CN) paste this output; every number in them comes from the named JSON file.
 """
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ T = {
         "scale_title": "Scaling of our ResNet50 train step", "axis": "Sweep", "points": "step s at",
         "exp": "fitted exponent k (step time ~ x^k)", "targets": "Targets (ratios from this run)",
         "target": "Target", "value": "Value", "met": "Met",
-        "torch": {"fp32": "PyTorch 2.13 fp32 NCHW", "cl": "PyTorch fp32 channels_last",
-                  "bf16": "PyTorch bf16 autocast", "bf16_cl": "PyTorch bf16 + channels_last"},
+        "torch": {"fp32": "PyTorch 2.13 fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
+                  "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
+                  "bf16_cl": "PyTorch bf16 + channels_last"},
         "train_pipe": "train transforms", "eval_pipe": "eval transforms",
         "batch_axis": "batch (224x224)", "res_axis": "resolution (batch {b})", "yes": "yes", "no": "no",
     },
@@ -43,8 +44,9 @@ T = {
         "scale_title": "本仓库 ResNet50 训练步的扩展性", "axis": "扫描", "points": "各点单步耗时 s",
         "exp": "拟合指数 k (单步耗时 ~ x^k)", "targets": "目标 (本次运行内的比值)",
         "target": "目标", "value": "数值", "met": "达成",
-        "torch": {"fp32": "PyTorch 2.13 fp32 NCHW", "cl": "PyTorch fp32 channels_last",
-                  "bf16": "PyTorch bf16 autocast", "bf16_cl": "PyTorch bf16 + channels_last"},
+        "torch": {"fp32": "PyTorch 2.13 fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
+                  "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
+                  "bf16_cl": "PyTorch bf16 + channels_last"},
         "train_pipe": "训练变换", "eval_pipe": "评估变换",
         "batch_axis": "batch (224x224)", "res_axis": "分辨率 (batch {b})", "yes": "是", "no": "否",
     },
@@ -58,6 +60,31 @@ INFER_LABELS_CN = {
 }
 
 
+TARGETS_CN = (  # (start of the English target text, Chinese text); the model name is kept
+    ("train step >= 1.1x PyTorch fp32", "训练步速度 >= PyTorch fp32 eager 的 1.1 倍 (速度比)"),
+    ("MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime's",
+     "MindSpore 评估网络 batch-1 时延 <= ONNX Runtime 的 1.25 倍 (时延比)"),
+    ("MindSpore eval network with BN folded", "BN 折叠后的评估网络 (建议) batch-1 时延 <= ONNX Runtime 的 1.25 倍"),
+    ("MindSpore MINDIR with BN folded", "BN 折叠后的 MINDIR (建议) batch-1 时延 <= ONNX Runtime 的 1.25 倍"),
+    ("MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime without",
+     "MindSpore 评估网络 batch-1 时延 <= 关闭自旋的 ONNX Runtime 的 1.25 倍"),
+    ("C++ harness", "C++ 推理程序 batch-1 时延 <= Python 中的 ONNX Runtime (时延比)"),
+    ("train pipeline", "训练数据管道 (2 并行) >= 训练步消耗速度的 10 倍 (img/s 比)"),
+)
+
+
+def target_text(text: str, lang: str) -> str:
+    if lang != "cn":
+        return text
+    model, _, rest = text.partition(" ")
+    for prefix, cn in sorted(TARGETS_CN, key=lambda p: -len(p[0])):
+        if text.startswith(prefix):
+            return cn
+        if rest.startswith(prefix):
+            return f"{model} {cn}"
+    return text
+
+
 def _gb(mb: Optional[float]) -> Optional[float]:
     return None if mb is None else mb / 1024
 
@@ -66,7 +93,13 @@ def machine_line(doc: Dict[str, Any], lang: str) -> str:
     m = doc["machine"]
     v = m["versions"]
     t = T[lang]
-    return (f"{t['machine']}: {m['cpu_model']} ({'AVX-512' if m.get('avx512') else 'AVX2'}), {m['cores']} cores, "
+    isa = "AVX-512" if m.get("avx512") else "AVX2"
+    if lang == "cn":
+        return (f"{t['machine']}: {m['cpu_model']} ({isa}), {m['cores']} 核, 每个框架均用 {m['threads_used']} 线程, "
+                f"内存 {m['memory_gb'].get('MemTotal')} GB, {m['os']}; Python {m['python']}, MindSpore {v['mindspore']}, "
+                f"PyTorch {v['torch']}, ONNX Runtime {v['onnxruntime']}, numpy {v['numpy']}。{t['load']}: "
+                f"{doc['load_average']['start']} / {doc['load_average']['end']}。")
+    return (f"{t['machine']}: {m['cpu_model']} ({isa}), {m['cores']} cores, "
             f"{m['threads_used']} threads for every framework, {m['memory_gb'].get('MemTotal')} GB RAM, "
             f"{m['os']}; Python {m['python']}, MindSpore {v['mindspore']}, PyTorch {v['torch']}, "
             f"ONNX Runtime {v['onnxruntime']}, numpy {v['numpy']}. {t['load']}: "
@@ -76,13 +109,13 @@ def machine_line(doc: Dict[str, Any], lang: str) -> str:
 def train_table(doc: Dict[str, Any], lang: str) -> str:
     t = T[lang]
     groups = doc["results"].get("train", {}).get("groups", [])
-    modes = ["fp32", "cl", "bf16", "bf16_cl"]
+    modes = ["fp32", "fp32_passive", "cl", "bf16", "bf16_cl"]
     headers = [t["model"], t["batch"], t["res"], t["ours"], *[t["torch"][m] for m in modes], t["ratio"], t["first"],
                t["rss"]]
     rows = []
     for g in groups:
         ours = next(r for r in g["rows"] if r["task"] == "train.MsTrain")
-        by_mode = {r["spec"].get("mode"): r for r in g["rows"] if r["task"] == "train.TorchTrain"}
+        by_mode = {r.get("mode", r["spec"].get("mode")): r for r in g["rows"] if r["task"] == "train.TorchTrain"}
         fp32 = by_mode.get("fp32", {})
         rows.append([g["model"], g["batch"], f"{g['size']}x{g['size']}", fmt(ours.get("img_per_s")),
                      *[fmt(by_mode[m].get("img_per_s")) if m in by_mode else "-" for m in modes],
@@ -130,7 +163,7 @@ def scaling_table(doc: Dict[str, Any], lang: str) -> str:
 
 def targets_table(doc: Dict[str, Any], lang: str) -> str:
     t = T[lang]
-    rows = [[x["target"], fmt(x["value"], 3), {True: t["yes"], False: t["no"], None: "-"}[x["met"]]]
+    rows = [[target_text(x["target"], lang), fmt(x["value"], 3), {True: t["yes"], False: t["no"], None: "-"}[x["met"]]]
             for x in doc.get("summary", {}).get("targets", [])]
     return table([t["target"], t["value"], t["met"]], rows, markdown=True)
 

@@ -57,9 +57,11 @@ def test_quick_all_sections_write_json(tmp_path: Path) -> None:
     assert set(results) == {"train", "infer", "data", "scaling"}
     group = results["train"]["groups"][0]
     assert [r["task"] for r in group["rows"]][0] == "train.MsTrain"
+    assert {r["mode"] for r in group["rows"]} >= {"ms", "fp32", "fp32_passive"}
     assert all(r["img_per_s"] > 0 and r["first_step_s"] > 0 for r in group["rows"])
     kinds = {r["kind"] for r in results["infer"]["rows"]}
-    assert kinds == {"ms_eval", "mindir", "ort", "cpp"}
+    assert kinds == {"ms_eval", "ms_eval_folded", "mindir", "mindir_folded", "ort", "ort_nospin", "cpp"}
+    assert results["infer"]["top1_agree"] is True
     assert all(r["b1_latency_ms"] > 0 for r in results["infer"]["rows"])
     for axis in ("batch", "resolution"):
         assert isinstance(results["scaling"][axis]["exponent"], float)

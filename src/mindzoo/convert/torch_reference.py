@@ -115,6 +115,7 @@ ARCHS: Dict[str, Tuple[Block, Tuple[int, int, int, int], int, int]] = {
     "resnext50_32x4d": (Bottleneck, (3, 4, 6, 3), 32, 4),
     "resnext101_32x8d": (Bottleneck, (3, 4, 23, 3), 32, 8),
     "resnext101_64x4d": (Bottleneck, (3, 4, 23, 3), 64, 4),
+    "resnext152_64x4d": (Bottleneck, (3, 8, 36, 3), 64, 4),
 }
 
 
