@@ -8,8 +8,11 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
-ls /usr/lib/*/cmake/opencv4/OpenCVConfig.cmake /usr/lib/cmake/opencv4/OpenCVConfig.cmake >/dev/null 2>&1 \
-    || missing+=(libopencv-dev)
+opencv_found=0
+for config in /usr/lib/*/cmake/opencv4/OpenCVConfig.cmake /usr/lib/cmake/opencv4/OpenCVConfig.cmake; do
+    [ -f "$config" ] && opencv_found=1
+done
+[ "$opencv_found" -eq 1 ] || missing+=(libopencv-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
