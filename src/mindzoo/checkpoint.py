@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Union
 import mindspore as ms
 from mindspore import nn
 
-from mindzoo.errors import CheckpointError
+from mindzoo.errors import CheckpointError, first_line
 
 PathLike = Union[str, Path]
 
@@ -40,8 +40,7 @@ def read_checkpoint(path: PathLike) -> Dict[str, ms.Parameter]:
     try:
         return ms.load_checkpoint(str(path))
     except Exception as exc:  # MindSpore raises ValueError/RuntimeError with multi-line text
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {first_line}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(exc)}") from None
 
 
 def check_compatible(net: nn.Cell, params: Dict[str, Any], source: str) -> None:

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterable
 
-from mindzoo.errors import MindzooError
+from mindzoo.errors import MindzooError, first_line
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,8 @@ def init_data_parallel(run_distribute: bool) -> DistInfo:
     try:
         init()
     except Exception as exc:  # MindSpore's message is long; keep the first line and say how to launch
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MindzooError(
-            f"run_distribute=True but the collective backend did not start ({first}); launch with "
+            f"run_distribute=True but the collective backend did not start ({first_line(exc)}); launch with "
             "scripts/run_distribute_train.sh (Ascend) or scripts/run_distribute_train_msrun.sh (msrun)"
         ) from None
     info = DistInfo(rank=get_rank(), group_size=get_group_size())

@@ -1,6 +1,12 @@
 """Errors the command lines turn into one-line messages (exit 2: bad usage/input, exit 1: failure)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (MindSpore and friends raise multi-line messages)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class MindzooError(Exception):
     """A failure with a message fit for the user; CLIs print it on one line and exit 1."""
 

@@ -16,7 +16,7 @@ import mindspore as ms
 from mindspore import nn
 
 from mindzoo.checkpoint import save_checkpoint_atomic
-from mindzoo.errors import CheckpointError, MindzooError, UsageError
+from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
 
 PathLike = Union[str, Path]
 
@@ -129,11 +129,6 @@ def _to_arrays(raw: Mapping[str, Any], source: str) -> Dict[str, np.ndarray]:
     return _strip_ddp_prefix(arrays)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _load_safetensors(path: Path) -> Mapping[str, Any]:
     try:
         import safetensors  # noqa: F401
@@ -148,7 +143,7 @@ def _load_safetensors(path: Path) -> Mapping[str, Any]:
     try:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises SafetensorError/OSError/TypeError with library text
-        raise CheckpointError(f"cannot read {path}: {_first_line(exc)}") from None
+        raise CheckpointError(f"cannot read {path}: {first_line(exc)}") from None
 
 
 def _load_torch(path: Path) -> Mapping[str, Any]:
@@ -159,7 +154,7 @@ def _load_torch(path: Path) -> Mapping[str, Any]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors, or a non-tensor object refused by weights_only
-        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {_first_line(exc)}") from None
+        raise CheckpointError(f"cannot read {path} with torch.load(weights_only=True): {first_line(exc)}") from None
     return _unwrap(obj, str(path))
 
 
@@ -178,7 +173,7 @@ def _build_net(arch: str, num_classes: int) -> nn.Cell:
     try:
         return create_model(arch, num_classes=num_classes)
     except ValueError as exc:  # unknown name, with the registry's "did you mean" hint
-        raise UsageError(_first_line(exc)) from None
+        raise UsageError(first_line(exc)) from None
 
 
 def resolve_num_classes(state_dict: Mapping[str, np.ndarray], num_classes: Optional[int], source: str) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from mindzoo.errors import MindzooError, UsageError
+from mindzoo.errors import MindzooError, UsageError, first_line
 from mindzoo.export.verify import VERIFY_TOLERANCE, verify_export, verify_shapes
 from mindzoo.models.data_config import DataConfig
 
@@ -105,11 +105,6 @@ def sidecar_path(model_path: PathLike) -> Path:
     return Path(model_path).with_suffix(SIDECAR_SUFFIX)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _remove(path: Path) -> None:
     """Delete a file even if it is read-only (MindSpore writes exports 0400)."""
     if path.exists() or path.is_symlink():
@@ -157,7 +152,7 @@ def export_network(
         else:
             ms.export(net, spec, file_name=str(path), file_format=file_format)
     except (RuntimeError, ValueError, TypeError) as exc:
-        raise MindzooError(f"{file_format} export to {path} failed: {_first_line(exc)}") from None
+        raise MindzooError(f"{file_format} export to {path} failed: {first_line(exc)}") from None
     if not path.is_file():  # mindspore.onnx.export logs a failed write and returns normally
         raise MindzooError(f"{file_format} export did not produce {path} (disk full or not writable?)")
     if file_format == "ONNX" and dynamic_batch:
@@ -243,7 +238,7 @@ def read_sidecar(model_path: PathLike) -> Optional[Dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read export sidecar {path}: {_first_line(exc)}") from None
+        raise UsageError(f"cannot read export sidecar {path}: {first_line(exc)}") from None
     if not isinstance(data, dict) or "preprocess" not in data or "input" not in data:
         raise UsageError(f"export sidecar {path} lacks 'input'/'preprocess'; re-export the model")
     return data

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mindzoo.errors import MindzooError
+from mindzoo.errors import MindzooError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,6 @@ def _reference_logits(net: "object", x: np.ndarray) -> np.ndarray:
     return net(Tensor(x)).asnumpy()
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def load_mindir(path: PathLike, label: Optional[str] = None) -> "object":
     """Load a MINDIR file the way a MindSpore deployment does: ``mindspore.load`` + ``nn.GraphCell``."""
     import mindspore as ms
@@ -65,7 +60,7 @@ def load_mindir(path: PathLike, label: Optional[str] = None) -> "object":
     try:
         return nn.GraphCell(ms.load(str(path)))
     except (RuntimeError, ValueError, TypeError) as exc:
-        raise MindzooError(f"cannot load exported MINDIR {label or path}: {_first_line(exc)}") from None
+        raise MindzooError(f"cannot load exported MINDIR {label or path}: {first_line(exc)}") from None
 
 
 def run_mindir(graph: "object", x: np.ndarray, label: str = "MINDIR") -> np.ndarray:
@@ -74,7 +69,7 @@ def run_mindir(graph: "object", x: np.ndarray, label: str = "MINDIR") -> np.ndar
     try:
         return graph(Tensor(x)).asnumpy()
     except (RuntimeError, ValueError, TypeError) as exc:
-        raise MindzooError(f"cannot run {label} on input {list(x.shape)}: {_first_line(exc)}") from None
+        raise MindzooError(f"cannot run {label} on input {list(x.shape)}: {first_line(exc)}") from None
 
 
 def onnx_session(path: PathLike, label: Optional[str] = None) -> "object":
@@ -85,11 +80,11 @@ def onnx_session(path: PathLike, label: Optional[str] = None) -> "object":
     try:
         onnx.checker.check_model(str(path))
     except (onnx.checker.ValidationError, OSError) as exc:
-        raise MindzooError(f"exported ONNX {label or path} fails onnx.checker: {_first_line(exc)}") from None
+        raise MindzooError(f"exported ONNX {label or path} fails onnx.checker: {first_line(exc)}") from None
     try:
         return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
-        raise MindzooError(f"ONNX Runtime cannot load {label or path}: {_first_line(exc)}") from None
+        raise MindzooError(f"ONNX Runtime cannot load {label or path}: {first_line(exc)}") from None
 
 
 def run_onnx(session: "object", x: np.ndarray, label: str = "ONNX") -> np.ndarray:
@@ -97,7 +92,7 @@ def run_onnx(session: "object", x: np.ndarray, label: str = "ONNX") -> np.ndarra
     try:
         return np.asarray(session.run(None, {name: x})[0])
     except Exception as exc:  # onnxruntime's Fail / InvalidArgument types
-        raise MindzooError(f"cannot run {label} on input {list(x.shape)}: {_first_line(exc)}") from None
+        raise MindzooError(f"cannot run {label} on input {list(x.shape)}: {first_line(exc)}") from None
 
 
 def check_onnx_batch_dims(path: PathLike, dynamic_batch: bool, label: Optional[str] = None) -> None:
