@@ -7,6 +7,7 @@ folder made here (JPEG of many shapes, grayscale, CMYK, EXIF-rotated, PNG, BMP) 
   for the 224 and FixRes 384 sizes and small ones;
 - its logits equal onnxruntime-from-Python on those tensors (top-1 agreement and max abs diff);
 - meta.json, the timing file, the result names and the label file fit together;
+- --warmup calls are untimed and change no result;
 - scripts/run_infer_310.sh runs build -> inference -> labels -> postprocess and writes acc.log.
 """
 import json
@@ -200,6 +201,7 @@ def test_logits_match_onnxruntime_python(harness, workdir, tmp_path):
     timing = (tmp_path / "time_Result" / "test_perform_static.txt").read_text()
     assert re.search(rf"^NN inference cost average time: [0-9.e+-]+ ms of infer_count {len(entries)}$", timing, re.M)
     assert re.search(rf"^NN inference cost median time: [0-9.e+-]+ ms of infer_count {len(entries)}$", timing, re.M)
+    assert re.search(r"^warmup calls: 0$", timing, re.M)
     assert "predicted 18/18" in proc.stdout
 
 
@@ -247,6 +249,31 @@ def test_usage_errors_exit_2(harness, workdir, tmp_path):
         proc = subprocess.run([str(harness), *args], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "x"])
+def test_warmup_must_be_a_non_negative_integer(harness, workdir, tmp_path, value):
+    proc = _run(harness, workdir["gap"], workdir["val"], tmp_path, "--warmup", value, check=False)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "--warmup" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "result_Files").exists()
+
+
+def test_warmup_is_untimed_and_changes_no_result(harness, workdir, tmp_path):
+    """--warmup 2 writes the same result files, bit for bit, as --warmup 0 and times only one call per image."""
+    n = len(_infer_io().list_images(str(workdir["val"])))
+    results = {}
+    for warmup in (0, 2):
+        out = tmp_path / f"warmup_{warmup}"
+        _run(harness, workdir["r18"], workdir["val"], out, "--resize", "73", "--crop", str(INPUT),
+             "--warmup", str(warmup))
+        results[warmup] = {p.name: p.read_bytes() for p in (out / "result_Files").glob("*.bin")}
+        timing = (out / "time_Result" / "test_perform_static.txt").read_text()
+        assert re.search(rf"^NN inference cost average time: [0-9.e+-]+ ms of infer_count {n}$", timing, re.M)
+        assert re.search(rf"^NN inference cost median time: [0-9.e+-]+ ms of infer_count {n}$", timing, re.M)
+        assert re.search(rf"^warmup calls: {warmup}$", timing, re.M), timing
+    assert len(results[2]) == n
+    assert results[2] == results[0]
 
 
 def test_undecodable_image_fails_naming_it(harness, workdir, tmp_path):

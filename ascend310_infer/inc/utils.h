@@ -27,6 +27,7 @@ struct Options {
   std::string dump_input_dir;    // debug: write each preprocessed CHW float32 tensor here
   int max_images = 0;            // 0: all
   int threads = 0;               // backend CPU threads, 0: backend default
+  int warmup = 0;                // untimed Predict calls on the first image before the timed loop
   // ImageNet mean/std on the 0-255 scale, RGB order (eval.py's Normalize).
   std::vector<float> mean = {123.675f, 116.28f, 103.53f};
   std::vector<float> std = {58.395f, 57.12f, 57.375f};

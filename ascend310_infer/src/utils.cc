@@ -177,10 +177,13 @@ void PrintUsage(const char *program) {
     << "  --std R,G,B           normalisation std, 0-255 scale (default 58.395,57.12,57.375)\n"
     << "  --threads N           CPU threads for the backend, 0 = its default (default 0)\n"
     << "  --max_images N        stop after N images, 0 = all (default 0)\n"
+    << "  --warmup N            untimed Predict calls on the first image before the timed loop, outputs\n"
+    << "                        discarded, to keep cold first calls out of the latency (default 0)\n"
     << "  --dump_input DIR      debug: also write each preprocessed CHW float32 tensor to DIR/<key>.bin\n"
     << "  --help                this text\n\n"
     << "Writes result_Files/<key>_0.bin (raw logits, dtype and shape in result_Files/meta.json) and\n"
-    << "time_Result/test_perform_static.txt (mean and median Predict latency).\n";
+    << "time_Result/test_perform_static.txt (mean and median latency of the timed Predict calls, one per\n"
+    << "image, and the warmup count).\n";
 }
 
 bool ParseArgs(int argc, char **argv, Options *options, std::string *error) {
@@ -233,6 +236,8 @@ bool ParseArgs(int argc, char **argv, Options *options, std::string *error) {
       ok = ParseInt(name, value, 0, &options->max_images, error);
     } else if (name == "threads") {
       ok = ParseInt(name, value, 0, &options->threads, error);
+    } else if (name == "warmup") {
+      ok = ParseInt(name, value, 0, &options->warmup, error);
     } else if (name == "mean") {
       ok = ParseFloatList(name, value, &options->mean, error);
     } else if (name == "std") {
