@@ -42,8 +42,7 @@ def build(results: Dict[str, Any]) -> Dict[str, Any]:
         targets.append(_target(f"{model} train step >= 1.1x PyTorch fp32 eager (speed ratio)",
                                ours and ours.get("vs_torch_fp32"), 1.1, True))
     if "infer" in results:
-        for kind, what in (("ms_eval", "eval network"), ("ms_eval_folded", "eval network with BN folded (proposed)"),
-                           ("mindir_folded", "MINDIR with BN folded (proposed)")):
+        for kind, what in (("ms_eval", "eval network"), ("mindir", "exported MINDIR")):
             targets.append(_target(f"MindSpore {what} batch-1 latency <= 1.25x ONNX Runtime's (latency ratio)",
                                    _infer(results, kind, "latency_vs_ort"), 1.25, False))
         targets.append(_target("MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime without spinning",

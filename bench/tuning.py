@@ -8,7 +8,7 @@ Groups (every group's first worker is the baseline; ``x base`` is each variant's
   (the runtime pulls ``sink_size`` batches per call) vs the step on a fixed batch;
 - ``torch-omp``: the PyTorch peer with libgomp's default wait policy vs ``OMP_WAIT_POLICY=PASSIVE`` vs oneDNN
   capped at AVX2 (what ``import mindzoo`` does to PyTorch in the same process);
-- ``infer``: eval network with BN folded into the convs (bench/fold.py), with graph kernel / jit levels;
+- ``infer``: eval network with and without BN folded into the convs, with graph kernel / jit levels;
   static- vs dynamic-batch MINDIR; ONNX Runtime with only basic graph optimisations and without spinning.
 """
 from __future__ import annotations
@@ -97,8 +97,8 @@ def infer_group(ctx: Context, rounds: int) -> Dict[str, Any]:
     common = {"size": p["size"], "batch": 0, "latency_iters": p["latency_iters"]}
     net = {"model": p["model"], "num_classes": p["num_classes"], "ckpt": files["ckpt"]}
     specs = [
-        ("ms_eval", "MindSpore eval network (baseline)", "infer.MsEval", {**common, **net}),
-        ("ms_eval_folded", "eval network, BN folded", "infer.MsEval", {**common, **net, "fold_bn": True}),
+        ("ms_eval", "MindSpore eval network, BN folded as eval.py (baseline)", "infer.MsEval", {**common, **net}),
+        ("ms_eval_unfolded", "eval network, BN kept", "infer.MsEval", {**common, **net, "fold_bn": False}),
         ("ms_eval_gk", "eval network, enable_graph_kernel", "infer.MsEval",
          {**common, **net, "context": {"enable_graph_kernel": True}}),
         ("ms_eval_o1", "eval network, jit_level O1", "infer.MsEval",

@@ -60,6 +60,7 @@ def _main(argv: Sequence[str]) -> int:
     from mindzoo.distributed import init_data_parallel
     from mindzoo.eval import TopKCorrect, evaluate
     from mindzoo.models import create_model
+    from mindzoo.models.fold import fold_batchnorm
 
     set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     dist = init_data_parallel(cfg.run_distribute)
@@ -76,8 +77,14 @@ def _main(argv: Sequence[str]) -> int:
                 data_cfg.replace(crop_pct=crop_pct).resize_size(size), size)
     counter = TopKCorrect(net)
     results = []
-    for ckpt in checkpoints:
+    for index, ckpt in enumerate(checkpoints):
+        if index and cfg.fold_bn:  # the previous checkpoint's BNs are folded away: start from a fresh network
+            net = create_model(cfg.net_name, num_classes=cfg.num_classes)
         load_weights(net, ckpt)
+        if cfg.fold_bn:
+            net.set_train(False)
+            fold_batchnorm(net)
+            counter = TopKCorrect(net)
         result = evaluate(net, dataset, distributed=dist.distributed, show_progress=dist.is_main, counter=counter)
         if result.total != info.num_images:
             raise UsageError(f"evaluated {result.total} images but {val_dir} has {info.num_images}; "

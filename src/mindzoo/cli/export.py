@@ -2,7 +2,8 @@
 
 Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` at batch 1 and the model's test resolution (FixRes
 ResNet50: 384) unless ``--batch_size`` / ``--width --height`` say otherwise, checks it against the
-live network, and writes ``NAME.json`` for deployment. A relative NAME is taken from the current
+live network, and writes ``NAME.json`` for deployment. BatchNorm is folded into the convolutions first
+(``--fold_bn=False`` keeps it), checked against the unfolded network's logits. A relative NAME is taken from the current
 directory, or from ``--output_dir`` when that is given on the command line. Cheap checks (format,
 device, output directory, checkpoint file, model name) run before the network is built.
 """
@@ -47,6 +48,7 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         raise CheckpointError(f"checkpoint not found: {cfg.ckpt_file}")
 
     from mindzoo.models import create_model, get_builder
+    from mindzoo.models.fold import fold_batchnorm_checked
 
     try:
         get_builder(cfg.net_name)
@@ -57,9 +59,15 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
     net.set_train(False)
     height, width = resolve_input_size(net.data_config, cfg.width, cfg.height, cfg.eval_image_size)
+    graph_info = {"fold_bn": {"folded": 0}}
+    if cfg.fold_bn:
+        folded, fold_error = fold_batchnorm_checked(net, (1, 3, height, width))
+        graph_info["fold_bn"] = {"folded": folded, "max_relative_error": fold_error}
+        logger.info("folded %d BatchNorms into their convolutions (logits change %.2g relative)", folded, fold_error)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
-    result = export_and_verify(net, path, file_format, batch_size, height, width, cfg.dynamic_batch, cfg.net_name)
+    result = export_and_verify(net, path, file_format, batch_size, height, width, cfg.dynamic_batch, cfg.net_name,
+                               extra_info=graph_info)
     error = "not verified (AIR)" if result.max_error is None else f"max relative error {result.max_error:.3g}"
     logger.info("wrote %s (input %s, output %s, %s) and %s", result.path, result.input_shape,
                 result.output_shape, error, result.sidecar)

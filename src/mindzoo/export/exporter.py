@@ -254,8 +254,10 @@ def export_and_verify(
     dynamic_batch: bool = False,
     net_name: str = "",
     tolerance: float = VERIFY_TOLERANCE,
+    extra_info: Optional[Mapping[str, Any]] = None,
 ) -> ExportResult:
-    """Export under a temp name, verify it against ``net``, move it into place, write the sidecar."""
+    """Export under a temp name, verify it against ``net``, move it into place, write the sidecar
+    (plus ``extra_info``: what was done to the network before export)."""
     path = Path(path)
     file_format = normalize_format(file_format)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,6 +280,7 @@ def export_and_verify(
     data_config = getattr(net, "data_config", None) or DataConfig()
     info = sidecar_info(net_name, num_classes, data_config, file_format, path.name, input_io, output_io,
                         dynamic_batch, errors)
+    info.update(extra_info or {})
     sidecar = sidecar_path(path)
     write_json_atomic(sidecar, info)
     return ExportResult(path, sidecar, file_format, input_io[1], output_io[1], dict(errors))
