@@ -85,6 +85,11 @@ def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_pa
     assert result["total"] == 20 and result["image_size"] == 32
     best_eval = max(r["top1"] for r in evals)
     assert result["top1"] == pytest.approx(best_eval)
+    proc = run("eval.py", [f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
+                           f"--pretrained={out / 'checkpoints' / 'best_acc.ckpt'}", f"--output_dir={tmp_path / 'bn'}",
+                           "--fold_bn=False"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((tmp_path / "bn" / "eval_result.json").read_text())["top1"] == pytest.approx(best_eval)
 
     proc = run("eval.py", [f"--data_path={data / 'val'}", "--net_name=resnet18", "--num_classes=4",
                            "--eval_image_size=32", f"--pretrained={out / 'checkpoints'}", f"--output_dir={ev}"])
