@@ -9,9 +9,10 @@ from mindspore import Tensor, nn
 
 from mindzoo.cli import export as export_cli
 from mindzoo.errors import MindzooError
+from mindzoo.export.exporter import fold_batchnorm_checked
 from mindzoo.export.verify import relative_error
 from mindzoo.models import create_model
-from mindzoo.models.fold import fold_batchnorm, fold_batchnorm_checked
+from mindzoo.models.fold import fold_batchnorm
 
 TOL = 1e-5
 

@@ -20,6 +20,7 @@ from mindzoo.export.exporter import (
     ExportResult,
     check_format_supported,
     export_and_verify,
+    fold_batchnorm_checked,
     normalize_format,
     resolve_batch_size,
     resolve_input_size,
@@ -48,7 +49,6 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         raise CheckpointError(f"checkpoint not found: {cfg.ckpt_file}")
 
     from mindzoo.models import create_model, get_builder
-    from mindzoo.models.fold import fold_batchnorm_checked
 
     try:
         get_builder(cfg.net_name)

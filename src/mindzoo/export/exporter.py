@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from mindzoo.errors import MindzooError, UsageError, first_line
-from mindzoo.export.verify import VERIFY_TOLERANCE, verify_export, verify_shapes
+from mindzoo.export.verify import (
+    VERIFY_SEED,
+    VERIFY_TOLERANCE,
+    random_input,
+    relative_error,
+    verify_export,
+    verify_shapes,
+)
 from mindzoo.models.data_config import DataConfig
 
 PathLike = Union[str, Path]
@@ -242,6 +249,25 @@ def read_sidecar(model_path: PathLike) -> Optional[Dict[str, Any]]:
     if not isinstance(data, dict) or "preprocess" not in data or "input" not in data:
         raise UsageError(f"export sidecar {path} lacks 'input'/'preprocess'; re-export the model")
     return data
+
+
+def fold_batchnorm_checked(net: Any, input_shape: Tuple[int, ...], tolerance: float = VERIFY_TOLERANCE,
+                           seed: int = VERIFY_SEED) -> Tuple[int, float]:
+    """Fold ``net``'s BatchNorms in place (``mindzoo.models.fold``) and prove it before anything is exported:
+    logits on random input before and after must agree within ``tolerance`` (:func:`relative_error`).
+    Returns (BNs folded, that relative error)."""
+    import mindspore as ms
+
+    from mindzoo.models.fold import fold_batchnorm
+
+    x = ms.Tensor(random_input(input_shape, seed))
+    before = net(x).asnumpy()
+    folded = fold_batchnorm(net)
+    error = relative_error(net(x).asnumpy(), before)
+    if not error <= tolerance:
+        raise MindzooError(f"folding BatchNorm changed the logits by {error:.3g} (relative, tolerance "
+                           f"{tolerance:g}); rerun with --fold_bn=False and report this network")
+    return folded, error
 
 
 def export_and_verify(
