@@ -2,8 +2,8 @@
 
 ``gamma * (conv(x, W) + b - mean) / sqrt(var + eps) + beta`` equals ``conv(x, W * s) + (beta + (b - mean) * s)``
 with ``s = gamma / sqrt(var + eps)`` per output channel, so each conv -> BN pair of an eval-mode network
-becomes one conv with a bias and the BN leaves the graph. On CPU this is ~6% more batch-32 throughput and
-1-6% less batch-1 latency for ResNet50 (bench/NOTES.md, attempt 7). Training graphs keep their BN: the fold
+becomes one conv with a bias and the BN leaves the graph. On CPU this is 5-8% more batch-32 throughput and
+1-6% less batch-1 latency for ResNet50 (bench/NOTES.md, attempt 7 and section 3). Training graphs keep their BN: the fold
 bakes in the running statistics.
 """
 from __future__ import annotations
