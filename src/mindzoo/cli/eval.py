@@ -75,7 +75,7 @@ def _main(argv: Sequence[str]) -> int:
                              drop_remainder=False, info=info, **shard)
     logger.info("evaluating %s on %s: %d images, resize %d, crop %d", cfg.net_name, val_dir, info.num_images,
                 data_cfg.replace(crop_pct=crop_pct).resize_size(size), size)
-    counter = TopKCorrect(net)
+    counter = None if cfg.fold_bn else TopKCorrect(net)  # one compiled graph for every checkpoint, unless folded
     results = []
     for index, ckpt in enumerate(checkpoints):
         if index and cfg.fold_bn:  # the previous checkpoint's BNs are folded away: start from a fresh network
@@ -84,7 +84,6 @@ def _main(argv: Sequence[str]) -> int:
         if cfg.fold_bn:
             net.set_train(False)
             fold_batchnorm(net)
-            counter = TopKCorrect(net)
         result = evaluate(net, dataset, distributed=dist.distributed, show_progress=dist.is_main, counter=counter)
         if result.total != info.num_images:
             raise UsageError(f"evaluated {result.total} images but {val_dir} has {info.num_images}; "
