@@ -13,7 +13,6 @@ from PIL import Image
 from mindzoo.data import (
     create_dataset,
     dataset_size_images,
-    eval_geometry,
     eval_transforms,
     fixres_finetune_transforms,
     preprocess_image,
@@ -21,7 +20,8 @@ from mindzoo.data import (
     validate_image_folder,
 )
 from mindzoo.data.demo import CLASS_NAMES, build_demo_dataset, main as demo_main
-from mindzoo.data.transforms import check_image_bytes, resized_shape
+from mindzoo.data.geometry import crop_box, resized_shape, resolve_eval_geometry
+from mindzoo.data.transforms import check_image_bytes
 from mindzoo.errors import DataError, UsageError
 from mindzoo.models import DataConfig
 
@@ -147,9 +147,10 @@ def test_eval_transform_matches_numpy_reference(tmp_path, shape):
     pixels = smooth_image(h, w, seed=h)
     path = tmp_path / "x.png"
     path.write_bytes(encode(pixels))
-    out = preprocess_image(path, 24, DC)
+    geometry = resolve_eval_geometry(DC, 24)
+    out = preprocess_image(path, geometry)
     assert out.shape == (3, 24, 24) and out.dtype == np.float32
-    rh, rw, top, left = eval_geometry(h, w, 24, DC.crop_pct)
+    rh, rw, top, left = crop_box(h, w, geometry)
     assert min(rh, rw) == int(24 / 0.875) == 27
     ref = cv_bilinear(pixels, rh, rw)[top:top + 24, left:left + 24].transpose(2, 0, 1)
     ref = (ref / 255.0 - MEAN) / STD
@@ -198,7 +199,7 @@ def test_non_rgb_images_decode_to_rgb(mode, fmt):
         out = compose(ops)(np.frombuffer(data, np.uint8))
         assert out.shape == (3, 16, 16) and out.dtype == np.float32
     if mode == "L":
-        rgb = preprocess_image(data, 16, DC) * STD + MEAN
+        rgb = preprocess_image(data, resolve_eval_geometry(DC, 16)) * STD + MEAN
         np.testing.assert_allclose(rgb[0], rgb[1], atol=1e-5)
         np.testing.assert_allclose(rgb[1], rgb[2], atol=1e-5)
 
@@ -238,7 +239,7 @@ def test_train_dataset_shapes_and_determinism(demo):
                                     shuffle=False))[0] for _ in range(2)]
     np.testing.assert_array_equal(fixed[0], fixed[1])
     first = sorted((demo / "train").glob("0_zero/*.JPEG"))[0]
-    np.testing.assert_array_equal(fixed[0][0], preprocess_image(first, 16, DC))
+    np.testing.assert_array_equal(fixed[0][0], preprocess_image(first, resolve_eval_geometry(DC, 16)))
 
 
 def _shard_hashes(root: Path, split: str, num_shards: int, **kw) -> list:
@@ -318,7 +319,7 @@ def test_corrupt_images_fail_naming_the_file(corrupt):
     assert str(err.value).startswith(f"unreadable image {corrupt / 'a' / 'img001.JPEG'}: truncated JPEG")
     assert "and 1 more bad images" in str(err.value)
     with pytest.raises(DataError, match=f"unreadable image {corrupt / 'b' / 'img000.JPEG'}: not a JPEG"):
-        preprocess_image(corrupt / "b" / "img000.JPEG", 8, DC)
+        preprocess_image(corrupt / "b" / "img000.JPEG", resolve_eval_geometry(DC, 8))
     assert not list(Path.cwd().glob("abnormal_image*"))
 
 

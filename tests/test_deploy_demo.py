@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO, run
-from mindzoo.data import preprocess_image
+from mindzoo.data import preprocess_image, resolve_eval_geometry
 from mindzoo.data.demo import build_demo_dataset
 from mindzoo.infer_io import build_label_map, load_results, result_key
 from mindzoo.models import create_model
@@ -66,7 +66,7 @@ def test_cpp_top1_agrees_with_the_mindspore_eval_network(deployed):
     assert set(results) == set(labels)
     keys = sorted(labels)
     paths = {result_key(p.stem + "_0.bin"): p for p in (data / "val").glob("*/*")}
-    batch = np.stack([preprocess_image(paths[k], SIZE, net.data_config) for k in keys])
+    batch = np.stack([preprocess_image(paths[k], resolve_eval_geometry(net.data_config, SIZE)) for k in keys])
     python_top1 = net(ms.Tensor(batch)).asnumpy().argmax(axis=1)
     cpp_top1 = np.array([results[k].argmax() for k in keys])
     agreement = float(np.mean(python_top1 == cpp_top1))

@@ -21,7 +21,6 @@ from mindzoo.export.exporter import (
     export_network,
     read_sidecar,
     resolve_batch_size,
-    resolve_input_size,
     resolve_output_path,
 )
 from mindzoo.export.verify import relative_error, verify_export
@@ -233,15 +232,20 @@ def test_batch_size_comes_from_export_batch_size_unless_batch_size_is_on_the_com
         resolve_batch_size(cfg, cfg.explicit)
 
 
+def _crop(data_config, **kwargs):
+    from mindzoo.data.geometry import resolve_eval_geometry
+
+    geometry = resolve_eval_geometry(data_config, **kwargs)
+    return geometry.crop_height, geometry.crop_width
+
+
 def test_resolution_defaults_to_the_models_test_input_size():
-    assert resolve_input_size(create_model("fixres_resnet50", num_classes=2).data_config) == (384, 384)
-    assert resolve_input_size(create_model("resnet18", num_classes=2).data_config) == (224, 224)
-    assert resolve_input_size(create_model("fixres_resnet50", num_classes=2).data_config, width=320, height=256) == (
-        256, 320,
-    )
+    assert _crop(create_model("fixres_resnet50", num_classes=2).data_config) == (384, 384)
+    assert _crop(create_model("resnet18", num_classes=2).data_config) == (224, 224)
+    assert _crop(create_model("fixres_resnet50", num_classes=2).data_config, width=320, height=256) == (256, 320)
     # A config's eval_image_size (what eval.py scores, e.g. the 64 px demo) is the export size too.
-    assert resolve_input_size(create_model("resnet18", num_classes=2).data_config, eval_image_size=64) == (64, 64)
-    assert resolve_input_size(create_model("resnet18", num_classes=2).data_config, 96, 80, eval_image_size=64) == (
+    assert _crop(create_model("resnet18", num_classes=2).data_config, eval_image_size=64) == (64, 64)
+    assert _crop(create_model("resnet18", num_classes=2).data_config, width=96, height=80, eval_image_size=64) == (
         80, 96,
     )
 

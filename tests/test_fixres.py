@@ -154,7 +154,7 @@ def test_train_py_finetune_feeds_test_crops_at_the_test_size(
 
 def test_eval_and_export_default_to_384_for_fixres_resnet50(
         monkeypatch: pytest.MonkeyPatch, data: Path, tmp_path: Path) -> None:
-    from mindzoo.export.exporter import resolve_input_size
+    from mindzoo.data.geometry import resolve_eval_geometry
 
     ckpt = tmp_path / "unused.ckpt"
     ckpt.write_bytes(b"")
@@ -166,7 +166,8 @@ def test_eval_and_export_default_to_384_for_fixres_resnet50(
     assert out.shape == (3, 384, 384)
     data_config = create_model("fixres_resnet50", num_classes=3).data_config
     assert (data_config.input_size, data_config.test_input_size, data_config.resize_size(384)) == (224, 384, 438)
-    assert resolve_input_size(data_config) == (384, 384)
+    geometry = resolve_eval_geometry(data_config)
+    assert (geometry.resize_size, geometry.crop_height, geometry.crop_width) == (438, 384, 384)
 
 
 @pytest.mark.parametrize("name", ["fixres_resnet50", "fixres_resnet50_finetune", "demo_fixres", "demo_fixres_finetune"])

@@ -52,7 +52,7 @@ def _main(argv: Sequence[str]) -> int:
     val_dir = resolve_val_dir(cfg.data_path)
     output_dir = ensure_writable_dir(Path(cfg.output_dir))
 
-    from mindzoo.data import create_dataset, eval_transforms, validate_image_folder
+    from mindzoo.data import create_dataset, geometry_from_config, geometry_transforms, validate_image_folder
 
     info = validate_image_folder(val_dir, cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
 
@@ -66,15 +66,14 @@ def _main(argv: Sequence[str]) -> int:
     dist = init_data_parallel(cfg.run_distribute)
     setup_logging(output_dir / f"eval_rank{dist.rank}.log")
     net = create_model(cfg.net_name, num_classes=cfg.num_classes)
-    data_cfg = net.data_config
-    size = cfg.eval_image_size or data_cfg.test_input_size
-    crop_pct = cfg.crop_pct or data_cfg.crop_pct
+    geometry = geometry_from_config(net.data_config, cfg)
+    size = geometry.crop_size
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
-    dataset = create_dataset(str(val_dir.parent), val_dir.name, eval_transforms(size, data_cfg, crop_pct),
+    dataset = create_dataset(str(val_dir.parent), val_dir.name, geometry_transforms(geometry),
                              cfg.eval_batch_size, shuffle=False, num_parallel_workers=cfg.num_parallel_workers,
                              drop_remainder=False, info=info, **shard)
     logger.info("evaluating %s on %s: %d images, resize %d, crop %d", cfg.net_name, val_dir, info.num_images,
-                data_cfg.replace(crop_pct=crop_pct).resize_size(size), size)
+                geometry.resize_size, size)
     counter = None if cfg.fold_bn else TopKCorrect(net)  # one compiled graph for every checkpoint, unless folded
     results = []
     for index, ckpt in enumerate(checkpoints):

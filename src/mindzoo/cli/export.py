@@ -1,10 +1,12 @@
 """``python export.py --config_path CFG --ckpt_file CKPT --file_name NAME --file_format MINDIR``.
 
 Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` at batch 1 and the model's test resolution (FixRes
-ResNet50: 384) unless ``--batch_size`` / ``--width --height`` say otherwise, checks it against the
-live network, and writes ``NAME.json`` for deployment. BatchNorm is folded into the convolutions first
-(``--fold_bn=False`` keeps it), checked against the unfolded network's logits. A relative NAME is taken from the current
-directory, or from ``--output_dir`` when that is given on the command line. Cheap checks (format,
+ResNet50: 384) unless ``--batch_size`` / ``--eval_image_size`` / ``--width --height`` say otherwise, checks it
+against the live network, and writes ``NAME.json`` for deployment: its ``preprocess`` entry is the eval geometry
+(``mindzoo.data.geometry``, ``--crop_pct`` included) that the C++ harness and infer.py read back. BatchNorm
+is folded into the convolutions first (``--fold_bn=False`` keeps it), checked against the unfolded network's
+logits. A relative NAME is taken from the current directory, or from ``--output_dir`` when that is given on
+the command line. Cheap checks (format,
 device, output directory, checkpoint file, model name) run before the network is built.
 """
 from __future__ import annotations
@@ -23,7 +25,6 @@ from mindzoo.export.exporter import (
     fold_batchnorm_checked,
     normalize_format,
     resolve_batch_size,
-    resolve_input_size,
     resolve_output_path,
 )
 
@@ -48,6 +49,7 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
     if not Path(cfg.ckpt_file).is_file():
         raise CheckpointError(f"checkpoint not found: {cfg.ckpt_file}")
 
+    from mindzoo.data.geometry import resolve_eval_geometry
     from mindzoo.models import create_model, get_builder
 
     try:
@@ -58,7 +60,8 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
     net.set_train(False)
-    height, width = resolve_input_size(net.data_config, cfg.width, cfg.height, cfg.eval_image_size)
+    geometry = resolve_eval_geometry(net.data_config, cfg.eval_image_size, cfg.crop_pct, cfg.height, cfg.width)
+    height, width = geometry.crop_height, geometry.crop_width
     graph_info = {"fold_bn": {"folded": 0}}
     if cfg.fold_bn:
         folded, fold_error = fold_batchnorm_checked(net, (1, 3, height, width))
@@ -66,7 +69,7 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         logger.info("folded %d BatchNorms into their convolutions (logits change %.2g relative)", folded, fold_error)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
-    result = export_and_verify(net, path, file_format, batch_size, height, width, cfg.dynamic_batch, cfg.net_name,
+    result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
                                extra_info=graph_info)
     error = "not verified (AIR)" if result.max_error is None else f"max relative error {result.max_error:.3g}"
     logger.info("wrote %s (input %s, output %s, %s) and %s", result.path, result.input_shape,

@@ -1,8 +1,10 @@
 """``python infer.py IMAGE [IMAGE...] --pretrained CKPT|MODEL.mindir|MODEL.onnx``: top-k classes per image.
 
 Images go through the evaluation transform (shorter side to ``int(size / crop_pct)``, centre crop,
-mean/std) so predictions match eval.py. For an exported model the sizes come from the sidecar
-``MODEL.json`` written by export.py, else from the model's data config and the file's input shape.
+mean/std) so predictions match eval.py: for a ``.ckpt`` the geometry of ``--config_path`` (its
+``eval_image_size`` and ``crop_pct``) resolved by ``mindzoo.data.geometry``, exactly as eval.py does; for an
+exported model the geometry export.py recorded in ``MODEL.json``, else the model's data config at the file's
+input shape.
 Positional image paths do not fit the ``--key=value`` config parser, so the flags are argparse's.
 """
 from __future__ import annotations
@@ -38,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_classes", type=int, default=0, help="classes of a .ckpt (default: read from it)")
     parser.add_argument("--labels", default="", help="text file with one class name per line")
     parser.add_argument("--topk", type=int, default=5, help="classes to print per image")
-    parser.add_argument("--image_size", type=int, default=0, help="crop size (default: the model's test size)")
+    parser.add_argument("--image_size", type=int, default=0,
+                        help="crop size (default: the config's eval_image_size, else the model's test size)")
     parser.add_argument("--device_target", default="CPU", help="CPU | GPU | Ascend (for .ckpt / .mindir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     return parser
@@ -49,8 +52,7 @@ class Predictor:
     """A batch function (N,3,H,W) float32 -> (N,C) logits plus the preprocessing it expects."""
 
     run: Callable[[np.ndarray], np.ndarray]
-    size: int
-    data_config: Any
+    geometry: Any  # mindzoo.data.geometry.EvalGeometry
     num_classes: int
     fixed_batch: Optional[int]
 
@@ -78,12 +80,6 @@ def read_labels(path: str, num_classes: int) -> List[str]:
     return [line.strip() for line in lines]
 
 
-def _square_size(height: int, width: int, source: str) -> int:
-    if height != width:
-        raise UsageError(f"{source} expects a {height}x{width} input; infer.py handles square inputs only")
-    return int(height)
-
-
 def _checkpoint_num_classes(path: str) -> int:
     """The classifier width stored in a checkpoint, so ``--num_classes`` is rarely needed."""
     from mindzoo.checkpoint import read_checkpoint
@@ -96,6 +92,7 @@ def _checkpoint_num_classes(path: str) -> int:
 
 def _ckpt_predictor(args: argparse.Namespace) -> Predictor:
     from mindzoo.config import load_config
+    from mindzoo.data.geometry import resolve_eval_geometry
     from mindzoo.models import create_model, get_builder
 
     cfg = load_config(["--config_path", args.config_path] if args.config_path else [])
@@ -110,32 +107,47 @@ def _ckpt_predictor(args: argparse.Namespace) -> Predictor:
     set_mindspore_context(args.device_target, "PYNATIVE")  # a handful of images: no graph compile
     net = create_model(net_name, num_classes=num_classes, pretrained=args.pretrained)
     net.set_train(False)
-    size = args.image_size or net.data_config.test_input_size
+    # eval.py's geometry for this config: its eval_image_size and crop_pct, unless --image_size says otherwise
+    geometry = resolve_eval_geometry(net.data_config, args.image_size or cfg.eval_image_size, cfg.crop_pct)
 
     def run(batch: np.ndarray) -> np.ndarray:
         from mindspore import Tensor
 
         return net(Tensor(batch)).asnumpy()
 
-    return Predictor(run, size, net.data_config, num_classes, None)
+    return Predictor(run, geometry, num_classes, None)
 
 
-def _exported_data_config(sidecar: Optional[Dict[str, Any]], net_name: str) -> Any:
-    """Preprocessing of an export: the sidecar's, else the named model's data config."""
-    from mindzoo.models import DataConfig, create_model, get_builder
+def _exported_geometry(path: str, sidecar: Optional[Dict[str, Any]], net_name: str, shape: List[int],
+                       image_size: int) -> Any:
+    """Preprocessing of an export: what export.py recorded in its sidecar, else the named model's data config
+    at the file's input size (or ``--image_size`` for a dynamic one)."""
+    from mindzoo.data.geometry import EvalGeometry, resolve_eval_geometry
+    from mindzoo.errors import ConfigError
+    from mindzoo.models import create_model, get_builder
 
+    fixed = shape[2] > 0 and shape[3] > 0
+    if fixed and image_size and (image_size, image_size) != (shape[2], shape[3]):
+        raise UsageError(f"{path} was exported at {shape[2]}x{shape[3]}; --image_size={image_size} cannot be used")
     if sidecar is not None:
-        pre = sidecar["preprocess"]
         try:
-            return DataConfig(crop_pct=float(pre["crop_pct"]), interpolation=str(pre.get("interpolation", "bilinear")),
-                              mean=tuple(pre["mean"]), std=tuple(pre["std"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"export sidecar has a bad 'preprocess' entry: {exc}") from None
+            geometry = EvalGeometry.from_sidecar(sidecar["preprocess"], where=f"export sidecar of {path}")
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        if fixed and (geometry.crop_height, geometry.crop_width) != (shape[2], shape[3]):
+            raise UsageError(f"export sidecar of {path} crops {geometry.crop_height}x{geometry.crop_width} but the "
+                             f"model takes {shape[2]}x{shape[3]}; re-export the model")
+        if not fixed and image_size and image_size != geometry.crop_height:
+            geometry = resolve_eval_geometry(geometry.data_config(), image_size)
+        return geometry
     try:
         get_builder(net_name)
     except ValueError as exc:
         raise UsageError(f"net_name: {exc}") from None
-    return create_model(net_name, num_classes=1).data_config
+    data_config = create_model(net_name, num_classes=1).data_config
+    if fixed:
+        return resolve_eval_geometry(data_config, height=shape[2], width=shape[3])
+    return resolve_eval_geometry(data_config, image_size)
 
 
 def _exported_predictor(args: argparse.Namespace, suffix: str) -> Predictor:
@@ -144,7 +156,6 @@ def _exported_predictor(args: argparse.Namespace, suffix: str) -> Predictor:
     path = args.pretrained
     sidecar = read_sidecar(path)
     net_name = args.net_name or (sidecar or {}).get("net_name") or "resnet50"
-    data_config = _exported_data_config(sidecar, net_name)
     if suffix == ".onnx":
         from mindzoo.export.verify import onnx_session, run_onnx
 
@@ -167,16 +178,11 @@ def _exported_predictor(args: argparse.Namespace, suffix: str) -> Predictor:
 
     if len(shape) != 4:
         raise UsageError(f"{path} takes a {len(shape)}-d input; expected (N, 3, H, W)")
-    if shape[2] > 0 and shape[3] > 0:
-        size = _square_size(shape[2], shape[3], path)
-        if args.image_size and args.image_size != size:
-            raise UsageError(f"{path} was exported at {size}x{size}; --image_size={args.image_size} cannot be used")
-    else:
-        size = args.image_size or data_config.test_input_size
+    geometry = _exported_geometry(path, sidecar, net_name, shape, args.image_size)
     if not (isinstance(out_dim, int) and out_dim > 0):
         out_dim = int((sidecar or {}).get("num_classes", 0))
     num_classes = int(out_dim)
-    return Predictor(run, size, data_config, num_classes, shape[0] if shape[0] > 0 else None)
+    return Predictor(run, geometry, num_classes, shape[0] if shape[0] > 0 else None)
 
 
 def load_predictor(args: argparse.Namespace) -> Predictor:
@@ -218,7 +224,7 @@ def classify(args: argparse.Namespace) -> List[Dict[str, Any]]:
     arrays = []
     for image in args.images:
         try:
-            arrays.append(preprocess_image(image, predictor.size, predictor.data_config))
+            arrays.append(preprocess_image(image, predictor.geometry))
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read image {image}: {exc}") from None
     probs = softmax(predict(predictor, np.stack(arrays).astype(np.float32)))

@@ -57,8 +57,8 @@ def _main(argv: Sequence[str]) -> int:
     check_train_config(cfg)
     output_dir = ensure_writable_dir(Path(cfg.output_dir))
 
-    from mindzoo.data import create_dataset, eval_transforms, fixres_finetune_transforms, train_transforms
-    from mindzoo.data import validate_image_folder
+    from mindzoo.data import create_dataset, fixres_finetune_transforms, geometry_from_config, geometry_transforms
+    from mindzoo.data import train_transforms, validate_image_folder
 
     data_root = Path(cfg.data_path)
     train_info = validate_image_folder(data_root / "train", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
@@ -91,11 +91,11 @@ def _main(argv: Sequence[str]) -> int:
         load_weights(net, cfg.pretrained)
         logger.info("loaded weights from %s", cfg.pretrained)
     data_cfg = net.data_config
-    crop_pct = cfg.crop_pct or data_cfg.crop_pct
-    eval_size = cfg.eval_image_size or data_cfg.test_input_size
+    eval_geometry = geometry_from_config(data_cfg, cfg)
+    eval_size = eval_geometry.crop_size
     if cfg.fixres_finetune:
         train_size = eval_size
-        transforms = fixres_finetune_transforms(train_size, data_cfg, flip=cfg.fixres_flip, crop_pct=crop_pct)
+        transforms = fixres_finetune_transforms(train_size, data_cfg, flip=cfg.fixres_flip, crop_pct=cfg.crop_pct)
         freeze_for_fixres(net)
     else:
         train_size = cfg.train_image_size or data_cfg.input_size
@@ -151,7 +151,7 @@ def _main(argv: Sequence[str]) -> int:
     step_logger = StepLogger(cfg.log_interval, steps_per_epoch, total_steps, global_batch)
     eval_ds = None
     if cfg.run_eval:
-        eval_ds = create_dataset(str(data_root), "val", eval_transforms(eval_size, data_cfg, crop_pct),
+        eval_ds = create_dataset(str(data_root), "val", geometry_transforms(eval_geometry),
                                  cfg.eval_batch_size, shuffle=False, num_parallel_workers=cfg.num_parallel_workers,
                                  drop_remainder=False, info=val_info, **shard)
         counter = TopKCorrect(net)

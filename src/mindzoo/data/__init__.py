@@ -7,17 +7,18 @@ from mindzoo.data.dataset import (
     dataset_size_images,
     validate_image_folder,
 )
+from mindzoo.data.geometry import DataConfig, EvalGeometry, geometry_from_config, resolve_eval_geometry
 from mindzoo.data.transforms import (
     check_image_file,
-    eval_geometry,
     eval_transforms,
+    geometry_transforms,
     fixres_finetune_transforms,
     preprocess_image,
     train_transforms,
 )
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "ImageFolderInfo", "auto_num_workers", "check_image_file", "create_dataset",
-    "dataset_size_images", "eval_geometry", "eval_transforms", "fixres_finetune_transforms", "preprocess_image",
-    "train_transforms", "validate_image_folder",
+    "DataConfig", "EvalGeometry", "IMAGE_EXTENSIONS", "ImageFolderInfo", "auto_num_workers", "check_image_file",
+    "create_dataset", "dataset_size_images", "eval_transforms", "fixres_finetune_transforms", "geometry_from_config",
+    "geometry_transforms", "preprocess_image", "resolve_eval_geometry", "train_transforms", "validate_image_folder",
 ]

@@ -5,33 +5,33 @@ normalised with the model's mean/std. ``Decode`` always yields 3-channel RGB: gr
 JPEG/PNG, RGBA and 16-bit PNG decode to RGB, equal to OpenCV's ``imdecode(IMREAD_COLOR)`` + BGR->RGB
 (measured on MindSpore 2.10; CMYK within 1 level). GIF and WebP are not decodable.
 
-Evaluation geometry (measured on MindSpore 2.10 CPU; :func:`eval_geometry` computes it, and the C++
-harness must reproduce it):
+Evaluation geometry is decided in one place, :mod:`mindzoo.data.geometry` (an :class:`EvalGeometry`);
+:func:`geometry_transforms` applies it. What MindSpore 2.10 CPU does with it (measured; the C++ harness
+reproduces it):
 
-1. ``Resize(R)`` with ``R = int(size / crop_pct)``: the shorter side becomes exactly ``R``; the longer side
-   becomes ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward
-   zero (not rounded; double precision differs in rare cases). A square image becomes ``R x R``.
-   Bilinear is OpenCV ``INTER_LINEAR`` (half-pixel centres, no antialiasing), bit-identical to
-   ``cv2.resize`` on uint8; bicubic is ``INTER_CUBIC`` within 1 level.
-2. ``CenterCrop(size)``: top = ``(H - size) // 2``, left = ``(W - size) // 2`` (floor: an odd surplus
-   leaves the extra row/column at the bottom/right; torchvision rounds instead). A crop larger than the
-   image zero-pads with the same offsets.
+1. ``Resize(R)``: the shorter side becomes exactly ``R``; the longer side becomes
+   ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward zero (not
+   rounded; double precision differs in rare cases). A square image becomes ``R x R``. Bilinear is OpenCV
+   ``INTER_LINEAR`` (half-pixel centres, no antialiasing), bit-identical to ``cv2.resize`` on uint8; bicubic
+   is ``INTER_CUBIC`` within 1 level.
+2. ``CenterCrop``: top = ``(H - crop_h) // 2``, left = ``(W - crop_w) // 2`` (floor: an odd surplus leaves
+   the extra row/column at the bottom/right; torchvision rounds instead). A crop larger than the image
+   zero-pads with the same offsets.
 3. ``Normalize`` with mean*255 and std*255 on the uint8 RGB values, then HWC -> CHW.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence, TYPE_CHECKING, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
+from mindzoo.data.geometry import INTERPOLATIONS, DataConfig, EvalGeometry, resolve_eval_geometry
 from mindzoo.errors import ConfigError, DataError
-from mindzoo.models.data_config import DataConfig
 
 if TYPE_CHECKING:
     from mindspore.dataset.vision import Inter
 
-INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area")
 TAIL_BYTES = 1024
 
 
@@ -47,32 +47,11 @@ def interpolation_mode(name: str) -> "Inter":
         raise ConfigError(f"unknown interpolation '{name}' in data config; use one of {known}") from None
 
 
-def resize_size(size: int, data_config: DataConfig, crop_pct: Optional[float] = None) -> int:
-    """Shorter-side length before the centre crop: ``int(size / crop_pct)``."""
-    pct = data_config.crop_pct if crop_pct is None else crop_pct
-    if not pct > 0:
-        raise ConfigError(f"crop_pct must be positive, got {pct}")
-    return int(size / pct)
-
-
-def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
-    """Output (height, width) of MindSpore's ``Resize(short)``: float32 ratio, truncated long side."""
-    if height < width:
-        return short, int(np.float32(np.float32(width) / np.float32(height)) * np.float32(short))
-    return int(np.float32(np.float32(height) / np.float32(width)) * np.float32(short)), short
-
-
-def eval_geometry(height: int, width: int, size: int, crop_pct: float) -> Tuple[int, int, int, int]:
-    """(resized_h, resized_w, crop_top, crop_left) the eval transform applies to a ``height x width`` image."""
-    resized_h, resized_w = resized_shape(height, width, int(size / crop_pct))
-    return resized_h, resized_w, (resized_h - size) // 2, (resized_w - size) // 2
-
-
-def _normalize(data_config: DataConfig) -> list:
+def _normalize(settings: Union[DataConfig, EvalGeometry]) -> list:
     import mindspore.dataset.vision as vision
 
-    mean = [255.0 * m for m in data_config.mean]
-    std = [255.0 * s for s in data_config.std]
+    mean = [255.0 * m for m in settings.mean]
+    std = [255.0 * s for s in settings.std]
     return [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
 
 
@@ -105,38 +84,38 @@ def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0
     return ops + _normalize(data_config)
 
 
-def eval_transforms(size: int, data_config: DataConfig, crop_pct: Optional[float] = None) -> list:
-    """Decode to RGB, resize the shorter side to ``int(size / crop_pct)``, centre-crop ``size``, normalize.
+def geometry_transforms(geometry: EvalGeometry, flip: bool = False) -> list:
+    """Decode to RGB, resize the shorter side to ``geometry.resize_size``, centre-crop, [flip,] normalize.
 
-    Geometry and rounding are exactly as in the module docstring; ``crop_pct`` defaults to the data config's.
-    """
-    import mindspore.dataset.vision as vision
-
-    return [
-        vision.Decode(),
-        vision.Resize(resize_size(size, data_config, crop_pct), interpolation_mode(data_config.interpolation)),
-        vision.CenterCrop(size),
-    ] + _normalize(data_config)
-
-
-def fixres_finetune_transforms(test_size: int, data_config: DataConfig, flip: bool = True,
-                               crop_pct: Optional[float] = None) -> list:
-    """FixRes fine-tune: exactly the test-time geometry (resize ``int(test_size / crop_pct)``, centre crop) [+ flip].
-
-    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the geometry is
-    eval's (crop_pct 0.875 gives the reference ``test_size * 256 / 224``) and the only randomness is the
-    optional horizontal flip.
+    The evaluation transform (exactly as in the module docstring); ``flip`` adds a random horizontal flip
+    (the FixRes fine-tune's option).
     """
     import mindspore.dataset.vision as vision
 
     ops = [
         vision.Decode(),
-        vision.Resize(resize_size(test_size, data_config, crop_pct), interpolation_mode(data_config.interpolation)),
-        vision.CenterCrop(test_size),
+        vision.Resize(geometry.resize_size, interpolation_mode(geometry.interpolation)),
+        vision.CenterCrop((geometry.crop_height, geometry.crop_width)),
     ]
     if flip:
         ops.append(vision.RandomHorizontalFlip(prob=0.5))
-    return ops + _normalize(data_config)
+    return ops + _normalize(geometry)
+
+
+def eval_transforms(size: int, data_config: DataConfig, crop_pct: Optional[float] = None) -> list:
+    """:func:`geometry_transforms` of ``data_config`` evaluated at ``size`` (``crop_pct`` overrides the config's)."""
+    return geometry_transforms(resolve_eval_geometry(data_config, size, crop_pct or 0.0))
+
+
+def fixres_finetune_transforms(test_size: int, data_config: DataConfig, flip: bool = True,
+                               crop_pct: Optional[float] = None) -> list:
+    """FixRes fine-tune: exactly the test-time geometry at ``test_size`` [+ a random horizontal flip].
+
+    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the geometry is
+    eval's (crop_pct 0.875 gives the reference ``test_size * 256 / 224``) and the only randomness is the
+    optional flip.
+    """
+    return geometry_transforms(resolve_eval_geometry(data_config, test_size, crop_pct or 0.0), flip=flip)
 
 
 def image_problem(head: bytes, tail: bytes, size: int) -> Optional[str]:
@@ -211,9 +190,8 @@ def read_image_bytes(path: Union[str, Path]) -> bytes:
     return data
 
 
-def preprocess_image(path_or_bytes: Union[str, Path, bytes], size: int, data_config: DataConfig,
-                     crop_pct: Optional[float] = None) -> np.ndarray:
-    """One image through :func:`eval_transforms`: a (3, size, size) float32 array (no batch axis)."""
+def preprocess_image(path_or_bytes: Union[str, Path, bytes], geometry: EvalGeometry) -> np.ndarray:
+    """One image through :func:`geometry_transforms`: a (3, crop_h, crop_w) float32 array (no batch axis)."""
     from mindspore.dataset.transforms import Compose
 
     if isinstance(path_or_bytes, (bytes, bytearray)):
@@ -224,7 +202,7 @@ def preprocess_image(path_or_bytes: Union[str, Path, bytes], size: int, data_con
     else:
         data, where = read_image_bytes(path_or_bytes), str(path_or_bytes)
     try:
-        out = Compose(eval_transforms(size, data_config, crop_pct))(np.frombuffer(data, dtype=np.uint8))
+        out = Compose(geometry_transforms(geometry))(np.frombuffer(data, dtype=np.uint8))
     except RuntimeError as exc:
         raise DataError(f"cannot decode {where}: {_first_error_line(exc)}") from None
     return np.ascontiguousarray(out, dtype=np.float32)

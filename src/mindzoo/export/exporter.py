@@ -25,7 +25,7 @@ from mindzoo.export.verify import (
     verify_export,
     verify_shapes,
 )
-from mindzoo.models.data_config import DataConfig
+from mindzoo.data.geometry import EvalGeometry
 
 PathLike = Union[str, Path]
 FORMAT_SUFFIXES: Dict[str, str] = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
@@ -65,17 +65,6 @@ def check_format_supported(file_format: str, device_target: str, dynamic_batch: 
         raise UsageError(f"AIR export needs Ascend (device_target={device_target}); use MINDIR or ONNX")
     if file_format == "AIR" and dynamic_batch:
         raise UsageError("dynamic_batch works with file_format MINDIR or ONNX, not AIR")
-
-
-def resolve_input_size(data_config: DataConfig, width: int = 0, height: int = 0,
-                       eval_image_size: int = 0) -> Tuple[int, int]:
-    """(height, width) to export at: ``--width/--height``, else the config's ``eval_image_size`` (what
-    eval.py scores), else the model's ``test_input_size`` (0 = not set)."""
-    for key, value in (("width", width), ("height", height), ("eval_image_size", eval_image_size)):
-        if value < 0:
-            raise UsageError(f"{key} must be > 0 (or 0 for the model's test_input_size), got {value}")
-    size = eval_image_size or data_config.test_input_size
-    return (height or size, width or size)
 
 
 def resolve_batch_size(cfg: Mapping[str, Any], explicit: frozenset = frozenset()) -> int:
@@ -191,7 +180,7 @@ def model_io(path: PathLike, file_format: str) -> Tuple[Tuple[str, List[int]], T
 def sidecar_info(
     net_name: str,
     num_classes: int,
-    data_config: DataConfig,
+    geometry: EvalGeometry,
     file_format: str,
     model_file: str,
     input_io: Tuple[str, List[int]],
@@ -199,12 +188,11 @@ def sidecar_info(
     dynamic_batch: bool,
     errors: Mapping[int, float],
 ) -> Dict[str, Any]:
-    """Everything a deployment needs besides the graph; sizes follow the eval transform.
-
-    Eval resizes the shorter side to ``int(size / crop_pct)`` and centre-crops (height, width); for a
-    non-square export ``size`` is the larger side so the crop always fits.
-    """
+    """Everything a deployment needs besides the graph; ``preprocess`` is the eval geometry, as resolved."""
     height, width = int(input_io[1][2]), int(input_io[1][3])
+    if (height, width) != (geometry.crop_height, geometry.crop_width):
+        raise MindzooError(f"the exported input is {height}x{width} but the eval geometry crops "
+                           f"{geometry.crop_height}x{geometry.crop_width}")
     return {
         "net_name": net_name,
         "num_classes": int(num_classes),
@@ -214,15 +202,7 @@ def sidecar_info(
         "input": {"name": input_io[0], "shape": [int(d) for d in input_io[1]], "dtype": "float32",
                   "layout": "NCHW", "color": "RGB"},
         "output": {"name": output_io[0], "shape": [int(d) for d in output_io[1]], "kind": "logits"},
-        "preprocess": {
-            "resize_size": data_config.resize_size(max(height, width)),
-            "crop_size": [height, width],
-            "crop_pct": data_config.crop_pct,
-            "interpolation": data_config.interpolation,
-            "pixel_scale": 1.0 / 255.0,
-            "mean": list(data_config.mean),
-            "std": list(data_config.std),
-        },
+        "preprocess": geometry.to_sidecar(),
         "verify": {"tolerance": VERIFY_TOLERANCE, "max_relative_error": {str(b): e for b, e in errors.items()}},
     }
 
@@ -275,16 +255,16 @@ def export_and_verify(
     path: PathLike,
     file_format: str,
     batch_size: int,
-    height: int,
-    width: int,
+    geometry: EvalGeometry,
     dynamic_batch: bool = False,
     net_name: str = "",
     tolerance: float = VERIFY_TOLERANCE,
     extra_info: Optional[Mapping[str, Any]] = None,
 ) -> ExportResult:
-    """Export under a temp name, verify it against ``net``, move it into place, write the sidecar
-    (plus ``extra_info``: what was done to the network before export)."""
+    """Export at ``geometry``'s crop size under a temp name, verify it against ``net``, move it into place,
+    write the sidecar (plus ``extra_info``: what was done to the network before export)."""
     path = Path(path)
+    height, width = geometry.crop_height, geometry.crop_width
     file_format = normalize_format(file_format)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
@@ -303,8 +283,7 @@ def export_and_verify(
     finally:
         _remove(tmp)
     num_classes = int(getattr(net, "num_classes", output_io[1][-1]))
-    data_config = getattr(net, "data_config", None) or DataConfig()
-    info = sidecar_info(net_name, num_classes, data_config, file_format, path.name, input_io, output_io,
+    info = sidecar_info(net_name, num_classes, geometry, file_format, path.name, input_io, output_io,
                         dynamic_batch, errors)
     info.update(extra_info or {})
     sidecar = sidecar_path(path)

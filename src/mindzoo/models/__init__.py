@@ -1,6 +1,6 @@
 """Model family and registry."""
 from mindzoo.models import builders as _builders  # noqa: F401  (registers the named builders)
-from mindzoo.models.data_config import DataConfig
+from mindzoo.data.geometry import DataConfig
 from mindzoo.models.registry import create_model, get_builder, is_model, list_models, register_model
 from mindzoo.models.resnet import BasicBlock, Bottleneck, ResNet, count_params
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from mindzoo.models.data_config import DataConfig
+from mindzoo.data.geometry import DataConfig
 from mindzoo.models.registry import register_model
 from mindzoo.models.resnet import BasicBlock, Block, Bottleneck, ResNet
 

@@ -16,7 +16,7 @@ import mindspore as ms
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, HeUniform, Uniform
 
-from mindzoo.models.data_config import DataConfig
+from mindzoo.data.geometry import DataConfig
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.9  # MindSpore keeps `momentum` of the old value: 0.9 here is torch's momentum=0.1.

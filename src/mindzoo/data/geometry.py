@@ -1,0 +1,173 @@
+"""The one place that decides evaluation / deployment preprocessing: resize, crop, interpolation, mean/std.
+
+A model carries a :class:`DataConfig` (timm's ``pretrained_cfg`` idea); a run may override the test size
+(``eval_image_size``) and ``crop_pct``; export may fix a non-square input (``--width/--height``).
+:func:`resolve_eval_geometry` turns those into an :class:`EvalGeometry`, and every consumer uses it: eval.py,
+eval-while-training, export.py (which writes it into ``NAME.json`` with :meth:`EvalGeometry.to_sidecar`),
+infer.py (from a checkpoint's config, or read back from the sidecar with :meth:`EvalGeometry.from_sidecar`),
+the C++ harness (``run_infer_310.sh`` reads the sidecar), the quickstart and the benchmarks. Nothing else
+computes ``int(size / crop_pct)``.
+
+Only the standard library and numpy are imported here, so deployment tools load it without MindSpore.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from mindzoo.errors import ConfigError
+
+IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Resolution and normalisation a model's weights expect, for training and evaluation.
+
+    ``input_size`` is the training crop; ``test_input_size`` the evaluation/export crop (FixRes tests
+    higher than it trains). Evaluation resizes the shorter side to ``int(size / crop_pct)`` and
+    centre-crops ``size``. Mean/std are on the 0-1 scale.
+    """
+
+    input_size: int = 224
+    test_input_size: int = 224
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
+    mean: Tuple[float, float, float] = IMAGENET_MEAN
+    std: Tuple[float, float, float] = IMAGENET_STD
+
+    def resize_size(self, size: int) -> int:
+        """Shorter-side resize used before a centre crop of ``size`` (256 for 224, 438 for 384)."""
+        return resize_for_crop(size, self.crop_pct)
+
+    def replace(self, **changes: object) -> "DataConfig":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalGeometry:
+    """Everything the evaluation transform does to an image, resolved: what eval scores and export records.
+
+    The shorter side is resized to ``resize_size`` with ``interpolation``, a ``crop_height x crop_width``
+    centre crop is taken, then ``(pixel / 255 - mean) / std`` per RGB channel, HWC -> CHW.
+    """
+
+    resize_size: int
+    crop_height: int
+    crop_width: int
+    crop_pct: float
+    interpolation: str
+    mean: Tuple[float, float, float]
+    std: Tuple[float, float, float]
+
+    @property
+    def crop_size(self) -> int:
+        """The square crop size; a non-square geometry has none (use crop_height/crop_width)."""
+        if self.crop_height != self.crop_width:
+            raise ConfigError(f"a {self.crop_height}x{self.crop_width} geometry has no single crop size")
+        return self.crop_height
+
+    def data_config(self) -> DataConfig:
+        """A DataConfig whose eval transform at ``crop_size`` is this geometry (for the transform builders)."""
+        return DataConfig(input_size=self.crop_height, test_input_size=self.crop_height, crop_pct=self.crop_pct,
+                          interpolation=self.interpolation, mean=self.mean, std=self.std)
+
+    def to_sidecar(self) -> Dict[str, Any]:
+        """The ``preprocess`` entry of an export's ``NAME.json``."""
+        return {
+            "resize_size": self.resize_size,
+            "crop_size": [self.crop_height, self.crop_width],
+            "crop_pct": self.crop_pct,
+            "interpolation": self.interpolation,
+            "pixel_scale": 1.0 / 255.0,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+    @classmethod
+    def from_sidecar(cls, preprocess: Mapping[str, Any], where: str = "export sidecar") -> "EvalGeometry":
+        """Read back what :meth:`to_sidecar` wrote; a missing or malformed entry is one ConfigError naming it."""
+        try:
+            crop = preprocess["crop_size"]
+            crop_height, crop_width = (int(crop), int(crop)) if isinstance(crop, (int, float)) else map(int, crop)
+            geometry = cls(
+                resize_size=int(preprocess["resize_size"]), crop_height=crop_height, crop_width=crop_width,
+                crop_pct=float(preprocess["crop_pct"]), interpolation=str(preprocess.get("interpolation", "bilinear")),
+                mean=_triple(preprocess["mean"], "mean"), std=_triple(preprocess["std"], "std"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: bad 'preprocess' entry ({type(exc).__name__}: {exc}); re-export the model") \
+                from None
+        return geometry.validated(where)
+
+    def validated(self, where: str = "geometry") -> "EvalGeometry":
+        if min(self.resize_size, self.crop_height, self.crop_width) < 1:
+            raise ConfigError(f"{where}: sizes must be positive, got resize {self.resize_size}, "
+                              f"crop {self.crop_height}x{self.crop_width}")
+        if self.interpolation.lower() not in INTERPOLATIONS:
+            raise ConfigError(f"{where}: unknown interpolation '{self.interpolation}'; use one of "
+                              f"{', '.join(INTERPOLATIONS)}")
+        return self
+
+
+def _triple(values: Any, name: str) -> Tuple[float, float, float]:
+    out = tuple(float(v) for v in values)
+    if len(out) != 3:
+        raise ValueError(f"{name} must have 3 values, got {len(out)}")
+    return out  # type: ignore[return-value]
+
+
+def resize_for_crop(size: int, crop_pct: float) -> int:
+    """Shorter-side length before a centre crop of ``size``: ``int(size / crop_pct)``."""
+    if not crop_pct > 0:
+        raise ConfigError(f"crop_pct must be positive, got {crop_pct}")
+    return int(size / crop_pct)
+
+
+def resolve_eval_geometry(data_config: DataConfig, eval_image_size: int = 0, crop_pct: float = 0.0,
+                          height: int = 0, width: int = 0) -> EvalGeometry:
+    """The evaluation geometry of a model: its data config, overridden by a run's settings (0 = not set).
+
+    ``eval_image_size`` replaces ``test_input_size``; ``crop_pct`` replaces the data config's; ``height``/
+    ``width`` (export's ``--height/--width``) fix a non-square crop, whose resize is computed from its larger
+    side so the crop always fits.
+    """
+    for key, value in (("eval_image_size", eval_image_size), ("height", height), ("width", width)):
+        if value < 0:
+            raise ConfigError(f"{key} must be > 0 (or 0 for the model's default), got {value}")
+    if crop_pct < 0:
+        raise ConfigError(f"crop_pct must be > 0 (or 0 for the model's default), got {crop_pct}")
+    size = eval_image_size or data_config.test_input_size
+    crop_height, crop_width = height or size, width or size
+    pct = crop_pct or data_config.crop_pct
+    return EvalGeometry(
+        resize_size=resize_for_crop(max(crop_height, crop_width), pct), crop_height=crop_height,
+        crop_width=crop_width, crop_pct=pct, interpolation=data_config.interpolation,
+        mean=tuple(data_config.mean), std=tuple(data_config.std),
+    ).validated()
+
+
+def geometry_from_config(data_config: DataConfig, cfg: Mapping[str, Any]) -> EvalGeometry:
+    """:func:`resolve_eval_geometry` with a run config's ``eval_image_size`` / ``crop_pct`` keys."""
+    return resolve_eval_geometry(data_config, int(cfg.get("eval_image_size", 0) or 0),
+                                 float(cfg.get("crop_pct", 0.0) or 0.0))
+
+
+def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
+    """Output (height, width) of MindSpore's ``Resize(short)``: float32 ratio, truncated long side."""
+    if height < width:
+        return short, int(np.float32(np.float32(width) / np.float32(height)) * np.float32(short))
+    return int(np.float32(np.float32(height) / np.float32(width)) * np.float32(short)), short
+
+
+def crop_box(height: int, width: int, geometry: EvalGeometry) -> Tuple[int, int, int, int]:
+    """(resized_h, resized_w, crop_top, crop_left) the eval transform applies to a ``height x width`` image."""
+    resized_h, resized_w = resized_shape(height, width, geometry.resize_size)
+    return (resized_h, resized_w, (resized_h - geometry.crop_height) // 2, (resized_w - geometry.crop_width) // 2)
