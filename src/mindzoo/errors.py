@@ -29,3 +29,12 @@ class DataError(UsageError):
 
 class CheckpointError(UsageError):
     """A checkpoint that does not fit the network (missing key, wrong shape, wrong num_classes)."""
+
+
+class HelpRequested(Exception):
+    """``-h``/``--help`` on a config command line: not an error; ``run_cli`` prints the help and exits 0."""
+
+    def __init__(self, command: str, config_path: "str | None" = None) -> None:
+        super().__init__(f"help for {command}")
+        self.command = command
+        self.config_path = config_path

@@ -1,28 +1,67 @@
-"""What every command line shares: one-line errors with exit codes, logging, MindSpore context."""
+"""What every command line shares: one-line errors with exit codes, --help, logging, MindSpore context."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from mindzoo.errors import MindzooError, UsageError
+from mindzoo.errors import HelpRequested, MindzooError, UsageError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 def run_cli(main_fn: Callable[[List[str]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:
-    """Run ``main_fn``; a MindzooError becomes ``error: <message>`` on stderr and its exit code."""
+    """Run ``main_fn``; a MindzooError becomes ``error: <message>`` on stderr and its exit code.
+
+    ``main_fn`` of ``mindzoo.cli.<name>`` parses as entry point ``<name>`` (``mindzoo.config.ENTRY_POINT``);
+    ``-h``/``--help`` on its command line prints that program's help (``mindzoo.cli.help``) and returns 0.
+    """
+    from mindzoo.config import ENTRY_POINT
+
     args = list(sys.argv[1:] if argv is None else argv)
+    module = getattr(main_fn, "__module__", "") or ""
+    token = ENTRY_POINT.set(module.rsplit(".", 1)[-1]) if module.startswith("mindzoo.cli.") else None
     try:
         return int(main_fn(args) or 0)
+    except HelpRequested as request:
+        from mindzoo.cli.help import render_help
+
+        try:
+            print(render_help(request.command, request.config_path), flush=True)
+        except MindzooError as exc:  # e.g. --config_path names a missing file
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return exc.exit_code
+        except BrokenPipeError:  # `train.py --help | head`
+            sys.stdout = open(os.devnull, "w")
+        return 0
     except MindzooError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr, flush=True)
         return 130
+    finally:
+        if token is not None:
+            ENTRY_POINT.reset(token)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse help in the config CLIs' style: each option's type as its metavar, and its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, argparse.SUPPRESS) or isinstance(action.default, bool):
+            return action.help or ""
+        default = '""' if action.default == "" else "%(default)s"
+        return f"{action.help or ''} (default: {default})"
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        return getattr(action.type, "__name__", "str").upper()
+
+    def _get_default_metavar_for_positional(self, action: argparse.Action) -> str:
+        return action.dest.upper()
 
 
 def setup_logging(log_file: Optional[Path] = None, level: int = logging.INFO) -> logging.Logger:

@@ -9,6 +9,11 @@ steps it skips for loss-scale overflow, keeping the index equal to the number of
 Warmup is linear from ``warmup_lr_init`` to ``base_lr`` over the first ``warmup_steps``; the main schedule then
 starts exactly at ``base_lr`` on step ``warmup_steps``. Milestones of the step schedule are absolute epochs
 (warmup epochs included), as in ``torch.optim.lr_scheduler.MultiStepLR``.
+
+``warmup_cosine_annealing`` and ``warmup_step`` are the mindspore/models ResNeXt152_64x4d schedules
+(``src/lr_generator.py``; its ``lr_scheduler: cosine_annealing | exponential``), ported step for step: their
+warmup reaches the base LR on its last step, the cosine moves once per epoch with its phase counted from epoch 0,
+and a milestone that falls inside the warmup is lost.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import numpy as np
 
 from mindzoo.errors import ConfigError
 
-SCHEDULES = ("constant", "step", "cosine", "poly")
+SCHEDULES = ("constant", "step", "cosine", "poly", "warmup_cosine_annealing", "warmup_step")
 
 
 def scale_lr(lr: float, global_batch: int, base_batch: int) -> float:
@@ -112,6 +117,49 @@ def poly_lr(
     return _with_warmup(main, warmup_lr_init, base_lr, warm)
 
 
+def _model_zoo_warmup(warmup_lr_init: float, base_lr: float, warmup_steps: int) -> np.ndarray:
+    """The model zoo's ``linear_warmup_lr(i + 1, ...)``: ``init + (base - init) * (i + 1) / warmup_steps``."""
+    steps = np.arange(1, warmup_steps + 1, dtype=np.float64)
+    return warmup_lr_init + (base_lr - warmup_lr_init) * steps / max(warmup_steps, 1)
+
+
+def warmup_cosine_annealing_lr(
+    base_lr: float,
+    steps_per_epoch: int,
+    epochs: int,
+    warmup_epochs: float = 0,
+    warmup_lr_init: float = 0.0,
+    eta_min: float = 0.0,
+) -> np.ndarray:
+    """The model zoo's ``warmup_cosine_annealing_lr`` with ``T_max = epochs``: after warmup, step ``i`` gets
+    ``eta_min + (base - eta_min) * (1 + cos(pi * (i // steps_per_epoch) / epochs)) / 2``."""
+    total, warm = _split(steps_per_epoch, epochs, warmup_epochs)
+    epoch_of_step = np.arange(warm, total) // steps_per_epoch
+    main = eta_min + (base_lr - eta_min) * (1.0 + np.cos(math.pi * epoch_of_step / epochs)) / 2.0
+    return np.concatenate([_model_zoo_warmup(warmup_lr_init, base_lr, warm), main]).astype(np.float32)
+
+
+def warmup_step_lr(
+    base_lr: float,
+    steps_per_epoch: int,
+    epochs: int,
+    milestones: Sequence[int],
+    gamma: float,
+    warmup_epochs: float = 0,
+    warmup_lr_init: float = 0.0,
+) -> np.ndarray:
+    """The model zoo's ``warmup_step_lr`` (its "exponential"): after warmup, ``base * gamma**k`` where ``k`` counts
+    the milestone steps ``m * steps_per_epoch`` in ``[warmup_steps, i]`` (earlier ones are lost, as there)."""
+    total, warm = _split(steps_per_epoch, epochs, warmup_epochs)
+    if any(m < 0 for m in milestones):
+        raise ConfigError(f"lr_milestones must be non-negative epochs, got {list(milestones)}")
+    milestone_steps = np.sort(np.asarray(milestones, dtype=np.int64) * steps_per_epoch)
+    milestone_steps = milestone_steps[milestone_steps >= warm]
+    passed = np.searchsorted(milestone_steps, np.arange(warm, total), side="right")
+    main = base_lr * np.power(float(gamma), passed)
+    return np.concatenate([_model_zoo_warmup(warmup_lr_init, base_lr, warm), main]).astype(np.float32)
+
+
 def build_lr_schedule(
     name: str,
     base_lr: float,
@@ -130,6 +178,10 @@ def build_lr_schedule(
         "step": lambda: step_lr(base_lr, steps_per_epoch, epochs, milestones, gamma, warmup_epochs, warmup_lr_init),
         "cosine": lambda: cosine_lr(base_lr, steps_per_epoch, epochs, warmup_epochs, warmup_lr_init, eta_min),
         "poly": lambda: poly_lr(base_lr, steps_per_epoch, epochs, warmup_epochs, warmup_lr_init, eta_min, poly_power),
+        "warmup_cosine_annealing": lambda: warmup_cosine_annealing_lr(base_lr, steps_per_epoch, epochs, warmup_epochs,
+                                                                      warmup_lr_init, eta_min),
+        "warmup_step": lambda: warmup_step_lr(base_lr, steps_per_epoch, epochs, milestones, gamma, warmup_epochs,
+                                              warmup_lr_init),
     }
     if name not in builders:
         raise ConfigError(f"unknown lr_schedule '{name}'; choose one of: {', '.join(SCHEDULES)}")
