@@ -223,7 +223,7 @@ def _zero_one(name: str, value: Any, where: str) -> bool:
     return bool(flag)
 
 
-def train_root(data_dir: str) -> str:
+def train_root(data_dir: str, what: str = "data_dir") -> str:
     """The dataset root train.py reads (``<root>/train/<class>/*``) for a model-zoo ``data_dir``: the root
     itself, or its ``train/`` folder (the ResNeXt152 README passes ``~/imagenet/train/``)."""
     path = Path(os.path.expanduser(str(data_dir)))
@@ -231,7 +231,7 @@ def train_root(data_dir: str) -> str:
         return str(data_dir)  # the dataset checks name what is missing
     if path.name == "train":
         return str(path.parent)
-    raise ConfigError(f"data_dir {data_dir} has no train/ folder and is not one: train.py reads "
+    raise ConfigError(f"{what} {data_dir} has no train/ folder and is not one: train.py reads "
                       "<root>/train/<class>/* (and <root>/val/ for eval-while-train); pass the root or its train/")
 
 
@@ -493,8 +493,10 @@ class _Resolver:
         return value
 
     def finish(self) -> Config:
-        """Run the conversions that read the merged values; a later source's own key still wins."""
-        for index, alias, raw in self.deferred:
+        """Run the conversions that read the merged values (the last source's, for an alias given twice); a later
+        source's own key still wins."""
+        last = {alias.name: (index, alias, raw) for index, alias, raw in self.deferred}
+        for index, alias, raw in last.values():
             source = self.sources[index]
             context = AliasContext(self.command, source.where, source.values, dict(self.values))
             targets = alias.apply(raw, context)

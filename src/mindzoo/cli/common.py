@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, TextIO
 
 from mindzoo.errors import HelpRequested, MindzooError, UsageError
 
@@ -30,12 +30,10 @@ def run_cli(main_fn: Callable[[List[str]], Optional[int]], argv: Optional[Sequen
         from mindzoo.cli.help import render_help
 
         try:
-            print(render_help(request.command, request.config_path), flush=True)
+            print_help(render_help(request.command, request.config_path))
         except MindzooError as exc:  # e.g. --config_path names a missing file
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return exc.exit_code
-        except BrokenPipeError:  # `train.py --help | head`
-            sys.stdout = open(os.devnull, "w")
         return 0
     except MindzooError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -46,6 +44,15 @@ def run_cli(main_fn: Callable[[List[str]], Optional[int]], argv: Optional[Sequen
     finally:
         if token is not None:
             ENTRY_POINT.reset(token)
+
+
+def print_help(text: str, out: Optional[TextIO] = None) -> None:
+    """Print a help text; a reader that stops early (``--help | head``) is not an error."""
+    out = sys.stdout if out is None else out
+    try:
+        print(text, file=out, flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # Python flushes stdout again at exit
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -58,7 +58,7 @@ def _main(argv: Sequence[str]) -> int:
 
     from mindzoo.checkpoint import load_weights
     from mindzoo.distributed import init_data_parallel
-    from mindzoo.eval import TopKCorrect, evaluate
+    from mindzoo.eval import TopKCorrect, evaluate, result_lines
     from mindzoo.models import create_model
     from mindzoo.models.fold import fold_batchnorm
 
@@ -87,8 +87,7 @@ def _main(argv: Sequence[str]) -> int:
         if result.total != info.num_images:
             raise UsageError(f"evaluated {result.total} images but {val_dir} has {info.num_images}; "
                              "the pipeline dropped or repeated images")
-        print(f"result: {{'top_1_accuracy': {result.top1}, 'top_5_accuracy': {result.top5}}} ckpt= {ckpt}",
-              flush=True)
+        print("\n".join(result_lines(result, ckpt)), flush=True)
         logger.info("%s: top1 %.4f top5 %.4f on %d images in %.1f s (%.1f img/s)", ckpt, result.top1, result.top5,
                     result.total, result.seconds, result.total / max(result.seconds, 1e-9))
         results.append({"top1": result.top1, "top5": result.top5, "total": result.total, "ckpt": str(ckpt),

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import List, Optional
 
 import mindspore as ms
 import numpy as np
@@ -107,3 +107,18 @@ def evaluate(
         correct1, correct5, total = (int(round(v)) for v in summed)
     network.set_train(was_training)
     return EvalResult(correct1, correct5, total, time.time() - start)
+
+
+def result_lines(result: EvalResult, ckpt: object) -> List[str]:
+    """What eval.py prints per checkpoint, in both model zoos' formats.
+
+    The official ResNet eval.py's ``result: {...} ckpt= ...`` line, then the ResNeXt152_64x4d eval.py's two
+    ``after allreduce eval:`` lines (its ``acc=80.08%(TOP1)`` / ``acc=94.71%(TOP5)``), from the summed counts.
+    """
+    return [
+        f"result: {{'top_1_accuracy': {result.top1}, 'top_5_accuracy': {result.top5}}} ckpt= {ckpt}",
+        "after allreduce eval: top1_correct={}, tot={},acc={:.2f}%(TOP1)".format(
+            result.correct_top1, result.total, 100.0 * result.correct_top1 / (result.total or 1)),
+        "after allreduce eval: top5_correct={}, tot={},acc={:.2f}%(TOP5)".format(
+            result.correct_top5, result.total, 100.0 * result.correct_top5 / (result.total or 1)),
+    ]

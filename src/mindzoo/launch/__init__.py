@@ -8,6 +8,7 @@ default. Bad usage is a one-line error and exit 2 before any process starts.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,30 @@ def split_args(argv: Sequence[str], names: Sequence[str], required: int, usage: 
         raise UsageError(f"missing {missing[0]}; usage: {usage}")
     values = {name: (positional[i] if i < len(positional) else "") for i, name in enumerate(names)}
     return ScriptArgs(values, passthrough)
+
+
+def is_device_id_form(argv: Sequence[str], usage: str) -> bool:
+    """Whether a call is the ResNeXt152 README's form, whose first argument is DEVICE_ID.
+
+    The rule: a first argument made of digits only that is not an existing directory is a DEVICE_ID. Digits that
+    also name a directory are ambiguous: a usage error (``./0`` names the directory).
+    """
+    first = argv[0] if argv and not argv[0].startswith("--") else ""
+    if not re.fullmatch(r"[0-9]+", first):
+        return False
+    if absolute(first).is_dir():
+        raise UsageError(f"'{first}' is both a DEVICE_ID and a directory here: write ./{first} for the directory; "
+                         f"usage: {usage}")
+    return True
+
+
+def with_passthrough(own: Sequence[str], passthrough: Sequence[str], command: str) -> List[str]:
+    """The launcher's options, minus those whose key a pass-through option sets (also through a model-zoo alias:
+    ``--platform`` sets device_target), then the pass-through options: a passed-through option wins."""
+    from mindzoo.config import keys_set_by
+
+    theirs = keys_set_by(passthrough, command)
+    return [option for option in own if keys_set_by([option], command).isdisjoint(theirs)] + list(passthrough)
 
 
 def absolute(path: str) -> Path:

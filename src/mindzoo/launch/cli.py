@@ -4,14 +4,15 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO
 
-from mindzoo.cli.common import run_cli
+from mindzoo.cli.common import print_help, run_cli
 from mindzoo.errors import MindzooError, UsageError
 from mindzoo.launch import (
-    absolute, child_env, effective_config, entry_script, env_flag, existing_dir, existing_file, split_args,
-    train_data_dir,
+    absolute, child_env, effective_config, entry_script, env_flag, existing_dir, existing_file, is_device_id_form,
+    split_args, train_data_dir, with_passthrough,
 )
 
 DEVICE_TARGETS = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}
@@ -26,6 +27,17 @@ USAGE = {
     "standalone": "scripts/run_standalone_train.sh DATA_PATH [CONFIG_PATH] [DEVICE_TARGET] [--key=value ...]",
     "eval": "scripts/run_eval.sh DATA_PATH CKPT [CONFIG_PATH] [--key=value ...]",
 }
+#: The ResNeXt152_64x4d README's forms, DEVICE_ID first (mindzoo.launch.is_device_id_form tells them apart).
+MODEL_ZOO_USAGE = {
+    "standalone": "scripts/run_standalone_train.sh DEVICE_ID DATA_PATH [PRETRAINED_CKPT_PATH] [--key=value ...]",
+    "eval": "scripts/run_eval.sh DEVICE_ID DATA_PATH PRETRAINED_CKPT_PATH [PLATFORM] [--key=value ...]",
+}
+FORM_RULE = ("A first argument of digits only that is not an existing directory is a DEVICE_ID: the ResNeXt152 "
+             "README's form, as its scripts run it: DEVICE_ID exported, device Ascend unless PLATFORM or "
+             "--device_target/--platform says otherwise (train: DATA_PATH may be the train/ folder, "
+             "--run_eval=False). Digits that also name a directory are an error: write ./0 for the directory.")
+ENTRY_COMMANDS = {"ranktable": "train", "msrun": "train", "msrun-gpu": "train", "standalone": "train",
+                  "eval": "eval"}
 
 ENV_HELP = {
     "ranktable": "environment: SERVER_ID=<server_id> (this server, default: matched by address), DRY_RUN=1 "
@@ -164,38 +176,78 @@ def run_msrun(argv: Sequence[str], env: Mapping[str, str], out: TextIO, gpu: boo
 
 def run_standalone(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
     """One process: train.py with the positional arguments turned into options."""
-    args = split_args(argv, ("DATA_PATH", "CONFIG_PATH", "DEVICE_TARGET"), 1, USAGE["standalone"])
-    train_args = [f"--data_path={train_data_dir(args['DATA_PATH'])}"]
-    if args["CONFIG_PATH"]:
-        train_args.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
-    if args["DEVICE_TARGET"]:
-        train_args.append(f"--device_target={_device_target(args['DEVICE_TARGET'])}")
-    train_args += args.passthrough
-    if env_flag(env, "DRY_RUN"):
-        print(f"[dry-run] {_python_command(entry_script('train.py'), train_args)}", file=out)
-        return 0
-    from mindzoo.cli.train import main as train_main
+    extra_env: Dict[str, str] = {}
+    if is_device_id_form(argv, MODEL_ZOO_USAGE["standalone"]):
+        args = split_args(argv, ("DEVICE_ID", "DATA_PATH", "PRETRAINED_CKPT_PATH"), 2, MODEL_ZOO_USAGE["standalone"])
+        from mindzoo.config import train_root
 
-    return train_main(train_args)
+        root = train_root(str(existing_dir(args["DATA_PATH"], "DATA_PATH")), "DATA_PATH")
+        own = [f"--data_path={train_data_dir(root)}", "--device_target=Ascend", "--run_eval=False"]
+        if args["PRETRAINED_CKPT_PATH"]:
+            own.append(f"--pretrained={existing_file(args['PRETRAINED_CKPT_PATH'], 'PRETRAINED_CKPT_PATH')}")
+        extra_env["DEVICE_ID"] = args["DEVICE_ID"]
+    else:
+        args = split_args(argv, ("DATA_PATH", "CONFIG_PATH", "DEVICE_TARGET"), 1, USAGE["standalone"])
+        own = [f"--data_path={train_data_dir(args['DATA_PATH'])}"]
+        if args["CONFIG_PATH"]:
+            own.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
+        if args["DEVICE_TARGET"]:
+            own.append(f"--device_target={_device_target(args['DEVICE_TARGET'])}")
+    train_args = with_passthrough(own, args.passthrough, "train")
+    return _run_in_process("train.py", train_args, extra_env, env, out)
 
 
 def run_eval(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
     """eval.py on DATA_PATH (the root or its val/) with CKPT (a file or a directory of them)."""
-    args = split_args(argv, ("DATA_PATH", "CKPT", "CONFIG_PATH"), 2, USAGE["eval"])
-    data = existing_dir(args["DATA_PATH"], "DATA_PATH")
-    ckpt = absolute(args["CKPT"])
+    extra_env: Dict[str, str] = {}
+    if is_device_id_form(argv, MODEL_ZOO_USAGE["eval"]):
+        names = ("DEVICE_ID", "DATA_PATH", "PRETRAINED_CKPT_PATH", "PLATFORM")
+        args = split_args(argv, names, 3, MODEL_ZOO_USAGE["eval"])
+        data, ckpt_name = args["DATA_PATH"], args["PRETRAINED_CKPT_PATH"]
+        extra_env["DEVICE_ID"] = args["DEVICE_ID"]
+    else:
+        args = split_args(argv, ("DATA_PATH", "CKPT", "CONFIG_PATH"), 2, USAGE["eval"])
+        data, ckpt_name = args["DATA_PATH"], args["CKPT"]
+    data_dir = existing_dir(data, "DATA_PATH")
+    ckpt = absolute(ckpt_name)
     if not ckpt.exists():
-        raise UsageError(f"CKPT {args['CKPT']} does not exist")
-    eval_args = [f"--data_path={data}", f"--pretrained={ckpt}"]
-    if args["CONFIG_PATH"]:
-        eval_args.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
-    eval_args += args.passthrough
-    if env_flag(env, "DRY_RUN"):
-        print(f"[dry-run] {_python_command(entry_script('eval.py'), eval_args)}", file=out)
-        return 0
-    from mindzoo.cli.eval import main as eval_main
+        raise UsageError(f"{'PRETRAINED_CKPT_PATH' if extra_env else 'CKPT'} {ckpt_name} does not exist")
+    own = [f"--data_path={data_dir}", f"--pretrained={ckpt}"]
+    if extra_env:
+        own.append(f"--device_target={_device_target(args['PLATFORM'] or 'Ascend')}")
+    elif args["CONFIG_PATH"]:
+        own.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
+    eval_args = with_passthrough(own, args.passthrough, "eval")
+    return _run_in_process("eval.py", eval_args, extra_env, env, out)
 
-    return eval_main(eval_args)
+
+def _run_in_process(script: str, args: List[str], extra_env: Dict[str, str], env: Mapping[str, str],
+                    out: TextIO) -> int:
+    """train.py/eval.py in this process (``extra_env`` exported first), or the command under DRY_RUN=1."""
+    if env_flag(env, "DRY_RUN"):
+        prefix = "".join(f"{name}={shlex.quote(value)} " for name, value in extra_env.items())
+        print(f"[dry-run] {prefix}{_python_command(entry_script(script), args)}", file=out)
+        return 0
+    os.environ.update(extra_env)  # DEVICE_ID: read by set_mindspore_context on Ascend/GPU
+    if script == "train.py":
+        from mindzoo.cli.train import main as entry_main
+    else:
+        from mindzoo.cli.eval import main as entry_main
+    return entry_main(args)
+
+
+def launch_help(mode: str) -> str:
+    """Usage, environment, and the keys of train.py/eval.py that the pass-through options may set."""
+    from mindzoo.cli.help import WIDTH, render_keys
+
+    forms = [USAGE[mode]] + ([MODEL_ZOO_USAGE[mode]] if mode in MODEL_ZOO_USAGE else [])
+    lines = [f"usage: {forms[0]}"] + [f"       {form}" for form in forms[1:]] + textwrap.wrap(ENV_HELP[mode], WIDTH)
+    if mode in MODEL_ZOO_USAGE:
+        lines += textwrap.wrap(FORM_RULE, WIDTH)
+    command = ENTRY_COMMANDS[mode]
+    lines += ["", f"Options after the positional arguments go to {command}.py, after the launcher's own, and win.",
+              render_keys(command)]
+    return "\n".join(lines)
 
 
 MODES: Dict[str, Callable[[Sequence[str], Mapping[str, str], TextIO], int]] = {
@@ -217,7 +269,7 @@ def main(argv: Optional[List[str]] = None, env: Optional[Mapping[str, str]] = No
         print(f"error: {given}usage: python -m mindzoo.launch {{{','.join(MODES)}}} ARGS", file=sys.stderr)
         return 2
     mode, rest = argv[0], argv[1:]
-    if rest[:1] in (["-h"], ["--help"]):
-        print(f"usage: {USAGE[mode]}\n{ENV_HELP[mode]}", file=out)
+    if any(arg in ("-h", "--help") for arg in rest):
+        print_help(launch_help(mode), out)
         return 0
     return run_cli(lambda args: MODES[mode](args, env, out), rest)
