@@ -369,6 +369,86 @@ def test_eval_missing_checkpoint(tmp_path: Path, dataset: Path) -> None:
     assert proc.stderr.strip() == f"error: CKPT {tmp_path / 'none.ckpt'} does not exist"
 
 
+# ---------------------------------------------------------------- the ResNeXt152 README's forms (DEVICE_ID first)
+
+
+def _dry_command(proc: subprocess.CompletedProcess) -> List[str]:
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [l for l in proc.stdout.splitlines() if l.startswith("[dry-run] ")]
+    return shlex.split(line[len("[dry-run] "):])
+
+
+def test_standalone_device_id_form(tmp_path: Path, dataset: Path) -> None:
+    """`run_standalone_train.sh DEVICE_ID DATA_PATH [PRETRAINED_CKPT_PATH]`: DATA_PATH may be the train/ folder."""
+    cmd = _dry_command(run_script("run_standalone_train.sh", ["3", f"{dataset / 'train'}/"], tmp_path, {"DRY_RUN": "1"}))
+    assert cmd[0] == "DEVICE_ID=3"
+    assert cmd[2:] == [str(REPO / "train.py"), f"--data_path={dataset}", "--device_target=Ascend", "--run_eval=False"]
+    ckpt = tmp_path / "pre.ckpt"
+    ckpt.write_bytes(b"x")
+    cmd = _dry_command(run_script("run_standalone_train.sh", ["0", str(dataset), str(ckpt), "--platform", "CPU",
+                                                              "--run_eval=True"], tmp_path, {"DRY_RUN": "1"}))
+    # the pass-through options win: --platform drops the launcher's --device_target, --run_eval its --run_eval
+    assert cmd[0] == "DEVICE_ID=0" and cmd[3:] == [f"--data_path={dataset}", f"--pretrained={ckpt}", "--platform",
+                                                   "CPU", "--run_eval=True"]
+
+
+def test_eval_device_id_form(tmp_path: Path, dataset: Path) -> None:
+    """`run_eval.sh DEVICE_ID DATA_PATH PRETRAINED_CKPT_PATH [PLATFORM]`, PLATFORM Ascend by default."""
+    ckpt = tmp_path / "m.ckpt"
+    ckpt.write_bytes(b"x")
+    cmd = _dry_command(run_script("run_eval.sh", ["1", str(dataset), str(ckpt)], tmp_path, {"DRY_RUN": "1"}))
+    assert cmd[0] == "DEVICE_ID=1"
+    assert cmd[2:] == [str(REPO / "eval.py"), f"--data_path={dataset}", f"--pretrained={ckpt}", "--device_target=Ascend"]
+    cmd = _dry_command(run_script("run_eval.sh", ["7", str(dataset), str(ckpt), "gpu", "--per_batch_size=8"], tmp_path,
+                                  {"DRY_RUN": "1"}))
+    assert cmd[0] == "DEVICE_ID=7" and cmd[-2:] == ["--device_target=GPU", "--per_batch_size=8"]
+
+
+def test_scripts_work_from_any_directory(tmp_path: Path, dataset: Path) -> None:
+    """`cd scripts && bash run_standalone_train.sh ../data`: relative paths are the caller's."""
+    here = tmp_path / "scripts"
+    here.mkdir()
+    (tmp_path / "m.ckpt").write_bytes(b"x")
+    cases = [
+        ("run_standalone_train.sh", ["../data"], [f"--data_path={dataset}"]),
+        ("run_standalone_train.sh", ["0", "../data/train"], [f"--data_path={dataset}"]),
+        ("run_eval.sh", ["../data", "../m.ckpt"], [f"--data_path={dataset}", f"--pretrained={tmp_path / 'm.ckpt'}"]),
+        ("run_eval.sh", ["0", "../data", "../m.ckpt", "CPU"], [f"--data_path={dataset}",
+                                                              f"--pretrained={tmp_path / 'm.ckpt'}"]),
+    ]
+    for script, args, expected in cases:
+        cmd = _dry_command(run_script(script, args, here, {"DRY_RUN": "1"}))
+        assert all(option in cmd for option in expected), (script, args, cmd)
+    proc = run_script("run_distribute_train_msrun.sh", ["../data", "2"], here, {"DRY_RUN": "1", "MASTER_PORT": "29555"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"--data_path={dataset}" in proc.stdout and f"--log_dir={here / 'output' / 'msrun_log'}" in proc.stdout
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("run_standalone_train.sh", ["0"], "error: '0' is both a DEVICE_ID and a directory here: write ./0 for the "
+                                       "directory; usage: scripts/run_standalone_train.sh DEVICE_ID DATA_PATH"),
+    ("run_standalone_train.sh", ["1"], "error: missing DATA_PATH; usage: scripts/run_standalone_train.sh DEVICE_ID "
+                                       "DATA_PATH [PRETRAINED_CKPT_PATH]"),
+    ("run_standalone_train.sh", ["1", "{tmp}/flat"], "error: DATA_PATH {tmp}/flat has no train/ folder and is not one"),
+    ("run_standalone_train.sh", ["1", "{data}", "{tmp}/no.ckpt"], "error: PRETRAINED_CKPT_PATH {tmp}/no.ckpt does not "
+                                                                  "exist"),
+    ("run_eval.sh", ["2", "{data}"], "error: missing PRETRAINED_CKPT_PATH; usage: scripts/run_eval.sh DEVICE_ID"),
+    ("run_eval.sh", ["2", "{data}", "{tmp}/no.ckpt"], "error: PRETRAINED_CKPT_PATH {tmp}/no.ckpt does not exist"),
+    ("run_eval.sh", ["2", "{data}", "{tmp}/m.ckpt", "tpu"], "error: PLATFORM must be CPU, GPU or Ascend, got 'tpu'"),
+    ("run_standalone_train.sh", ["./0"], "error: DATA_PATH ./0 has no train/ directory"),  # ./0: the directory
+])
+def test_device_id_form_usage_errors(tmp_path: Path, dataset: Path, script: str, args: List[str],
+                                     message: str) -> None:
+    (tmp_path / "0").mkdir()
+    (tmp_path / "flat" / "a").mkdir(parents=True)
+    (tmp_path / "m.ckpt").write_bytes(b"x")
+    fill = dict(tmp=tmp_path, data=dataset)
+    proc = run_script(script, [a.format(**fill) for a in args], tmp_path, {"DRY_RUN": "1"})
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(message.format(**fill)), proc.stderr
+    assert "[dry-run]" not in proc.stdout
+
+
 # ---------------------------------------------------------------- supervisor
 
 

@@ -28,6 +28,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default_config.yaml"
 CONFIG_PATH_FLAG = "config_path"
 HELP_FLAGS = ("-h", "--help")
+SCHEMA_BONUS = 0.1  # an unknown key's suggestion prefers our keys over aliases that are barely closer
 #: The program parsing its command line: "train", "eval", "export" (set by mindzoo.cli.common.run_cli).
 ENTRY_POINT: ContextVar[str] = ContextVar("mindzoo_entry_point", default="train")
 
@@ -55,10 +56,12 @@ class Config(dict):
 
 
 def _unknown_key_message(key: str, valid: Iterable[str], where: str, also: Iterable[str] = ()) -> str:
-    """Suggest the closest schema key, else the closest alias (``epochs`` is ``epoch_size``, not ``max_epoch``)."""
-    close = (difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-             or difflib.get_close_matches(key, list(also), n=1, cutoff=0.5))
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    """Suggest the closest key of ``valid`` or, clearly closer, of ``also`` (the aliases): ``epochs`` is
+    ``epoch_size`` rather than the alias ``max_epoch``, ``per_batchsize`` is ``per_batch_size``."""
+    scored = [(difflib.SequenceMatcher(None, key, name).ratio() + bonus, name)
+              for names, bonus in ((valid, SCHEMA_BONUS), (also, 0.0)) for name in names]
+    best = max((entry for entry in scored if entry[0] >= 0.5), default=None)
+    hint = f"; did you mean '{best[1]}'?" if best else ""
     return f"unknown config key '{key}' in {where}{hint}"
 
 

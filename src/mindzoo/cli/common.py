@@ -59,7 +59,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """argparse help in the config CLIs' style: each option's type as its metavar, and its default."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.required or action.default in (None, argparse.SUPPRESS) or isinstance(action.default, bool):
+        if (action.required or action.default in (None, argparse.SUPPRESS) or isinstance(action.default, bool)
+                or "default" in (action.help or "")):
             return action.help or ""
         default = '""' if action.default == "" else "%(default)s"
         return f"{action.help or ''} (default: {default})"

@@ -5,6 +5,7 @@ import argparse
 import sys
 from typing import List, NoReturn, Optional
 
+from mindzoo.cli.common import HelpFormatter
 from mindzoo.errors import MindzooError, UsageError
 
 PROG = "mindzoo-convert"
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Convert a torchvision or timm ResNet/ResNeXt state_dict (.pth/.pt via torch.load, or "
         ".safetensors) into a MindSpore checkpoint for a mindzoo model. Every key and shape must match.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--arch", required=True, help="mindzoo model name, e.g. resnet50 or resnext50_32x4d")
     parser.add_argument("--src", required=True, help="torch state_dict file (.pth, .pt, .bin or .safetensors)")

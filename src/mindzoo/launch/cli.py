@@ -50,9 +50,9 @@ ENV_HELP = {
 ENV_HELP["msrun-gpu"] = ENV_HELP["msrun"]
 
 
-def _device_target(value: str) -> str:
+def _device_target(value: str, what: str = "DEVICE_TARGET") -> str:
     if value.lower() not in DEVICE_TARGETS:
-        raise UsageError(f"DEVICE_TARGET must be CPU, GPU or Ascend, got '{value}'")
+        raise UsageError(f"{what} must be CPU, GPU or Ascend, got '{value}'")
     return DEVICE_TARGETS[value.lower()]
 
 
@@ -214,7 +214,7 @@ def run_eval(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> int:
         raise UsageError(f"{'PRETRAINED_CKPT_PATH' if extra_env else 'CKPT'} {ckpt_name} does not exist")
     own = [f"--data_path={data_dir}", f"--pretrained={ckpt}"]
     if extra_env:
-        own.append(f"--device_target={_device_target(args['PLATFORM'] or 'Ascend')}")
+        own.append(f"--device_target={_device_target(args['PLATFORM'] or 'Ascend', 'PLATFORM')}")
     elif args["CONFIG_PATH"]:
         own.append(f"--config_path={existing_file(args['CONFIG_PATH'], 'CONFIG_PATH')}")
     eval_args = with_passthrough(own, args.passthrough, "eval")
