@@ -182,7 +182,8 @@ def test_aliases_that_mean_different_things_to_train_and_eval(tmp_path):
     (tmp_path / "flat" / "a").mkdir(parents=True)
     with pytest.raises(ConfigError, match="data_dir .*flat has no train/ folder and is not one"):
         load_config([f"--data_dir={tmp_path / 'flat'}"], command="train")
-    assert train_root(str(root / "train")) == str(root)
+    assert train_root(str(root / "train")) == str(root) and train_root(str(root)) == str(root)
+    assert train_root(str(tmp_path / "flat")) == str(tmp_path / "flat")
 
 
 def test_value_conversions():

@@ -419,7 +419,9 @@ def test_scripts_work_from_any_directory(tmp_path: Path, dataset: Path) -> None:
     for script, args, expected in cases:
         cmd = _dry_command(run_script(script, args, here, {"DRY_RUN": "1"}))
         assert all(option in cmd for option in expected), (script, args, cmd)
-    proc = run_script("run_distribute_train_msrun.sh", ["../data", "2"], here, {"DRY_RUN": "1", "MASTER_PORT": "29555"})
+    # the train/ folder itself, as the model zoo READMEs pass DATA_PATH, is taken for its dataset root
+    proc = run_script("run_distribute_train_msrun.sh", ["../data/train", "2"], here,
+                      {"DRY_RUN": "1", "MASTER_PORT": "29555"})
     assert proc.returncode == 0, proc.stderr
     assert f"--data_path={dataset}" in proc.stdout and f"--log_dir={here / 'output' / 'msrun_log'}" in proc.stdout
 
@@ -429,7 +431,7 @@ def test_scripts_work_from_any_directory(tmp_path: Path, dataset: Path) -> None:
                                        "directory; usage: scripts/run_standalone_train.sh DEVICE_ID DATA_PATH"),
     ("run_standalone_train.sh", ["1"], "error: missing DATA_PATH; usage: scripts/run_standalone_train.sh DEVICE_ID "
                                        "DATA_PATH [PRETRAINED_CKPT_PATH]"),
-    ("run_standalone_train.sh", ["1", "{tmp}/flat"], "error: DATA_PATH {tmp}/flat has no train/ folder and is not one"),
+    ("run_standalone_train.sh", ["1", "{tmp}/flat"], "error: DATA_PATH {tmp}/flat has no train/ directory"),
     ("run_standalone_train.sh", ["1", "{data}", "{tmp}/no.ckpt"], "error: PRETRAINED_CKPT_PATH {tmp}/no.ckpt does not "
                                                                   "exist"),
     ("run_eval.sh", ["2", "{data}"], "error: missing PRETRAINED_CKPT_PATH; usage: scripts/run_eval.sh DEVICE_ID"),

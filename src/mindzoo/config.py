@@ -226,20 +226,23 @@ def _zero_one(name: str, value: Any, where: str) -> bool:
     return bool(flag)
 
 
-def train_root(data_dir: str, what: str = "data_dir") -> str:
-    """The dataset root train.py reads (``<root>/train/<class>/*``) for a model-zoo ``data_dir``: the root
-    itself, or its ``train/`` folder (the ResNeXt152 README passes ``~/imagenet/train/``)."""
+def train_root(data_dir: str) -> str:
+    """The dataset root train.py reads (``<root>/train/<class>/*``) for a model-zoo data directory: its parent
+    when it is itself a ``train/`` folder (the ResNeXt152 README passes ``~/imagenet/train/``), else itself."""
     path = Path(os.path.expanduser(str(data_dir)))
-    if not path.is_dir() or (path / "train").is_dir():
-        return str(data_dir)  # the dataset checks name what is missing
-    if path.name == "train":
+    if path.is_dir() and path.name == "train" and not (path / "train").is_dir():
         return str(path.parent)
-    raise ConfigError(f"{what} {data_dir} has no train/ folder and is not one: train.py reads "
-                      "<root>/train/<class>/* (and <root>/val/ for eval-while-train); pass the root or its train/")
+    return str(data_dir)
 
 
 def _data_dir(value: Any, context: AliasContext) -> Dict[str, Any]:
-    return {"data_path": train_root(value) if context.command == "train" else value}
+    if context.command != "train":
+        return {"data_path": value}
+    root = train_root(value)
+    if Path(os.path.expanduser(root)).is_dir() and not Path(os.path.expanduser(root), "train").is_dir():
+        raise ConfigError(f"data_dir {value} has no train/ folder and is not one: train.py reads "
+                          "<root>/train/<class>/* (and <root>/val/ for eval-while-train); pass the root or its train/")
+    return {"data_path": root}
 
 
 def _per_batch_size(value: Any, context: AliasContext) -> Dict[str, Any]:

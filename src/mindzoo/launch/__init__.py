@@ -2,8 +2,11 @@
 
 Every script takes its positional arguments first; everything from the first ``--`` argument on is
 passed through to train.py/eval.py unchanged (``--batch_size=2 --epoch_size=1``), after the options the
-launcher sets itself, so a passed-through option wins. An empty positional argument ("") means its
-default. Bad usage is a one-line error and exit 2 before any process starts.
+launcher sets itself, so a passed-through option wins (standalone and eval also drop their own option for a
+key the pass-through sets, through a model-zoo alias too: ``with_passthrough``). An empty positional argument
+("") means its default. run_standalone_train.sh and run_eval.sh also take the ResNeXt152 README's forms, DEVICE_ID
+first (``is_device_id_form``). Relative paths are the caller's. Bad usage is a one-line error and exit 2 before
+any process starts.
 """
 from __future__ import annotations
 
@@ -96,8 +99,11 @@ def existing_file(path: str, what: str) -> Path:
 
 
 def train_data_dir(path: str) -> Path:
-    """The dataset root of a training run: it must hold ``train/`` (ImageNet layout)."""
-    root = existing_dir(path, "DATA_PATH")
+    """The dataset root of a training run: it must hold ``train/`` (ImageNet layout). DATA_PATH may also be that
+    ``train/`` folder itself, as the model zoo READMEs pass it (``mindzoo.config.train_root``)."""
+    from mindzoo.config import train_root
+
+    root = Path(train_root(str(existing_dir(path, "DATA_PATH"))))
     if not (root / "train").is_dir():
         raise UsageError(f"DATA_PATH {path} has no train/ directory (ImageNet layout: {path}/train/<class>/*)")
     return root

@@ -179,10 +179,7 @@ def run_standalone(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> 
     extra_env: Dict[str, str] = {}
     if is_device_id_form(argv, MODEL_ZOO_USAGE["standalone"]):
         args = split_args(argv, ("DEVICE_ID", "DATA_PATH", "PRETRAINED_CKPT_PATH"), 2, MODEL_ZOO_USAGE["standalone"])
-        from mindzoo.config import train_root
-
-        root = train_root(str(existing_dir(args["DATA_PATH"], "DATA_PATH")), "DATA_PATH")
-        own = [f"--data_path={train_data_dir(root)}", "--device_target=Ascend", "--run_eval=False"]
+        own = [f"--data_path={train_data_dir(args['DATA_PATH'])}", "--device_target=Ascend", "--run_eval=False"]
         if args["PRETRAINED_CKPT_PATH"]:
             own.append(f"--pretrained={existing_file(args['PRETRAINED_CKPT_PATH'], 'PRETRAINED_CKPT_PATH')}")
         extra_env["DEVICE_ID"] = args["DEVICE_ID"]
