@@ -426,6 +426,14 @@ def test_scripts_work_from_any_directory(tmp_path: Path, dataset: Path) -> None:
     assert f"--data_path={dataset}" in proc.stdout and f"--log_dir={here / 'output' / 'msrun_log'}" in proc.stdout
 
 
+def test_ranktable_takes_the_train_folder(tmp_path: Path, dataset: Path) -> None:
+    """The ResNeXt152 README's `run_distribute_train.sh RANK_TABLE_FILE DATA_PATH`, DATA_PATH its train/ folder."""
+    proc = run_script("run_distribute_train.sh", [str(TABLE_8), str(dataset / "train")], cwd=tmp_path,
+                      env={"SERVER_ID": "10.155.111.140", "DRY_RUN": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert all(f"--data_path={dataset}" in cmd for _, _, cmd in parse_dry_run(proc.stdout).values())
+
+
 @pytest.mark.parametrize("script, args, message", [
     ("run_standalone_train.sh", ["0"], "error: '0' is both a DEVICE_ID and a directory here: write ./0 for the "
                                        "directory; usage: scripts/run_standalone_train.sh DEVICE_ID DATA_PATH"),
