@@ -109,8 +109,8 @@ def trained(imagenet: Path, tmp_path_factory) -> Path:
                             "--max_epoch", "1", "--T_max", "1", "--warmup_epochs", "0", "--lr", "0.01",
                             "--ckpt_path", out, "--run_eval", "0"], timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"data_dir={imagenet / 'train'}/ -> data_path={imagenet}" in proc.stdout
-    assert "come from the launcher" in proc.stdout and "not used by mindzoo" in proc.stdout
+    assert f"data_dir={imagenet / 'train'}/ -> data_path={imagenet}" in proc.stderr  # logged before the run's log
+    assert "come from the launcher" in proc.stderr and "not used by mindzoo" in proc.stderr
     return out
 
 
@@ -149,7 +149,7 @@ def test_eval_with_the_model_zoo_flags_prints_both_formats(imagenet: Path, train
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _acc_lines(proc.stdout, 12) == str(ckpt)
     assert json.loads((tmp_path / "eval_result.json").read_text())["total"] == 12
-    assert "per_batch_size=5 -> eval_batch_size=5" in proc.stdout
+    assert "per_batch_size=5 -> eval_batch_size=5" in proc.stderr
 
 
 def test_run_eval_sh_device_id_form_from_the_scripts_directory(imagenet: Path, trained: Path, tmp_path: Path) -> None:

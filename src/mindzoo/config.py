@@ -15,6 +15,7 @@ import difflib
 import logging
 import os
 import re
+import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -553,13 +554,26 @@ def load_config(
     """
     cfg, notes = resolve_config(argv, config_path, overrides, command)
     if notes:
-        if not logger.handlers:  # the CLIs set up logging after parsing: show these notes anyway
-            from mindzoo.cli.common import setup_logging
+        _log_notes(notes)
+    return cfg
 
-            setup_logging()
+
+def _log_notes(notes: Sequence[str]) -> None:
+    """Log through the ``mindzoo`` logger; before a CLI has set it up, on stderr (stdout may carry results)."""
+    handler = None
+    if not logger.handlers:
+        from mindzoo.cli.common import LOG_FORMAT
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
         for note in notes:
             logger.info("config: %s", note)
-    return cfg
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
 
 
 def _config_path_for_help(argv: Sequence[str]) -> Optional[str]:
