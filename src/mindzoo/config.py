@@ -223,8 +223,8 @@ LR_SCHEDULERS = {"cosine_annealing": "warmup_cosine_annealing", "exponential": "
 
 
 def _zero_one(name: str, value: Any, where: str) -> bool:
-    flag = coerce(name, value, False, where)
-    return bool(flag)
+    """A model-zoo 0/1 switch (bools and True/False also work)."""
+    return bool(coerce(name, value, False, where))
 
 
 def train_root(data_dir: str) -> str:
