@@ -19,7 +19,7 @@ import yaml
 from helpers import REPO, make_image_folder, run
 from mindzoo.config import ALIASES, schema_docs
 
-MODEL_ZOO_YAML = REPO / "tests" / "data" / "resnext152_model_zoo_default_config.yaml"
+MODEL_ZOO_YAML = REPO / "tests" / "data" / "resnext152_model_zoo_config.yaml"
 TINY = ["--backbone", "resnet18", "--num_classes", "4", "--image_size", "32,32"]
 SCRIPTS = sorted(p.name for p in (REPO / "scripts").glob("run_*.sh") if p.name != "run_infer_310.sh")
 

@@ -87,7 +87,7 @@ from mindzoo.config import (  # noqa: E402
 )
 from mindzoo.errors import HelpRequested  # noqa: E402
 
-MODEL_ZOO_YAML = REPO / "tests" / "data" / "resnext152_model_zoo_default_config.yaml"
+MODEL_ZOO_YAML = REPO / "tests" / "data" / "resnext152_model_zoo_config.yaml"
 
 
 def test_every_schema_key_has_a_section_and_a_help_comment():

@@ -90,27 +90,22 @@ def test_factory_rejects_unknown_name_and_bad_sizes():
         build_lr_schedule("cosine", 0.1, 0, 5)
 
 
-def _model_zoo_lr_generator():
-    """mindspore/models' resnext152_64x4d src/lr_generator.py, committed verbatim under tests/data."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent / "data" / "resnext152_model_zoo_lr_generator.py"
-    spec = importlib.util.spec_from_file_location("model_zoo_lr_generator", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _zoo_warmup(step: int, warmup_steps: int, base: float) -> float:
+    """The model zoo's ``linear_warmup_lr(i + 1, ...)`` from 0: step ``i`` of the warmup gets ``base * (i + 1) / W``."""
+    return base * (step + 1) / warmup_steps
 
 
 @pytest.mark.parametrize("steps, epochs, warmup, eta_min", [(7, 12, 1, 0.0), (3, 5, 0, 0.01), (10, 150, 2, 0.0)])
 def test_warmup_cosine_annealing_is_the_model_zoos(steps, epochs, warmup, eta_min):
-    from types import SimpleNamespace
-
-    zoo = _model_zoo_lr_generator()
-    args = SimpleNamespace(lr_scheduler="cosine_annealing", lr=0.4, steps_per_epoch=steps, warmup_epochs=warmup,
-                           max_epoch=epochs, T_max=epochs, eta_min=eta_min)
-    ours = build_lr_schedule("warmup_cosine_annealing", 0.4, steps, epochs, warmup, 0.0, eta_min=eta_min)
-    np.testing.assert_allclose(ours, zoo.get_lr(args), rtol=1e-6, atol=1e-8)
+    """mindspore/models resnext152_64x4d ``warmup_cosine_annealing_lr`` (T_max = max_epoch): after the warmup, step
+    ``i`` gets ``eta_min + (lr - eta_min) * (1 + cos(pi * (i // steps_per_epoch) / T_max)) / 2`` (per epoch, not
+    per step)."""
+    base, warm = 0.4, warmup * steps
+    expected = [_zoo_warmup(i, warm, base) if i < warm else
+                eta_min + (base - eta_min) * (1 + math.cos(math.pi * (i // steps) / epochs)) / 2
+                for i in range(steps * epochs)]
+    ours = build_lr_schedule("warmup_cosine_annealing", base, steps, epochs, warmup, 0.0, eta_min=eta_min)
+    np.testing.assert_allclose(ours, np.float32(expected), rtol=1e-6, atol=1e-8)
     assert ours.dtype == np.float32
 
 
@@ -118,10 +113,14 @@ def test_warmup_cosine_annealing_is_the_model_zoos(steps, epochs, warmup, eta_mi
     (4, 10, 1, [3, 6, 8]), (5, 6, 0, [2, 2, 4]), (3, 8, 3, [1, 3, 5]),  # 1: inside the warmup, lost as there
 ])
 def test_warmup_step_is_the_model_zoos_exponential(steps, epochs, warmup, milestones):
-    from types import SimpleNamespace
-
-    zoo = _model_zoo_lr_generator()
-    args = SimpleNamespace(lr_scheduler="exponential", lr=0.1, lr_epochs=milestones, steps_per_epoch=steps,
-                           warmup_epochs=warmup, max_epoch=epochs, lr_gamma=0.1)
-    ours = build_lr_schedule("warmup_step", 0.1, steps, epochs, warmup, 0.0, milestones, 0.1)
-    np.testing.assert_allclose(ours, zoo.get_lr(args), rtol=1e-6, atol=1e-9)
+    """mindspore/models resnext152_64x4d ``warmup_step_lr`` ("exponential"): after the warmup the LR is multiplied
+    by ``gamma`` once per milestone at step ``m * steps_per_epoch`` (twice for a repeated milestone); a milestone
+    step inside the warmup is never applied."""
+    base, gamma, warm = 0.1, 0.1, warmup * steps
+    milestone_steps = [m * steps for m in milestones]
+    expected, lr = [], base
+    for i in range(steps * epochs):
+        lr = _zoo_warmup(i, warm, base) if i < warm else lr * gamma ** milestone_steps.count(i)
+        expected.append(lr)
+    ours = build_lr_schedule("warmup_step", base, steps, epochs, warmup, 0.0, milestones, gamma)
+    np.testing.assert_allclose(ours, np.float32(expected), rtol=1e-6, atol=1e-9)
