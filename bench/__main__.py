@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -159,6 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  the estimate exceeds the budget: whatever has not started after {args.budget_minutes:.0f} min "
               "is skipped", flush=True)
     reports = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated run still kills its workers
     try:
         for name in args.sections:
             reports.append(run_section(ctx, name, estimates[name]))
@@ -172,10 +174,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     doc["load_average"]["end"] = load_average()
     doc["seconds"] = round(time.time() - started, 1)
     doc["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    doc["budget"]["exhausted"] = ctx.past_deadline()
     errors = collect_errors(doc["results"])
     doc["errors"] = errors
     doc["skipped"] = collect(doc["results"], "skipped")
+    doc["budget"]["cut"] = any(BUDGET_EXHAUSTED.text in line for line in doc["skipped"])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n")

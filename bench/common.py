@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 
 from bench import budget
-from bench.budget import Limits
+from bench.budget import Expected, Limits
 from bench.cpu import CpuInfo, SkipReason
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ class TimeLimitExceeded(WorkerError):
     pass
 
 
-BUDGET_EXHAUSTED = SkipReason("budget", "the run's total time budget was used up")
+BUDGET_EXHAUSTED = SkipReason("budget", "it would not finish within the run's total time budget")
 DEFAULT_LIMITS = Limits(setup_s=600.0, step_s=300.0)  # a worker built without a cost model (bench.budget)
 _LIVE: Set["Worker"] = set()
 
@@ -143,18 +143,19 @@ class Worker:
 
     The child's stdout/stderr (framework chatter) go to ``log_path``; replies come on a private pipe. The child
     leads its own process group, so whatever it starts (the C++ harness, dataset workers) dies with it when it
-    overruns ``limits`` (setup, then each call) and is killed; ``deadline`` (``time.monotonic()``) is the run's
-    total budget, checked before anything new starts.
+    overruns ``limits`` (setup, then each call) and is killed. ``deadline`` (``time.monotonic()``) is the end of the
+    run's total budget: nothing starts that is ``expected`` (bench.budget) to end after it.
     """
 
     def __init__(self, name: str, task: str, spec: Dict[str, Any], log_dir: Path,
                  env: Optional[Dict[str, Optional[str]]] = None, limits: Limits = DEFAULT_LIMITS,
-                 deadline: Optional[float] = None) -> None:
+                 deadline: Optional[float] = None, expected: Expected = Expected(0.0, 0.0)) -> None:
         self.name = name
         self.task = task
         self.spec = spec
         self.limits = limits
         self.deadline = deadline
+        self.expected = expected
         self.log_path = Path(log_dir) / f"{name}.log"
         self.setup_info: Dict[str, Any] = {}
         self.steps: List[Dict[str, Any]] = []
@@ -258,8 +259,9 @@ class Worker:
                 self.fail(str(exc))
         self.close()
 
-    def past_deadline(self) -> bool:
-        return self.deadline is not None and time.monotonic() >= self.deadline
+    def fits(self, seconds: float) -> bool:
+        """Whether ``seconds`` of work started now would end before the run's deadline."""
+        return self.deadline is None or time.monotonic() + seconds < self.deadline
 
     def fail(self, message: str) -> None:
         self.error = message.splitlines()[0][:300] if message else "failed"
@@ -361,11 +363,11 @@ def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause:
 
     The order rotates each round so no worker always runs right after the same neighbour, and ``pause`` seconds
     separate consecutive steps (ONNX Runtime's and libgomp's threads spin for a few ms after their work).
-    Nothing new starts once the run's deadline has passed: the rest are skipped, and the rounds stop (a group
-    cut before its first round is skipped). Returns the number of rounds run.
+    A setup or round that would not end before the run's deadline is not started: such workers are skipped, the
+    rounds stop (a group cut before its first round is skipped). Returns the number of rounds run.
     """
     for w in workers:
-        if w.past_deadline():
+        if not w.fits(w.expected.setup_s):
             w.skip(BUDGET_EXHAUSTED)
             continue
         t = time.perf_counter()
@@ -378,8 +380,9 @@ def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause:
     for r in range(rounds):
         if not live:
             break
-        if any(w.past_deadline() for w in live):
-            print(f"  [{label}] the run's time budget is used up: {done} of {rounds} rounds", flush=True)
+        if not live[0].fits(sum(w.expected.step_s + pause for w in live)):
+            print(f"  [{label}] another round would exceed the run's time budget: {done} of {rounds} rounds",
+                  flush=True)
             if not done:
                 for w in live:
                     w.skip(BUDGET_EXHAUSTED)
@@ -455,7 +458,8 @@ class Context:
     def worker(self, name: str, task: str, spec: Dict[str, Any], env: Optional[Dict[str, Optional[str]]] = None) -> Worker:
         spec = {"threads": self.threads, **spec}
         limits = budget.limits(task, spec, self.speed_kind, self.limit_scale, self.setup_limit, self.step_limit)
-        return Worker(name, task, spec, self.log_dir, env=env, limits=limits, deadline=self.deadline)
+        return Worker(name, task, spec, self.log_dir, env=env, limits=limits, deadline=self.deadline,
+                      expected=budget.expected(task, spec, self.speed_kind))
 
     def point_limit(self, spec: Dict[str, Any], steps: int) -> float:
         """Limit of one scaling point (a new shape: compile, first step, warm-up, ``steps`` steps)."""

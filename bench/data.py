@@ -102,7 +102,7 @@ class Pipeline:
 
 def run_sequential(workers: Sequence[Any], rounds: int, label: str) -> None:
     for w in workers:
-        if w.past_deadline():
+        if not w.fits(w.expected.setup_s + rounds * w.expected.step_s):
             w.skip(BUDGET_EXHAUSTED)
             continue
         print(f"  [{label}] {w.name} ...", flush=True)

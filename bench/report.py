@@ -37,7 +37,7 @@ T = {
         "skipped": "skipped", "error": "error", "duration": "run duration {run:.0f} min (estimated {est:.0f} min)",
         "skips": {"bf16_emulated": "bf16 would be emulated: no AVX512_BF16 or AMX-BF16",
                   "same_as_default": "no AVX-512: an AVX2 cap changes nothing on this CPU",
-                  "budget": "the run's total time budget was used up"},
+                  "budget": "it would not finish within the run's total time budget"},
         "old_kind": "{kind}, from the file's avx512/avx512_bf16 fields",
     },
     "cn": {
@@ -62,7 +62,7 @@ T = {
         "skipped": "跳过", "error": "错误", "duration": "运行耗时 {run:.0f} 分钟 (预估 {est:.0f} 分钟)",
         "skips": {"bf16_emulated": "bf16 会被软件模拟: 无 AVX512_BF16 或 AMX-BF16",
                   "same_as_default": "无 AVX-512: 限制到 AVX2 不起作用",
-                  "budget": "整次运行的时间预算已用完"},
+                  "budget": "在整次运行的时间预算内无法完成"},
         "old_kind": "{kind}, 由该文件的 avx512/avx512_bf16 字段推出",
     },
 }

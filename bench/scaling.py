@@ -45,12 +45,15 @@ def sweep(ctx: Context, model: str, axis: str, points: List[Dict[str, int]], ste
     rows: List[Dict[str, Any]] = []
     cut = False
 
+    def point_s(p: Dict[str, int]) -> float:
+        return budget.point_s({**w.spec, **p}, ctx.speed_kind, steps)
+
     def point(p: Dict[str, int]) -> Dict[str, Any]:
         return w.call("point", limit=ctx.point_limit({**w.spec, **p}, steps),
                       what=f"point batch {p['batch']} size {p['size']}", batch=p["batch"], size=p["size"], steps=steps)
 
     print(f"  [scaling {axis}] {model} at {first} ...", flush=True)
-    if w.past_deadline():
+    if not w.fits(w.expected.setup_s + point_s(first)):
         w.skip(BUDGET_EXHAUSTED)
     elif w.setup():
         rows.append({**first, "point_error": None})
@@ -63,9 +66,9 @@ def sweep(ctx: Context, model: str, axis: str, points: List[Dict[str, int]], ste
         for p in points[1:]:
             if w.error:
                 break
-            if w.past_deadline():
-                print(f"  [scaling {axis}] the run's time budget is used up: {len(rows)} of {len(points)} points",
-                      flush=True)
+            if not w.fits(point_s(p)):
+                print(f"  [scaling {axis}] the next point would exceed the run's time budget: {len(rows)} of "
+                      f"{len(points)} points", flush=True)
                 cut = True
                 break
             print(f"  [scaling {axis}] {p} ...", flush=True)

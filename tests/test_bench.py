@@ -268,13 +268,21 @@ def test_worker_over_its_time_limit_is_killed_and_the_others_finish(tmp_path: Pa
     assert common._LIVE.isdisjoint(workers)
 
 
-def test_worker_past_the_run_deadline_is_skipped(tmp_path: Path) -> None:
-    w = common.Worker("late", "tests.test_bench:Sleeper", {"pid_file": str(tmp_path / "p")}, tmp_path,
-                      deadline=time.monotonic() - 1)
-    assert common.run_lockstep([w], 2, label="test") == 0
-    row = w.summary()
+def test_work_that_would_overrun_the_run_budget_is_not_started(tmp_path: Path) -> None:
+    task, deadline = "tests.test_bench:Sleeper", time.monotonic() + 120
+    big = common.Worker("big", task, {"pid_file": str(tmp_path / "big")}, tmp_path, deadline=deadline,
+                        expected=budget.Expected(setup_s=600.0, step_s=1.0))
+    small = common.Worker("small", task, {"pid_file": str(tmp_path / "small"), "step_s": 0.01}, tmp_path,
+                          deadline=deadline, expected=budget.Expected(setup_s=1.0, step_s=0.01))
+    assert common.run_lockstep([big, small], 2, label="test") == 2
+    row = big.summary()
     assert row["skipped"] == common.BUDGET_EXHAUSTED.text and row["rounds"] == 0 and "error" not in row
-    assert not (tmp_path / "p").exists() and w.proc.poll() is not None
+    assert not (tmp_path / "big").exists() and big.proc.poll() is not None  # never set up
+    assert small.summary()["rounds"] == 2 and "skipped" not in small.summary()
+    slow = common.Worker("slow-rounds", task, {"pid_file": str(tmp_path / "slow")}, tmp_path, deadline=deadline,
+                         expected=budget.Expected(setup_s=1.0, step_s=600.0))
+    assert common.run_lockstep([slow], 2, label="test") == 0  # set up, but no round fits: skipped
+    assert slow.summary()["skipped"] == common.BUDGET_EXHAUSTED.text and (tmp_path / "slow").exists()
 
 
 def test_quick_train_planned_as_avx2_skips_bf16(tmp_path: Path) -> None:
@@ -310,7 +318,7 @@ def test_total_budget_skips_what_has_not_started(tmp_path: Path) -> None:
                            "1e-9", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(out.read_text())
-    assert doc["budget"]["exhausted"] is True and doc["budget"]["minutes"] == 1e-9
+    assert doc["budget"]["cut"] is True and doc["budget"]["minutes"] == 1e-9
     for name in ("scaling", "data"):
         assert doc["results"][name]["skipped"] == common.BUDGET_EXHAUSTED.text
     assert len(doc["skipped"]) == 2 and doc["errors"] == []
