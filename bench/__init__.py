@@ -5,7 +5,8 @@ prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>
 --estimate`` only prints how long that should take):
 
 - ``train``   img/s of the real train step (``mindzoo.train.amp.build_train_step``, GRAPH mode) vs PyTorch eager
-              (fp32 NCHW, channels_last, bf16 autocast, bf16 + channels_last) on the identical architecture;
+              (fp32 NCHW, channels_last, bf16 autocast, bf16 + channels_last; bf16 only on CPUs with bf16
+              instructions) on the identical architecture;
 - ``infer``   batch-1 latency and batch-32 throughput: MindSpore eval network (GRAPH), exported MINDIR through
               ``nn.GraphCell``, ONNX Runtime on our ONNX export, and the C++ harness (ascend310_infer);
 - ``data``    ``mindspore.dataset`` train/eval pipelines on generated ImageNet-sized JPEGs, 1 and 2 workers,

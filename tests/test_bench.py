@@ -7,7 +7,6 @@ texts of the three machine kinds, and run real worker processes into their time 
 section in quick mode.
 """
 import json
-import os
 import subprocess
 import sys
 import time
