@@ -1,10 +1,12 @@
 """mindzoo benchmark suite: our MindSpore paths side by side with PyTorch and ONNX Runtime on the same CPU.
 
 ``python -m bench [--quick] [--only SECTION[,SECTION]]`` (or ``bash bench/run.sh``) runs the sections below,
-prints one table per section and writes ``bench/results/<date>-<host>.json``:
+prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>.json`` (``python -m bench
+--estimate`` only prints how long that should take):
 
 - ``train``   img/s of the real train step (``mindzoo.train.amp.build_train_step``, GRAPH mode) vs PyTorch eager
-              (fp32 NCHW, channels_last, bf16 autocast, bf16 + channels_last) on the identical architecture;
+              (fp32 NCHW, channels_last, bf16 autocast, bf16 + channels_last; bf16 only on CPUs with bf16
+              instructions) on the identical architecture;
 - ``infer``   batch-1 latency and batch-32 throughput: MindSpore eval network (GRAPH), exported MINDIR through
               ``nn.GraphCell``, ONNX Runtime on our ONNX export, and the C++ harness (ascend310_infer);
 - ``data``    ``mindspore.dataset`` train/eval pipelines on generated ImageNet-sized JPEGs, 1 and 2 workers,
@@ -16,6 +18,13 @@ Every measurement runs in its own worker process (``python -m bench.worker``), s
 and peak RSS are its own. Workers of one comparison are kept alive together and stepped round-robin in
 lockstep, one at a time, so background load on a shared machine hits every side alike; each figure is the
 median over those rounds, and ratios are always taken between numbers of the same run.
+
+The CPU decides what runs (bench/cpu.py): its kind (``avx2``, ``avx512``, ``avx512-bf16``, ``avx512-bf16-amx``)
+and features go into the JSON, and a peer mode it could only emulate (PyTorch bf16 without AVX512_BF16/AMX-BF16)
+is recorded as ``skipped`` instead of measured. Every worker has time limits for its setup and for each round
+(bench/budget.py: a few times its expected duration on this CPU kind); one over its limit is killed with its
+process group and its row gets ``error: "time limit of N s exceeded (...)"``, the rest of the run goes on. The run
+has a total budget (30 minutes; ``--budget-minutes``): nothing starts that is expected to end after it.
 """
 
 SCHEMA = "mindzoo-bench/1"

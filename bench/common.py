@@ -10,13 +10,18 @@ import math
 import os
 import platform
 import selectors
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+
+from bench import budget
+from bench.budget import Expected, Limits
+from bench.cpu import CpuInfo, SkipReason
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -25,26 +30,6 @@ PYTHON = sys.executable
 # ----------------------------------------------------------------------------------------------------------
 # machine and environment
 # ----------------------------------------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags() -> List[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line.split(":", 1)[1].split()
-    except OSError:
-        pass
-    return []
-
-
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -71,16 +56,14 @@ def version(dist: str) -> Optional[str]:
         return None
 
 
-def machine_info(threads: int) -> Dict[str, Any]:
-    flags = set(cpu_flags())
+def machine_info(threads: int, cpu: CpuInfo) -> Dict[str, Any]:
     return {
         "host": platform.node(),
-        "cpu_model": cpu_model(),
+        "cpu_model": cpu.model_name,
+        "cpu": cpu.to_json(),
         "cores": available_cores(),
         "logical_cpus": os.cpu_count(),
         "threads_used": threads,
-        "avx512": "avx512f" in flags,
-        "avx512_bf16": "avx512_bf16" in flags,
         "memory_gb": mem_info_gb(),
         "os": platform.platform(),
         "python": platform.python_version(),
@@ -137,27 +120,48 @@ def rnd(x: Optional[float], digits: int = 4) -> Optional[float]:
 # ----------------------------------------------------------------------------------------------------------
 # worker processes
 # ----------------------------------------------------------------------------------------------------------
+def seconds_text(seconds: float) -> str:
+    """A limit as people write it: 308, 2, 0.5."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.3g}"
+
+
 class WorkerError(RuntimeError):
     pass
+
+
+class TimeLimitExceeded(WorkerError):
+    pass
+
+
+BUDGET_EXHAUSTED = SkipReason("budget", "it would not finish within the run's total time budget")
+DEFAULT_LIMITS = Limits(setup_s=600.0, step_s=300.0)  # a worker built without a cost model (bench.budget)
+_LIVE: Set["Worker"] = set()
 
 
 class Worker:
     """A ``python -m bench.worker`` child running one task, driven by JSON lines over a pipe.
 
-    The child's stdout/stderr (framework chatter) go to ``log_path``; replies come on a private pipe.
+    The child's stdout/stderr (framework chatter) go to ``log_path``; replies come on a private pipe. The child
+    leads its own process group, so whatever it starts (the C++ harness, dataset workers) dies with it when it
+    overruns ``limits`` (setup, then each call) and is killed. ``deadline`` (``time.monotonic()``) is the end of the
+    run's total budget: nothing starts that is ``expected`` (bench.budget) to end after it.
     """
 
     def __init__(self, name: str, task: str, spec: Dict[str, Any], log_dir: Path,
-                 env: Optional[Dict[str, Optional[str]]] = None, timeout: float = 1800.0) -> None:
+                 env: Optional[Dict[str, Optional[str]]] = None, limits: Limits = DEFAULT_LIMITS,
+                 deadline: Optional[float] = None, expected: Expected = Expected(0.0, 0.0)) -> None:
         self.name = name
         self.task = task
         self.spec = spec
-        self.timeout = timeout
+        self.limits = limits
+        self.deadline = deadline
+        self.expected = expected
         self.log_path = Path(log_dir) / f"{name}.log"
         self.setup_info: Dict[str, Any] = {}
         self.steps: List[Dict[str, Any]] = []
         self.finish_info: Dict[str, Any] = {}
         self.error: Optional[str] = None
+        self.skipped: Optional[SkipReason] = None
         full_env = dict(os.environ)
         for key, value in (env or {}).items():  # None removes a variable
             if value is None:
@@ -170,8 +174,9 @@ class Worker:
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "bench.worker", str(reply_w)],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=str(REPO),
-            pass_fds=(reply_w,), text=True,
+            pass_fds=(reply_w,), text=True, process_group=0,
         )
+        _LIVE.add(self)
         os.close(reply_w)
         self._reply = os.fdopen(reply_r, "r")
         self._buffer = ""
@@ -182,7 +187,7 @@ class Worker:
         self.proc.stdin.write(json.dumps(message) + "\n")
         self.proc.stdin.flush()
 
-    def _receive(self, timeout: float) -> Dict[str, Any]:
+    def _receive(self, timeout: float, what: str) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
         sel = selectors.DefaultSelector()
         sel.register(self._reply, selectors.EVENT_READ)
@@ -190,29 +195,32 @@ class Worker:
             while "\n" not in self._buffer:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise WorkerError(f"{self.name}: no reply within {timeout:.0f} s")
+                    self.kill()
+                    raise TimeLimitExceeded(f"time limit of {seconds_text(timeout)} s exceeded ({what}); "
+                                            "worker killed")
                 if not sel.select(left):
                     continue
                 chunk = os.read(self._reply.fileno(), 65536).decode()
                 if not chunk:
                     code = self.proc.wait(timeout=30)
-                    raise WorkerError(f"{self.name}: worker exited with {code}; last log lines:\n{self.log_tail()}")
+                    raise WorkerError(f"worker exited with {code}; last log lines:\n{self.log_tail()}")
                 self._buffer += chunk
         finally:
             sel.close()
         line, self._buffer = self._buffer.split("\n", 1)
         reply = json.loads(line)
         if "error" in reply:
-            raise WorkerError(f"{self.name}: {reply['error']}")
+            raise WorkerError(reply["error"])
         return reply
 
-    def call(self, cmd: str, timeout: Optional[float] = None, **kwargs: Any) -> Dict[str, Any]:
+    def call(self, cmd: str, limit: Optional[float] = None, what: str = "", **kwargs: Any) -> Dict[str, Any]:
+        """Send ``cmd`` and wait for its reply, at most ``limit`` seconds (default: the per-round limit)."""
         try:
             self._send({"cmd": cmd, **kwargs})
         except (BrokenPipeError, OSError):
             code = self.proc.poll()
-            raise WorkerError(f"{self.name}: worker is gone (exit {code}); last log lines:\n{self.log_tail()}")
-        return self._receive(timeout or self.timeout)
+            raise WorkerError(f"worker is gone (exit {code}); last log lines:\n{self.log_tail()}")
+        return self._receive(limit or self.limits.step_s, what or cmd)
 
     def log_tail(self, lines: int = 12) -> str:
         try:
@@ -225,7 +233,9 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> bool:
         try:
-            self.setup_info = self.call("setup", task=self.task, spec=self.spec)
+            self.setup_info = self.call("setup", limit=self.limits.setup_s,
+                                        what="setup: start, build, compile, first step, warm-up",
+                                        task=self.task, spec=self.spec)
             return True
         except WorkerError as exc:
             self.fail(str(exc))
@@ -235,24 +245,44 @@ class Worker:
         if self.error:
             return False
         try:
-            self.steps.append(self.call("step"))
+            self.steps.append(self.call("step", what=f"round {len(self.steps) + 1}"))
             return True
         except WorkerError as exc:
             self.fail(str(exc))
             return False
 
     def finish(self) -> None:
-        if self.proc.poll() is None and not self.error:
+        if self.proc.poll() is None and not self.error and not self.skipped:
             try:
-                self.finish_info = self.call("finish", timeout=120)
+                self.finish_info = self.call("finish", limit=120, what="finish")
             except WorkerError as exc:
                 self.fail(str(exc))
         self.close()
 
+    def fits(self, seconds: float) -> bool:
+        """Whether ``seconds`` of work started now would end before the run's deadline."""
+        return self.deadline is None or time.monotonic() + seconds < self.deadline
+
     def fail(self, message: str) -> None:
         self.error = message.splitlines()[0][:300] if message else "failed"
-        print(f"  ! {message}", file=sys.stderr, flush=True)
+        print(f"  ! {self.name}: {message}", file=sys.stderr, flush=True)
         self.close()
+
+    def skip(self, reason: SkipReason) -> None:
+        self.skipped = reason
+        print(f"  - {self.name}: skipped: {reason.text}", flush=True)
+        self.close()
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group: the worker and anything it started."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -261,13 +291,14 @@ class Worker:
                     self.proc.stdin.close()
                 self.proc.wait(timeout=30)
             except (subprocess.TimeoutExpired, OSError):
-                self.proc.kill()
-                self.proc.wait()
+                pass
+        self.kill()  # a worker that ignored the closed pipe, and whatever its children left behind
         for handle in (self._reply, self._log):
             try:
                 handle.close()
             except OSError:
                 pass
+        _LIVE.discard(self)
 
     # -- results -------------------------------------------------------------------------------------
     def values(self, key: str) -> List[float]:
@@ -294,36 +325,80 @@ class Worker:
         loads = [s.get("load_avg_1m") for s in self.steps if s.get("load_avg_1m") is not None]
         cpu = [s["cpu_s"] / s["seconds"] for s in self.steps if s.get("cpu_s") is not None and s.get("seconds")]
         out = {"name": self.name, "task": self.task, "spec": self.spec, "rounds": len(self.steps), **info,
-               "cpu_utilization": rnd(median(cpu), 2), "load_avg_1m_median": rnd(median(loads), 2)}
+               "cpu_utilization": rnd(median(cpu), 2), "load_avg_1m_median": rnd(median(loads), 2),
+               "time_limits": self.limits.to_json()}
         if self.error:
             out["error"] = self.error
+        if self.skipped:
+            out.update(skipped=self.skipped.text, skip_code=self.skipped.code)
         return out
 
 
-def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause: float = 0.1) -> None:
+def kill_all_workers() -> None:
+    """Kill every worker still alive (the parent is exiting: an interrupt or a crash)."""
+    for w in list(_LIVE):
+        w.kill()
+        _LIVE.discard(w)
+
+
+def run_bounded(cmd: Sequence[str], limit_s: float, what: str) -> subprocess.CompletedProcess:
+    """Run a helper command (not a worker) in its own process group; past ``limit_s`` the group is killed and the
+    result has return code -9 and a ``time limit ... exceeded`` stderr."""
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0)
+    try:
+        out, err = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, _ = proc.communicate()
+        return subprocess.CompletedProcess(proc.args, -9, out,
+                                           f"time limit of {seconds_text(limit_s)} s exceeded ({what})")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause: float = 0.1) -> int:
     """Set up every worker (one at a time: compile times stay clean), then step them round-robin.
 
     The order rotates each round so no worker always runs right after the same neighbour, and ``pause`` seconds
     separate consecutive steps (ONNX Runtime's and libgomp's threads spin for a few ms after their work).
+    A setup or round that would not end before the run's deadline is not started: such workers are skipped, the
+    rounds stop (a group cut before its first round is skipped). Returns the number of rounds run.
     """
     for w in workers:
+        if not w.fits(w.expected.setup_s):
+            w.skip(BUDGET_EXHAUSTED)
+            continue
         t = time.perf_counter()
         print(f"  [{label}] setting up {w.name} ...", flush=True)
         if w.setup():
             print(f"  [{label}] {w.name} ready in {time.perf_counter() - t:.1f} s "
                   f"(first step {w.setup_info.get('first_step_s') or float('nan'):.2f} s)", flush=True)
-    live = [w for w in workers if not w.error]
+    live = [w for w in workers if not w.error and not w.skipped]
+    done = 0
     for r in range(rounds):
-        order = live[r % len(live):] + live[:r % len(live)] if live else []
+        if not live:
+            break
+        if not live[0].fits(sum(w.expected.step_s + pause for w in live)):
+            print(f"  [{label}] another round would exceed the run's time budget: {done} of {rounds} rounds",
+                  flush=True)
+            if not done:
+                for w in live:
+                    w.skip(BUDGET_EXHAUSTED)
+            break
+        order = live[r % len(live):] + live[:r % len(live)]
         for w in order:
             time.sleep(pause)
             w.step()
         live = [w for w in live if not w.error]
+        done += 1
         if live:
             print(f"  [{label}] round {r + 1}/{rounds}: " + ", ".join(
                 f"{w.name} {w.steps[-1].get('seconds', 0):.2f}s" for w in live), flush=True)
     for w in workers:
         w.finish()
+    return done
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -337,6 +412,13 @@ def fmt(value: Any, digits: int = 2) -> str:
             return f"{value:.0f}"
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def status(row: Dict[str, Any]) -> str:
+    """A row's last column: its error, ``skipped: <reason>``, or nothing when it was measured."""
+    if row.get("skipped"):
+        return f"skipped: {row['skipped']}"
+    return row.get("error") or ""
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], markdown: bool = False) -> str:
@@ -354,18 +436,42 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], markdown: bool 
 
 @dataclass
 class Context:
-    """What every section gets: options, scratch space and where to keep results."""
+    """What every section gets: options, scratch space, the CPU, the time limits and where to keep results.
+
+    ``cpu`` decides what is skipped and what the estimate assumes (the real CPU, or ``--plan-as KIND``);
+    ``speed_kind`` is the real CPU's kind, which the time limits follow.
+    """
 
     quick: bool
     threads: int
     work_dir: Path
     log_dir: Path
+    cpu: CpuInfo
+    speed_kind: str
     results: Dict[str, Any] = field(default_factory=dict)
-    timeout: float = 1800.0
+    limit_scale: float = 1.0
+    setup_limit: float = 0.0
+    step_limit: float = 0.0
+    deadline: Optional[float] = None
+    run_emulated: bool = False
 
     def worker(self, name: str, task: str, spec: Dict[str, Any], env: Optional[Dict[str, Optional[str]]] = None) -> Worker:
         spec = {"threads": self.threads, **spec}
-        return Worker(name, task, spec, self.log_dir, env=env, timeout=self.timeout)
+        limits = budget.limits(task, spec, self.speed_kind, self.limit_scale, self.setup_limit, self.step_limit)
+        return Worker(name, task, spec, self.log_dir, env=env, limits=limits, deadline=self.deadline,
+                      expected=budget.expected(task, spec, self.speed_kind))
+
+    def point_limit(self, spec: Dict[str, Any], steps: int) -> float:
+        """Limit of one scaling point (a new shape: compile, first step, warm-up, ``steps`` steps)."""
+        return self.setup_limit or budget.limit(budget.point_s(spec, self.speed_kind, steps), budget.SETUP_GRACE_S,
+                                                self.limit_scale)
+
+    def skip(self, reason: Optional[SkipReason]) -> Optional[SkipReason]:
+        """``reason`` to skip a mode this CPU cannot run natively, unless ``--run-emulated`` measures it anyway."""
+        return None if self.run_emulated else reason
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
 
 def torch_env(passive: bool = False) -> Dict[str, Optional[str]]:

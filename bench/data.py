@@ -20,9 +20,10 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
-from bench.common import Context, median, ratio, rnd, run_lockstep, table
+from bench import budget
+from bench.common import BUDGET_EXHAUSTED, Context, median, ratio, rnd, run_lockstep, status, table
 from bench.measure import Timer
 
 IMAGENET_LIKE_SIZES: Tuple[Tuple[int, int], ...] = ((500, 375), (375, 500), (500, 333), (500, 400), (333, 500),
@@ -101,6 +102,9 @@ class Pipeline:
 
 def run_sequential(workers: Sequence[Any], rounds: int, label: str) -> None:
     for w in workers:
+        if not w.fits(w.expected.setup_s + rounds * w.expected.step_s):
+            w.skip(BUDGET_EXHAUSTED)
+            continue
         print(f"  [{label}] {w.name} ...", flush=True)
         if w.setup():
             for _ in range(rounds):
@@ -120,18 +124,46 @@ def train_consumption(ctx: Context) -> Tuple[Any, Any]:
     return g.get("ms_img_per_s"), f"{g['model']} batch {g['batch']} {g['size']}x{g['size']} train step (train section)"
 
 
+def plan(ctx: Context) -> Dict[str, Any]:
+    """Pipelines over ``images`` generated JPEGs, and train.py's loop (``loop``: model, batch, size, rounds)."""
+    if ctx.quick:
+        return {"images": 64, "batches": 4, "rounds": 2, "loop": ("resnet18", 4, 64, 2)}
+    return {"images": 256, "batches": 48, "rounds": 3, "loop": ("resnet50", 16, 224, 3)}
+
+
+def pipeline_specs(ctx: Context, root: Path, batches: int) -> List[Dict[str, Any]]:
+    worker_counts = [1, 2] if ctx.threads >= 2 else [1]
+    return [{"data_dir": str(root), "kind": kind, "workers": n, "batches_per_step": batches}
+            for kind in ("train", "eval") for n in worker_counts]
+
+
+def loop_spec(ctx: Context) -> Dict[str, Any]:
+    model, batch, size, _ = plan(ctx)["loop"]
+    return {"model": model, "batch": batch, "size": size, "num_classes": 4}
+
+
+IMAGE_S = 0.015  # generating one ImageNet-sized JPEG (make_image_folder), Zen 5
+
+
+def estimate(ctx: Context) -> float:
+    p, kind = plan(ctx), ctx.cpu.kind
+    pipelines = budget.lockstep_s([("data.Pipeline", s) for s in pipeline_specs(ctx, ctx.work_dir, p["batches"])],
+                                  p["rounds"], kind)
+    common = loop_spec(ctx)
+    loop = budget.lockstep_s([("train.MsTrain", common), ("train.MsTrain", {**common, "data_dir": "x"})],
+                             p["loop"][3], kind)
+    return p["images"] * IMAGE_S * budget.fixed_scale(kind) + pipelines + loop
+
+
 def run(ctx: Context) -> Dict[str, Any]:
-    num_images = 64 if ctx.quick else 256
+    p = plan(ctx)
     root = ctx.work_dir / "images"
     t0 = time.perf_counter()
-    folder = make_image_folder(root, "train", num_images)
+    folder = make_image_folder(root, "train", p["images"])
     folder["generate_s"] = round(time.perf_counter() - t0, 1)
-    batches = 4 if ctx.quick else 48
-    rounds = 2 if ctx.quick else 3
-    worker_counts = [1, 2] if ctx.threads >= 2 else [1]
-    workers = [ctx.worker(f"data-{kind}-{n}w", "data.Pipeline",
-                          {"data_dir": str(root), "kind": kind, "workers": n, "batches_per_step": batches})
-               for kind in ("train", "eval") for n in worker_counts]
+    rounds = p["rounds"]
+    workers = [ctx.worker(f"data-{spec['kind']}-{spec['workers']}w", "data.Pipeline", spec)
+               for spec in pipeline_specs(ctx, root, p["batches"])]
     run_sequential(workers, rounds, "data")
     consumption, consumer = train_consumption(ctx)
     rows = []
@@ -153,11 +185,11 @@ def run(ctx: Context) -> Dict[str, Any]:
 
 def run_loop(ctx: Context, root: Path) -> Dict[str, Any]:
     """train.py's loop (pipeline feeding the step on the same cores) vs the step on a fixed batch."""
-    model, batch, size, rounds = ("resnet18", 4, 64, 2) if ctx.quick else ("resnet50", 32, 224, 3)
-    common = {"model": model, "batch": batch, "size": size, "num_classes": 4}
+    model, batch, size, rounds = plan(ctx)["loop"]
+    common = loop_spec(ctx)
     workers = [ctx.worker("loop-synthetic", "train.MsTrain", common),
                ctx.worker("loop-pipeline", "train.MsTrain", {**common, "data_dir": str(root)})]
-    run_lockstep(workers, rounds, label="data loop")
+    rounds_done = run_lockstep(workers, rounds, label="data loop")
     rows = []
     for w in workers:
         row = w.summary()
@@ -165,7 +197,7 @@ def run_loop(ctx: Context, root: Path) -> Dict[str, Any]:
         row.update({"step_s": [rnd(t) for t in times], "step_s_median": rnd(median(times)),
                     "img_per_s": rnd(batch / median(times), 3) if times else None})
         rows.append(row)
-    return {"model": model, "batch": batch, "size": size, "rounds": rounds, "rows": rows,
+    return {"model": model, "batch": batch, "size": size, "rounds": rounds, "rounds_done": rounds_done, "rows": rows,
             "pipeline_over_synthetic": rnd(ratio(rows[1].get("img_per_s"), rows[0].get("img_per_s")), 3)}
 
 
@@ -175,15 +207,15 @@ def report(result: Dict[str, Any]) -> str:
              f"x train step = pipeline img/s / {result.get('train_step') or 'train step (not measured)'} "
              f"({rnd(result.get('train_step_img_per_s'), 2)} img/s)"]
     rows = [(f"{r['kind']} transforms", r["workers"], r.get("img_per_s"), r.get("x_train_step"),
-             r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"), r.get("error", ""))
+             r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"), status(r))
             for r in result["rows"]]
     lines.append(table(["pipeline", "workers", "img/s", "x train step", "peak RSS GB", "cpu util", "error"], rows))
     loop = result.get("loop")
     if loop:
         lines.append("")
         lines.append(f"train.py loop: {loop['model']} batch {loop['batch']}, synthetic batch vs 2-worker pipeline "
-                     f"on the same cores, {loop['rounds']} lockstep rounds")
+                     f"on the same cores, {loop.get('rounds_done', loop['rounds'])} lockstep rounds")
         lines.append(table(["feed", "img/s", "step s", "error"],
-                           [(r["name"], r.get("img_per_s"), r.get("step_s_median"), r.get("error", ""))
+                           [(r["name"], r.get("img_per_s"), r.get("step_s_median"), status(r))
                             for r in loop["rows"]]))
     return "\n".join(lines)

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bench.common import REPO, Context, median, paired_ratio, rnd, run_lockstep, table
+from bench import budget
+from bench.common import REPO, Context, median, paired_ratio, rnd, run_bounded, run_lockstep, status, table
 from bench.measure import Timer, ms_context
 
 LABELS = {"ms_eval": "MindSpore eval network (GRAPH, BN folded as eval.py)", "mindir": "exported MINDIR via nn.GraphCell",
@@ -245,10 +246,13 @@ class Cpp:
 # ----------------------------------------------------------------------------------------------------------
 # parent side
 # ----------------------------------------------------------------------------------------------------------
+HARNESS_BUILD_LIMIT_S = 900.0  # a cold CMake build of ascend310_infer takes a few minutes on 2 cores
+
+
 def build_harness() -> Dict[str, Any]:
     t0 = time.perf_counter()
-    proc = subprocess.run(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "onnxruntime"],
-                          capture_output=True, text=True, timeout=1800)
+    proc = run_bounded(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "onnxruntime"],
+                       HARNESS_BUILD_LIMIT_S, "build.sh")
     out = {"build_s": round(time.perf_counter() - t0, 1)}
     if proc.returncode != 0:
         out["error"] = f"build.sh exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
@@ -292,14 +296,44 @@ def plan(ctx: Context) -> Dict[str, Any]:
     if ctx.quick:
         return {"model": "resnet18", "num_classes": 10, "size": 64, "batch": 4, "latency_iters": 3, "rounds": 2,
                 "cpp_images": 4}
-    return {"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32, "latency_iters": 5, "rounds": 8,
+    return {"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32, "latency_iters": 5, "rounds": 6,
             "cpp_images": 32}
 
 
+def export_spec(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None) -> Dict[str, Any]:
+    return {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
+            "out_dir": str(ctx.work_dir / "export"), "static_batches": static_batches or []}
+
+
+def worker_specs(p: Dict[str, Any], files: Dict[str, str]) -> List[Any]:
+    """(kind, task, spec) of the lockstep group, the C++ harness aside."""
+    common = {"model": p["model"], "size": p["size"], "batch": p["batch"], "latency_iters": p["latency_iters"]}
+    net = {"num_classes": p["num_classes"], "ckpt": files.get("ckpt")}
+    return [("ms_eval", "infer.MsEval", {**common, **net}),
+            ("ms_eval_unfolded", "infer.MsEval", {**common, **net, "fold_bn": False}),
+            ("mindir", "infer.Mindir", {**common, "path": files.get("mindir_dynamic")}),
+            ("mindir_unfolded", "infer.Mindir", {**common, "path": files.get("mindir_unfolded_dynamic")}),
+            ("ort", "infer.Ort", {**common, "path": files.get("onnx_dynamic")}),
+            ("ort_nospin", "infer.Ort", {**common, "path": files.get("onnx_dynamic"), "spinning": False})]
+
+
+def cpp_spec(ctx: Context, p: Dict[str, Any], binary: str, files: Dict[str, str], dataset: str) -> Dict[str, Any]:
+    return {"binary": binary, "model_path": files.get("onnx_dynamic"), "dataset_path": dataset,
+            "out_dir": str(ctx.work_dir / "cpp_run"), "resize": int(p["size"] / 0.875), "crop": p["size"],
+            "images": p["cpp_images"]}
+
+
+def estimate(ctx: Context) -> float:
+    p = plan(ctx)
+    jobs = [(task, {"threads": ctx.threads, **spec}) for _, task, spec in worker_specs(p, {})]
+    jobs.append(("infer.Cpp", cpp_spec(ctx, p, "", {}, "")))
+    kind = ctx.cpu.kind
+    return (budget.expected("infer.Export", export_spec(ctx, p), kind).setup_s + budget.EXIT_S
+            + budget.lockstep_s(jobs, p["rounds"], kind))
+
+
 def export_models(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None) -> Dict[str, Any]:
-    w = ctx.worker("export", "infer.Export", {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
-                                             "out_dir": str(ctx.work_dir / "export"),
-                                             "static_batches": static_batches or []})
+    w = ctx.worker("export", "infer.Export", export_spec(ctx, p, static_batches))
     print("  [infer] exporting MINDIR and ONNX with export.py's run_export ...", flush=True)
     ok = w.setup()
     w.finish()
@@ -319,23 +353,13 @@ def run(ctx: Context) -> Dict[str, Any]:
     if "error" in export:
         return {**result, "error": f"export failed: {export['error']}"}
     files = export["files"]
-    common = {"size": p["size"], "batch": p["batch"], "latency_iters": p["latency_iters"]}
-    net = {"model": p["model"], "num_classes": p["num_classes"], "ckpt": files["ckpt"]}
-    specs = [("ms_eval", "infer.MsEval", {**common, **net}),
-             ("ms_eval_unfolded", "infer.MsEval", {**common, **net, "fold_bn": False}),
-             ("mindir", "infer.Mindir", {**common, "path": files["mindir_dynamic"]}),
-             ("mindir_unfolded", "infer.Mindir", {**common, "path": files["mindir_unfolded_dynamic"]}),
-             ("ort", "infer.Ort", {**common, "path": files["onnx_dynamic"]}),
-             ("ort_nospin", "infer.Ort", {**common, "path": files["onnx_dynamic"], "spinning": False})]
+    specs = worker_specs(p, files)
     harness = build_harness()
     result["harness"] = harness
     if "binary" in harness:
-        specs.append(("cpp", "infer.Cpp", {
-            "binary": harness["binary"], "model_path": files["onnx_dynamic"],
-            "dataset_path": cpp_folder(ctx, p["cpp_images"]), "out_dir": str(ctx.work_dir / "cpp_run"),
-            "resize": int(p["size"] / 0.875), "crop": p["size"]}))
+        specs.append(("cpp", "infer.Cpp", cpp_spec(ctx, p, harness["binary"], files, cpp_folder(ctx, p["cpp_images"]))))
     workers = [ctx.worker(f"infer-{kind}", task, spec) for kind, task, spec in specs]
-    run_lockstep(workers, p["rounds"], label="infer")
+    result["rounds_done"] = run_lockstep(workers, p["rounds"], label="infer")
     rows = [summarize(w, kind, p["batch"]) for w, (kind, _, _) in zip(workers, specs)]
     if "binary" not in harness:
         rows.append({"kind": "cpp", "label": LABELS["cpp"], "error": harness.get("error")})
@@ -351,12 +375,13 @@ def run(ctx: Context) -> Dict[str, Any]:
 
 def report(result: Dict[str, Any]) -> str:
     lines = [f"inference: {result['model']} {result['size']}x{result['size']}, batch-1 latency (median of "
-             f"{result['rounds']} lockstep rounds x {result['latency_iters']} calls) and batch-{result['batch']} "
+             f"{result.get('rounds_done', result['rounds'])} lockstep rounds x {result['latency_iters']} calls) "
+             f"and batch-{result['batch']} "
              f"throughput; x ORT = paired per-round ratio to ONNX Runtime (Python, default settings); "
              f"all paths agree on top-1: {result.get('top1_agree')}"]
     rows = [(r["label"], r.get("b1_latency_ms"), r.get("latency_vs_ort"), r.get("batch_img_per_s"),
              r.get("throughput_vs_ort"), r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024,
-             r.get("error", "")) for r in result.get("rows", [])]
+             status(r)) for r in result.get("rows", [])]
     lines.append(table(["path", "b1 ms", "x ORT", f"b{result['batch']} img/s", "x ORT", "first call s",
                         "peak RSS GB", "error"], rows))
     export = result.get("export", {})

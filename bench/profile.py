@@ -2,13 +2,15 @@
 
     python -m bench.profile [--framework ms|torch] [--what train|eval] [--model resnet50] [--batch 8]
                             [--size 224] [--steps 2] [--isa ISA] [--torch-mode fp32|cl|bf16|bf16_cl]
+                            [--run-emulated]
 
 Runs the step in a child process with ``ONEDNN_VERBOSE=1`` (MindSpore and PyTorch both run their convolutions,
 BatchNorm, pooling and matmuls through oneDNN on CPU), takes the last step between markers and sums the
 ``exec`` lines by (primitive, implementation, propagation kind). Whatever the step spent outside oneDNN
 (MindSpore's own elementwise/optimizer kernels, PyTorch's ATen kernels, framework overhead) is the wall time
 minus that sum. ``--isa`` sets ONEDNN_MAX_CPU_ISA for the child (default: MindSpore AVX2 via mindzoo, PyTorch
-ALL), which is how the AVX-512 reference-kernel trap shows up (``jit_uni_ncsp ... ref``).
+ALL), which is how the AVX-512 reference-kernel trap shows up (``jit_uni_ncsp ... ref``). A bf16 ``--torch-mode``
+is refused on a CPU that would emulate it (bench/cpu.py) unless ``--run-emulated``.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from bench.common import PYTHON, REPO, table
+from bench.cpu import CpuInfo, detect, torch_mode_skip
 
 BEGIN, END = "@@BENCH_STEP_BEGIN@@", "@@BENCH_STEP_END@@"
 
@@ -121,6 +124,14 @@ def parse(lines: Sequence[str]) -> Dict[str, Any]:
             "outside_onednn_ms": round(wall_ms - onednn_ms, 1), "rows": rows}
 
 
+def emulated_refusal(framework: str, torch_mode: str, cpu: CpuInfo) -> Optional[str]:
+    """Why profiling this mode here would profile an emulation (and take hours), if it would."""
+    skip = torch_mode_skip(torch_mode, cpu) if framework == "torch" else None
+    if not skip:
+        return None
+    return f"--torch-mode {torch_mode} on {cpu.describe()}: {skip.text}; pass --run-emulated to profile it anyway"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=("ms", "torch"), default="ms")
@@ -134,6 +145,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--torch-mode", default="fp32")
     parser.add_argument("--fold-bn", action="store_true", help="MindSpore eval: fold BN into the convs first")
     parser.add_argument("--json", default="", help="also write the breakdown here")
+    parser.add_argument("--run-emulated", action="store_true",
+                        help="profile a bf16 --torch-mode even on a CPU without AVX512_BF16/AMX-BF16 (emulated: hours)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.threads:
@@ -141,6 +154,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.child:
         child(args)
         return 0
+    refusal = emulated_refusal(args.framework, args.torch_mode, detect())
+    if refusal and not args.run_emulated:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     env = dict(os.environ, ONEDNN_VERBOSE="1", PYTHONPATH=str(REPO))
     if args.isa:
         env["ONEDNN_MAX_CPU_ISA"] = args.isa

@@ -1,13 +1,16 @@
-"""``python -m bench.report RESULTS.json [--lang en|cn]``: the docs' tables (model-zoo FPS-table layout) as Markdown.
+"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: the docs' tables (model-zoo FPS-table
+layout) as Markdown, one block per file.
 
-The README performance sections (EN/CN) paste this output; every number in them comes from the named JSON file.
+The README performance sections (EN/CN) paste this output; every number in them comes from the named JSON file, and
+every table says which machine and CPU kind (bench/cpu.py) it was measured on. Modes the run skipped show as
+``skipped: <reason>``, measurements that failed (e.g. over their time limit) as ``error: <message>``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import fmt, table
 
@@ -30,6 +33,12 @@ T = {
                   "bf16_cl": "PyTorch bf16 + channels_last"},
         "train_pipe": "train transforms", "eval_pipe": "eval transforms",
         "batch_axis": "batch (224x224)", "res_axis": "resolution (batch {b})", "yes": "yes", "no": "no",
+        "source": "Measured on {host}: {cpu}, CPU kind `{kind}`, {threads} threads; `{file}`.",
+        "skipped": "skipped", "error": "error", "duration": "run duration {run:.0f} min (estimated {est:.0f} min)",
+        "skips": {"bf16_emulated": "bf16 would be emulated: no AVX512_BF16 or AMX-BF16",
+                  "same_as_default": "no AVX-512: an AVX2 cap changes nothing on this CPU",
+                  "budget": "it would not finish within the run's total time budget"},
+        "old_kind": "{kind}, from the file's avx512/avx512_bf16 fields",
     },
     "cn": {
         "machine": "测试机器", "load": "负载 (1/5/15 分钟平均) 开始 / 结束",
@@ -49,6 +58,12 @@ T = {
                   "bf16_cl": "PyTorch bf16 + channels_last"},
         "train_pipe": "训练变换", "eval_pipe": "评估变换",
         "batch_axis": "batch (224x224)", "res_axis": "分辨率 (batch {b})", "yes": "是", "no": "否",
+        "source": "测试机器 {host}: {cpu}, CPU 类别 `{kind}`, {threads} 线程; `{file}`。",
+        "skipped": "跳过", "error": "错误", "duration": "运行耗时 {run:.0f} 分钟 (预估 {est:.0f} 分钟)",
+        "skips": {"bf16_emulated": "bf16 会被软件模拟: 无 AVX512_BF16 或 AMX-BF16",
+                  "same_as_default": "无 AVX-512: 限制到 AVX2 不起作用",
+                  "budget": "在整次运行的时间预算内无法完成"},
+        "old_kind": "{kind}, 由该文件的 avx512/avx512_bf16 字段推出",
     },
 }
 
@@ -89,21 +104,51 @@ def _gb(mb: Optional[float]) -> Optional[float]:
     return None if mb is None else mb / 1024
 
 
+def cpu_kind(doc: Dict[str, Any]) -> Tuple[str, bool]:
+    """The run's CPU kind, and whether it was derived: files written before bench/cpu.py existed only recorded
+    ``avx512`` / ``avx512_bf16``."""
+    m = doc["machine"]
+    if "cpu" in m:
+        return m["cpu"]["kind"], False
+    return ("avx512-bf16" if m.get("avx512_bf16") else "avx512" if m.get("avx512") else "avx2"), True
+
+
+def source_line(doc: Dict[str, Any], lang: str, source: str) -> str:
+    """Under every table: which machine, CPU kind and file the numbers come from."""
+    m = doc["machine"]
+    return "_" + T[lang]["source"].format(host=m["host"], cpu=m["cpu_model"], kind=cpu_kind(doc)[0],
+                                          threads=m["threads_used"], file=source) + "_"
+
+
+def status_cell(row: Dict[str, Any], value: str, lang: str) -> str:
+    """``value``, or why there is none: ``skipped: <reason>`` / ``error: <message>``."""
+    t = T[lang]
+    if row.get("skipped"):
+        return f"{t['skipped']}: {t['skips'].get(row.get('skip_code', ''), row['skipped'])}"
+    if row.get("error") and value == "-":
+        return f"{t['error']}: {row['error'][:100]}"
+    return value
+
+
 def machine_line(doc: Dict[str, Any], lang: str) -> str:
     m = doc["machine"]
     v = m["versions"]
     t = T[lang]
-    isa = "AVX-512" if m.get("avx512") else "AVX2"
+    kind, derived = cpu_kind(doc)
+    cpu = f"{m['cpu_model']} ({t['old_kind'].format(kind=kind) if derived else kind})"
+    duration = ""
+    if doc.get("seconds") and doc.get("budget", {}).get("estimate_s"):
+        duration = "; " + t["duration"].format(run=doc["seconds"] / 60, est=doc["budget"]["estimate_s"] / 60)
     if lang == "cn":
-        return (f"{t['machine']}: {m['cpu_model']} ({isa}), {m['cores']} 核, 每个框架均用 {m['threads_used']} 线程, "
+        return (f"{t['machine']}: {cpu}, {m['cores']} 核, 每个框架均用 {m['threads_used']} 线程, "
                 f"内存 {m['memory_gb'].get('MemTotal')} GB, {m['os']}; Python {m['python']}, MindSpore {v['mindspore']}, "
                 f"PyTorch {v['torch']}, ONNX Runtime {v['onnxruntime']}, numpy {v['numpy']}。{t['load']}: "
-                f"{doc['load_average']['start']} / {doc['load_average']['end']}。")
-    return (f"{t['machine']}: {m['cpu_model']} ({isa}), {m['cores']} cores, "
+                f"{doc['load_average']['start']} / {doc['load_average']['end']}{duration}。")
+    return (f"{t['machine']}: {cpu}, {m['cores']} cores, "
             f"{m['threads_used']} threads for every framework, {m['memory_gb'].get('MemTotal')} GB RAM, "
             f"{m['os']}; Python {m['python']}, MindSpore {v['mindspore']}, PyTorch {v['torch']}, "
             f"ONNX Runtime {v['onnxruntime']}, numpy {v['numpy']}. {t['load']}: "
-            f"{doc['load_average']['start']} / {doc['load_average']['end']}.")
+            f"{doc['load_average']['start']} / {doc['load_average']['end']}{duration}.")
 
 
 def train_table(doc: Dict[str, Any], lang: str) -> str:
@@ -117,8 +162,10 @@ def train_table(doc: Dict[str, Any], lang: str) -> str:
         ours = next(r for r in g["rows"] if r["task"] == "train.MsTrain")
         by_mode = {r.get("mode", r["spec"].get("mode")): r for r in g["rows"] if r["task"] == "train.TorchTrain"}
         fp32 = by_mode.get("fp32", {})
-        rows.append([g["model"], g["batch"], f"{g['size']}x{g['size']}", fmt(ours.get("img_per_s")),
-                     *[fmt(by_mode[m].get("img_per_s")) if m in by_mode else "-" for m in modes],
+        rows.append([g["model"], g["batch"], f"{g['size']}x{g['size']}",
+                     status_cell(ours, fmt(ours.get("img_per_s")), lang),
+                     *[status_cell(by_mode[m], fmt(by_mode[m].get("img_per_s")), lang) if m in by_mode else "-"
+                       for m in modes],
                      f"**{fmt(ours.get('vs_torch_fp32'))}x**",
                      f"{fmt(ours.get('first_step_s'), 1)} / {fmt(fp32.get('first_step_s'), 1)}",
                      f"{fmt(_gb(ours.get('peak_rss_mb')), 1)} / {fmt(_gb(fp32.get('peak_rss_mb')), 1)}"])
@@ -133,7 +180,7 @@ def infer_table(doc: Dict[str, Any], lang: str) -> str:
     rows = []
     for r in res.get("rows", []):
         label = INFER_LABELS_CN.get(r["kind"], r["label"]) if lang == "cn" else r["label"]
-        rows.append([label, fmt(r.get("b1_latency_ms"), 1), fmt(r.get("latency_vs_ort")),
+        rows.append([label, status_cell(r, fmt(r.get("b1_latency_ms"), 1), lang), fmt(r.get("latency_vs_ort")),
                      fmt(r.get("batch_img_per_s"), 1), fmt(r.get("first_step_s")), fmt(_gb(r.get("peak_rss_mb")))])
     return table(headers, rows, markdown=True)
 
@@ -141,8 +188,9 @@ def infer_table(doc: Dict[str, Any], lang: str) -> str:
 def data_table(doc: Dict[str, Any], lang: str) -> str:
     t = T[lang]
     res = doc["results"].get("data", {})
-    rows = [[t["train_pipe"] if r["kind"] == "train" else t["eval_pipe"], r["workers"], fmt(r.get("img_per_s"), 0),
-             fmt(r.get("x_train_step"), 0)] for r in res.get("rows", [])]
+    rows = [[t["train_pipe"] if r["kind"] == "train" else t["eval_pipe"], r["workers"],
+             status_cell(r, fmt(r.get("img_per_s"), 0), lang), fmt(r.get("x_train_step"), 0)]
+            for r in res.get("rows", [])]
     return table([t["pipe"], t["workers"], t["imgs"], t["xstep"]], rows, markdown=True)
 
 
@@ -156,7 +204,7 @@ def scaling_table(doc: Dict[str, Any], lang: str) -> str:
             continue
         key = "batch" if axis == "batch" else "size"
         name = t["batch_axis"] if axis == "batch" else t["res_axis"].format(b=s["points"][0]["batch"])
-        pts = ", ".join(f"{p[key]}: {fmt(p.get('step_s_median'))}" for p in s["points"])
+        pts = status_cell(s, ", ".join(f"{p[key]}: {fmt(p.get('step_s_median'))}" for p in s["points"]) or "-", lang)
         rows.append([name, pts, fmt(s.get("exponent"))])
     return table([t["axis"], t["points"], t["exp"]], rows, markdown=True)
 
@@ -168,23 +216,34 @@ def targets_table(doc: Dict[str, Any], lang: str) -> str:
     return table([t["target"], t["value"], t["met"]], rows, markdown=True)
 
 
-def render(doc: Dict[str, Any], lang: str = "en") -> str:
+def render(doc: Dict[str, Any], lang: str = "en", source: str = "") -> str:
     t = T[lang]
     parts: List[str] = [machine_line(doc, lang), ""]
+    where = source_line(doc, lang, source or "?")
     for title, fn, section in ((t["train_title"], train_table, "train"), (t["infer_title"], infer_table, "infer"),
                                (t["data_title"], data_table, "data"), (t["scale_title"], scaling_table, "scaling")):
-        if section in doc["results"]:
-            parts += [f"#### {title}", "", fn(doc, lang), ""]
-    parts += [f"#### {t['targets']}", "", targets_table(doc, lang)]
+        if section not in doc["results"]:
+            continue
+        result = doc["results"][section]
+        body = status_cell(result, "", lang) if result.get("skipped") or result.get("error") else fn(doc, lang)
+        parts += [f"#### {title}", "", where, "", body, ""]
+    parts += [f"#### {t['targets']}", "", where, "", targets_table(doc, lang)]
     return "\n".join(parts)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="a bench/results/*.json file")
+    parser.add_argument("results", nargs="+", help="bench/results/*.json files (e.g. one per CPU kind)")
     parser.add_argument("--lang", choices=("en", "cn"), default="en")
     args = parser.parse_args(argv)
-    print(render(json.loads(Path(args.results).read_text()), args.lang))
+    blocks = []
+    for path in map(Path, args.results):
+        doc = json.loads(path.read_text())
+        text = render(doc, args.lang, path.name)
+        if len(args.results) > 1:
+            text = f"### {doc['machine']['cpu_model']}, `{cpu_kind(doc)[0]}`\n\n{text}"
+        blocks.append(text)
+    print("\n\n".join(blocks))
     return 0
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark suite: `bash bench/run.sh [--quick] [--only SECTION[,...]] [--out FILE] [--threads N]`.
-# A thin wrapper over `python -m bench` (see bench/__init__.py): makes sure .venv has mindzoo with the
-# PyTorch extra and that the C++ harness can be built, then runs the suite. Results: bench/results/*.json.
+# The benchmark suite: `bash bench/run.sh [--quick] [--only SECTION[,...]] [--out FILE] [--threads N] [--estimate]`.
+# A thin wrapper over `python -m bench` (see bench/__init__.py; `--help` lists the time-limit and budget options):
+# makes sure .venv has mindzoo with the PyTorch extra and that the C++ harness can be built, then runs the suite.
+# Results: bench/results/<date>-<host>-<cpu kind>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh

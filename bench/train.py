@@ -16,7 +16,9 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional
 
-from bench.common import Context, median, paired_ratio, rnd, run_lockstep, table, torch_env
+from bench import budget
+from bench.common import Context, median, paired_ratio, rnd, run_lockstep, status, table, torch_env
+from bench.cpu import skipped_row, torch_mode_skip
 from bench.measure import Timer, build_torch_model, ms_context
 
 TORCH_MODES = {"fp32": "fp32 NCHW", "cl": "fp32 channels_last", "bf16": "bf16 autocast NCHW",
@@ -208,10 +210,13 @@ def summarize(worker: Any, batch: int) -> Dict[str, Any]:
     return out
 
 
+def torch_spec(common: Dict[str, Any], mode: str) -> Dict[str, Any]:
+    return {**common, "mode": mode[: -len("_passive")] if mode.endswith("_passive") else mode}
+
+
 def torch_worker(ctx: Context, model: str, common: Dict[str, Any], mode: str) -> Any:
-    passive = mode.endswith("_passive")
-    spec = {**common, "mode": mode[: -len("_passive")] if passive else mode}
-    return ctx.worker(f"train-{model}-torch-{mode}", "train.TorchTrain", spec, env=torch_env(passive=passive))
+    return ctx.worker(f"train-{model}-torch-{mode}", "train.TorchTrain", torch_spec(common, mode),
+                      env=torch_env(passive=mode.endswith("_passive")))
 
 
 def label(row: Dict[str, Any], mode: str) -> str:
@@ -221,26 +226,52 @@ def label(row: Dict[str, Any], mode: str) -> str:
     return text + (", OMP_WAIT_POLICY=PASSIVE" if mode.endswith("_passive") else "")
 
 
+def group_common(g: Dict[str, Any]) -> Dict[str, Any]:
+    return {"model": g["model"], "batch": g["batch"], "size": g["size"]}
+
+
+def estimate(ctx: Context) -> float:
+    """Expected seconds of this section on ``ctx.cpu``'s kind (skipped modes cost nothing)."""
+    total = 0.0
+    for g in plan(ctx):
+        common = {"threads": ctx.threads, **group_common(g)}
+        jobs = [("train.MsTrain", common)]
+        jobs += [("train.TorchTrain", torch_spec(common, m)) for m in g["torch_modes"]
+                 if not ctx.skip(torch_mode_skip(m, ctx.cpu))]
+        total += budget.lockstep_s(jobs, g["rounds"], ctx.cpu.kind)
+    return total
+
+
 def run(ctx: Context) -> Dict[str, Any]:
     groups = []
     for g in plan(ctx):
-        common = {"model": g["model"], "batch": g["batch"], "size": g["size"]}
+        common = group_common(g)
+        skips = {m: ctx.skip(torch_mode_skip(m, ctx.cpu)) for m in g["torch_modes"]}
+        measured = [m for m in g["torch_modes"] if not skips[m]]
         workers = [ctx.worker(f"train-{g['model']}-ms", "train.MsTrain", common)]
-        workers += [torch_worker(ctx, g["model"], common, m) for m in g["torch_modes"]]
-        run_lockstep(workers, g["rounds"], label=f"train {g['model']}")
-        rows = [summarize(w, g["batch"]) for w in workers]
+        workers += [torch_worker(ctx, g["model"], common, m) for m in measured]
+        rounds_done = run_lockstep(workers, g["rounds"], label=f"train {g['model']}")
+        by_mode = dict(zip(["ms", *measured], (summarize(w, g["batch"]) for w in workers)))
+        for mode, reason in skips.items():
+            if reason:
+                print(f"  [train {g['model']}] PyTorch {mode}: skipped: {reason.text}", flush=True)
+                by_mode[mode] = skipped_row(reason, name=f"train-{g['model']}-torch-{mode}", task="train.TorchTrain",
+                                            spec={"threads": ctx.threads, **torch_spec(common, mode)}, batch=g["batch"])
+        rows = [by_mode[m] for m in ["ms", *g["torch_modes"]]]
         for row, mode in zip(rows, ["ms", *g["torch_modes"]]):
             row["mode"] = mode
             row["label"] = label(row, mode)
-        fp32 = [r for r in rows if r["mode"] in ("fp32", "fp32_passive") and r["step_s"]]
+        fp32 = [r for r in rows if r["mode"] in ("fp32", "fp32_passive") and r.get("step_s")]
         # the peer's best fp32 NCHW of each round (default vs passive OpenMP waiting: which wins depends on load)
         best = [min(ts) for ts in zip(*(r["step_s"] for r in fp32))] if fp32 else []
         for row in rows:  # speed ratios, paired per round: PyTorch step time / this step time
+            if row.get("skipped"):
+                continue
             row["vs_torch_fp32"] = rnd(paired_ratio(best, row["step_s"]), 3) if best else None
             for r in fp32:
                 key = "vs_torch_fp32_passive" if r["mode"] == "fp32_passive" else "vs_torch_fp32_default"
                 row[key] = rnd(paired_ratio(r["step_s"], row["step_s"]), 3)
-        groups.append({**g, "rows": rows, "ms_img_per_s": rows[0].get("img_per_s"),
+        groups.append({**g, "rounds_done": rounds_done, "rows": rows, "ms_img_per_s": rows[0].get("img_per_s"),
                        "torch_fp32_best_step_s": [rnd(t) for t in best]})
     return {"groups": groups}
 
@@ -250,10 +281,10 @@ def report(result: Dict[str, Any]) -> str:
     for g in result["groups"]:
         rows = [(r["label"], r.get("img_per_s"), r.get("step_s_median"), r.get("vs_torch_fp32"),
                  r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"),
-                 r.get("error", "")) for r in g["rows"]]
+                 status(r)) for r in g["rows"]]
         lines.append(f"train step: {g['model']}, batch {g['batch']}, {g['size']}x{g['size']}, median of "
-                     f"{g['rounds']} lockstep rounds; x torch fp32 = paired per-round speed ratio to the faster "
-                     f"PyTorch fp32 NCHW (default or PASSIVE OpenMP wait) of each round")
+                     f"{g.get('rounds_done', g['rounds'])} lockstep rounds; x torch fp32 = paired per-round speed "
+                     f"ratio to the faster PyTorch fp32 NCHW (default or PASSIVE OpenMP wait) of each round")
         lines.append(table(["framework / mode", "img/s", "step s", "x torch fp32", "first step s", "peak RSS GB",
                             "cpu util", "error"], rows))
         lines.append("")

@@ -1,8 +1,8 @@
 """``python -m bench.worker REPLY_FD``: one measurement in its own process, driven by the parent over pipes.
 
 Commands arrive as JSON lines on stdin; each gets one JSON line on REPLY_FD:
-``{"cmd": "setup", "task": "train.MsTrain", "spec": {...}}`` builds the task and runs its first (compiling)
-step; ``{"cmd": "step"}`` runs one measured unit; ``{"cmd": "finish"}`` reports and exits; any other cmd calls
+``{"cmd": "setup", "task": "train.MsTrain", "spec": {...}}`` builds the task (``module.Class`` of bench/, or
+``package.module:Class``) and runs its first (compiling) step; ``{"cmd": "step"}`` runs one measured unit; ``{"cmd": "finish"}`` reports and exits; any other cmd calls
 the task method of that name with the remaining keys. Every reply carries the process's peak RSS so far.
 File descriptor 1 is pointed at stderr before anything is imported, so framework chatter on stdout can never
 corrupt the replies.
@@ -21,6 +21,10 @@ from bench.measure import current_rss_mb, peak_rss_mb
 
 
 def resolve(task: str) -> Any:
+    """``module.Class`` of a bench module (``train.MsTrain``), or ``package.module:Class`` of any importable one."""
+    if ":" in task:
+        module, _, cls = task.partition(":")
+        return getattr(importlib.import_module(module), cls)
     module, _, cls = task.rpartition(".")
     return getattr(importlib.import_module(f"bench.{module}"), cls)
 
