@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: resnet{50,101,152}_imagenet2012_config.yaml): indices into the gradient list where a new fused AllReduce
 #: group starts.
 MODEL_ZOO_FUSION = {"resnet50": [85, 160], "resnet101": [80, 210, 313], "resnet152": [180, 313]}
+#: Their gradient counts (stem 3 + 9 per bottleneck + 3 per stage's downsample + fc 2), to skip building the others.
+MODEL_ZOO_GRADIENTS = {"resnet50": 161, "resnet101": 314, "resnet152": 467}
 BN_STATISTICS = ("moving_mean", "moving_variance")
 
 
@@ -96,8 +98,9 @@ def derive_all_reduce_fusion(net_name: str) -> List[int]:
 
     names = gradient_names(create_model(net_name, num_classes=2))
     for reference, split in MODEL_ZOO_FUSION.items():
-        if len(names) > split[-1] and gradient_names(create_model(reference, num_classes=2)) == names:
-            return list(split)
+        if len(names) == MODEL_ZOO_GRADIENTS[reference]:
+            same = reference == net_name or gradient_names(create_model(reference, num_classes=2)) == names
+            return list(split) if same else []
     return []
 
 
