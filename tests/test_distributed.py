@@ -303,14 +303,15 @@ run = build_run(load_config([*sys.argv[1:], f"--seed={1 + rank}"]), write_output
 ms.set_seed(1 + rank)
 own = create_model("resnet18", num_classes=2)  # what this rank's seed initialises, never broadcast
 print(f"rank {rank} own {parameter_digest(own.get_parameters())} "
-      f"started {parameter_digest(run.net.get_parameters())} step {parameter_digest(run.train_step.get_parameters())}",
-      flush=True)
+      f"started {parameter_digest(run.net.get_parameters())} step {parameter_digest(run.train_step.get_parameters())} "
+      f"fusion {ms.get_auto_parallel_context('all_reduce_fusion_config')}", flush=True)
 """
 
 
 def test_ranks_with_different_seeds_start_from_rank_0s_parameters(tmp_path: Path) -> None:
     """msrun, 2 workers seeded 1 and 2 (different random initial weights): after build_run both hold rank 0's
-    parameters, BatchNorm statistics and optimizer state (an explicit ops.Broadcast from rank 0)."""
+    parameters, BatchNorm statistics and optimizer state (an explicit ops.Broadcast from rank 0). The config's
+    all_reduce_fusion_config reaches the auto-parallel context."""
     from mindzoo.launch import child_env
     from mindzoo.launch.msrun import free_port, msrun_executable
 
@@ -319,13 +320,13 @@ def test_ranks_with_different_seeds_start_from_rank_0s_parameters(tmp_path: Path
     script.write_text(BROADCAST_SCRIPT)
     cmd = [msrun_executable(), "--worker_num=2", "--local_worker_num=2", f"--master_port={free_port()}",
            f"--log_dir={tmp_path / 'log'}", "--join=True", str(script), f"--data_path={data}", "--run_distribute=True",
-           *TRAIN_ARGS, f"--output_dir={tmp_path / 'out'}"]
+           *TRAIN_ARGS, f"--output_dir={tmp_path / 'out'}", "--all_reduce_fusion_config=20,40"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=child_env({}, _script_env()), capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:]
     found = {}
     for rank in (0, 1):
-        match = re.search(rf"rank {rank} own (\w+) started (\w+) step (\w+)",
+        match = re.search(rf"rank {rank} own (\w+) started (\w+) step (\w+) fusion \[20, 40\]",
                           (tmp_path / "log" / f"worker_{rank}.log").read_text())
         assert match, f"worker {rank} printed no digests"
         found[rank] = match.groups()

@@ -18,7 +18,8 @@ Public API (what bench/ times):
   train step (``run.train_step``: the bare ``TrainStep`` Cell, ``step(images, labels) -> (loss, overflow,
   scale)``), checkpoints, resume state, identical parameters on every rank.
 - ``build_network(cfg)`` and ``make_train_step(cfg, net, steps_per_epoch, global_batch)``: the same network and
-  train step without data (synthetic-input benchmarks).
+  train step without data (synthetic-input benchmarks); ``train_data(cfg, net).train_dataset(epoch)``: the
+  training pipeline alone.
 - ``fit(run, callbacks=None, stepper=None) -> Position``: the training loop (``callbacks=[]``: no logs,
   metrics or checkpoints; ``stepper``: e.g. ``HostStepper(MonitoredStep(run.train_step))``).
 """
@@ -201,6 +202,11 @@ def _build_data(cfg: Config, net, dist: DistInfo, train_info: ImageFolderInfo,
                                       cfg.train_crop_scale, cfg.hflip_prob)
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
     return TrainData(Path(cfg.data_path), train_info, val_info, transforms, size, geometry, cfg, shard)
+
+
+def train_data(cfg: Config, net, dist: DistInfo = DistInfo()) -> TrainData:
+    """The config's checked folders and pipelines for ``net`` (benchmarks; build_run checks the folders earlier)."""
+    return _build_data(cfg, net, dist, *_validate_folders(cfg))
 
 
 def _start_outputs(cfg: Config, output_dir: Path, dist: DistInfo, train_info: ImageFolderInfo) -> None:
