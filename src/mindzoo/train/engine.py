@@ -247,6 +247,20 @@ def _rank0_checkpoint(newest: Optional[Path], checkpoints: CheckpointManager, di
     return path
 
 
+def _resume(cfg: Config, train_step, checkpoints: CheckpointManager, dist: DistInfo,
+            steps_per_epoch: int) -> Tuple[Position, Optional[Path]]:
+    """The position to start from: a fresh one, or the resumed checkpoint's (loaded into ``train_step``)."""
+    from mindzoo.train.resume import restore_position
+
+    path = resolve_resume(cfg, checkpoints, dist)
+    if path is None:
+        return Position(), None
+    position = restore_position(train_step, path, steps_per_epoch)
+    logger.info("resumed from %s at epoch %d step %d/%d, global step %d", path, position.epochs_done + 1,
+                position.step_in_epoch, steps_per_epoch, position.global_step)
+    return position, path
+
+
 def build_run(cfg: Config, write_outputs: bool = True) -> Run:
     """Check the config and data, start MindSpore (and the ranks), build everything and restore a resume.
 
@@ -254,7 +268,6 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
     """
     from mindzoo.cli.common import ensure_writable_dir, set_mindspore_context
     from mindzoo.distributed import broadcast_from_rank0, init_data_parallel, set_all_reduce_fusion
-    from mindzoo.train.resume import restore_position
 
     check_train_config(cfg)
     output_dir = ensure_writable_dir(Path(cfg.output_dir)) if write_outputs else Path(cfg.output_dir)
@@ -271,12 +284,7 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
     global_batch = cfg.batch_size * dist.group_size
     train_step, lr = make_train_step(cfg, net, steps_per_epoch, global_batch)
     checkpoints = CheckpointManager(output_dir / "checkpoints", cfg.net_name, cfg.keep_checkpoint_max)
-    resume_path = resolve_resume(cfg, checkpoints, dist)
-    position = Position()
-    if resume_path is not None:
-        position = restore_position(train_step, resume_path, steps_per_epoch)
-        logger.info("resumed from %s at epoch %d step %d/%d, global step %d", resume_path, position.epochs_done + 1,
-                    position.step_in_epoch, steps_per_epoch, position.global_step)
+    position, resume_path = _resume(cfg, train_step, checkpoints, dist, steps_per_epoch)
     if dist.distributed:
         broadcast_from_rank0(train_step.get_parameters())()  # every rank starts from rank 0's state
     logger.info("training %s: %d epochs x %d steps, global batch %d, base lr %.5f (%s), image %d, eval image %d",
