@@ -170,3 +170,26 @@ def test_grid_reads_do_not_change_training_and_resume_at_a_grid_point_is_exact(t
     assert len(weights) > 100 and any("moving_mean" in k for k in weights)
     for key in [*weights, "global_step", "mindzoo_epochs_done", "mindzoo_steps_in_epoch"]:
         np.testing.assert_array_equal(again[key], final[key], err_msg=key)
+
+
+def test_sink_mode_on_ascend_and_gpu_and_the_host_loop_on_cpu():
+    """Stepper choice by device; on CPU MindSpore itself refuses data_sink, which is why CPU runs the host loop."""
+    import mindspore as ms
+    from mindspore import nn
+
+    from mindzoo.train.amp import build_train_step
+    from mindzoo.train.loss import CrossEntropySmooth
+    from mindzoo.train.optim import build_optimizer
+    from mindzoo.train.stepping import HostStepper, MonitoredStep, SinkStepper, make_stepper
+
+    net = nn.Dense(3, 2)
+    step = MonitoredStep(build_train_step(net, CrossEntropySmooth(2), build_optimizer(net, 0.1, 0.9, 0.0)))
+    cpu = make_stepper("CPU", step, 4, 12)
+    assert isinstance(cpu, HostStepper) and cpu.granularity == 1
+    gpu, ascend = make_stepper("GPU", step, 4, 12), make_stepper("Ascend", step, 0, 12)
+    assert isinstance(gpu, SinkStepper) and gpu.granularity == 4
+    assert isinstance(ascend, SinkStepper) and ascend.granularity == 12  # sink_size 0: one sink an epoch
+    dataset = ms.dataset.NumpySlicesDataset({"x": np.ones((4, 3), np.float32), "y": np.zeros(4, np.int32)},
+                                            shuffle=False).batch(2)
+    with pytest.raises(ValueError, match="Data sinking supports ascend or gpu device target"):
+        gpu.start_epoch(dataset)

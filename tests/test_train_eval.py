@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO, error_lines, make_image_folder, run
+from mindzoo.train.resume import newest_checkpoint
 
 TINY = [
     "--net_name=resnet18", "--num_classes=4", "--train_image_size=32", "--eval_image_size=32",
@@ -28,8 +29,8 @@ def data(tmp_path_factory):
 
 
 def _final_params(output_dir):
-    ckpts = sorted((output_dir / "checkpoints").glob("resnet18-*_*.ckpt"), key=lambda p: int(p.name.split("-")[1].split("_")[0]))
-    return ckpts[-1].name, ms.load_checkpoint(str(ckpts[-1]))
+    newest = newest_checkpoint(output_dir / "checkpoints", "resnet18")
+    return newest.name, ms.load_checkpoint(str(newest))
 
 
 def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
