@@ -12,10 +12,11 @@ iterator to the host and calls the step. :class:`SinkStepper` (Ascend/GPU) uses 
 pipeline feeds a device queue and each step takes its batch there, so host-to-device copies overlap the
 steps. In sink mode read points additionally snap to a grid of ``sink_size`` steps from the epoch's start
 (``sink_size: 0`` = one read per epoch), so a step checkpoint, and with it a resumed run, falls on a sink
-boundary. ``data_sink`` is called without a ``jit_config``: the train-step Cell keeps its one compiled graph
-(each epoch's new pipeline does not recompile it) and the step loop itself stays on the host. The sink path
-raises on CPU and was never run on this project's machines; the read-point arithmetic it uses is the host
-loop's and is tested on CPU.
+boundary. ``data_sink`` is called without a ``jit_config``: per MindSpore 2.10's ``train/data_sink.py`` each
+call then runs ``GetNext`` and the train-step Cell, which keeps its one compiled graph (each epoch's new
+pipeline does not recompile it), and the step loop stays on the host. ``data_sink`` raises on CPU, so the sink
+path was never run on this project's machines; the read-point arithmetic it uses is the host loop's and is
+tested on CPU.
 """
 from __future__ import annotations
 
