@@ -1,11 +1,11 @@
 """Section ``train``: img/s of our real train step vs PyTorch eager on the identical architecture.
 
-MindSpore side (:class:`MsTrain`): exactly what train.py builds - ``create_model`` ->
-``build_train_step(net, CrossEntropySmooth(C, 0.1), build_optimizer(net, lr_array, 0.9, 1e-4), "O0", "fixed",
-1.0, 2.0, 1000)`` in GRAPH mode - called on a float32 NCHW image Tensor and int32 labels (the layout
-``create_dataset`` yields), with ``loss.asnumpy()`` after each step as train.py does. ``data_dir`` switches
-to train.py's whole loop: batches come from ``create_dataset(...).create_tuple_iterator()`` with the train
-transforms, so the pipeline shares the cores with the step.
+MindSpore side (:class:`MsTrain`): exactly what train.py builds, through the same engine
+(``mindzoo.train.engine``: ``build_network`` + ``make_train_step`` on a Config with a constant LR 0.01, SGD
+momentum 0.9, weight decay 1e-4, label smoothing 0.1, fixed loss scale 1) in GRAPH mode - the bare train step
+called on a float32 NCHW image Tensor and int32 labels (the layout the pipeline yields), with ``loss.asnumpy()``
+after each step. ``data_dir`` adds train.py's pipeline (``train_data(cfg, net).train_dataset(0)``, the train
+transforms), so the pipeline shares the cores with the step.
 
 PyTorch side (:class:`TorchTrain`): ``mindzoo.convert.torch_reference`` (torchvision's ResNet), SGD momentum
 0.9 with weight decay 1e-4 off BN/bias, label-smoothed cross-entropy, ``torch.set_num_threads`` = MindSpore's
@@ -39,35 +39,39 @@ class MsTrain:
         import mindspore as ms
         import numpy as np
 
-        from mindzoo import create_model
-        from mindzoo.train.amp import build_train_step
-        from mindzoo.train.loss import CrossEntropySmooth
-        from mindzoo.train.optim import build_optimizer
+        from mindzoo.train.engine import build_network, make_train_step
 
         self.ms, self.np = ms, np
         if self.cpu_affinity:
             ms.runtime.set_cpu_affinity(True)
             info["cpu_affinity"] = True
         t0 = time.perf_counter()
-        net = create_model(self.model, num_classes=self.num_classes)
-        lr = np.full(100_000, 0.01, dtype=np.float32)
-        self.step_cell = build_train_step(net, CrossEntropySmooth(self.num_classes, 0.1),
-                                          build_optimizer(net, lr, 0.9, 1e-4), self.amp_level, "fixed", 1.0, 2.0, 1000)
+        cfg = self._config()
+        net = build_network(cfg)
+        self.step_cell, _ = make_train_step(cfg, net, steps_per_epoch=100_000, global_batch=self.batch)
         info["build_s"] = round(time.perf_counter() - t0, 3)
         self.iterator = None
         if self.data_dir:
-            self._make_iterator(net)
+            self._make_iterator(cfg, net)
         self.fn = self._sink_fn() if self.sink_size else None
         info.update(self._first(self.batch, self.size))
         return info
 
-    def _make_iterator(self, net: Any) -> None:
-        from mindzoo.data import create_dataset, train_transforms
+    def _config(self) -> Any:
+        """train.py's configuration for this benchmark (one epoch of a constant LR, so no schedule effects)."""
+        from mindzoo.config import load_config
 
-        dataset = create_dataset(self.data_dir, "train", train_transforms(self.size, net.data_config), self.batch,
-                                 shuffle=True, num_parallel_workers=self.data_workers or self.threads,
-                                 drop_remainder=True)
-        self.dataset = dataset.repeat(1_000_000)
+        return load_config(overrides={
+            "net_name": self.model, "num_classes": self.num_classes, "batch_size": self.batch,
+            "train_image_size": self.size, "data_path": self.data_dir, "amp_level": self.amp_level,
+            "num_parallel_workers": self.data_workers or self.threads, "epoch_size": 1, "warmup_epochs": 0,
+            "lr": 0.01, "lr_base_batch": 0, "lr_schedule": "constant", "momentum": 0.9, "weight_decay": 1e-4,
+            "label_smoothing": 0.1, "loss_scale_type": "fixed", "loss_scale": 1.0, "run_eval": False})
+
+    def _make_iterator(self, cfg: Any, net: Any) -> None:
+        from mindzoo.train.engine import train_data
+
+        self.dataset = train_data(cfg, net).train_dataset(0).repeat(1_000_000)
         if not self.sink_size:
             self.iterator = self.dataset.create_tuple_iterator(num_epochs=1)
 

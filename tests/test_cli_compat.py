@@ -26,7 +26,8 @@ SCRIPTS = sorted(p.name for p in (REPO / "scripts").glob("run_*.sh") if p.name !
 
 def _check_lists_every_key(text: str) -> None:
     for doc in schema_docs():
-        assert re.search(rf"^  --{doc.key} [A-Z]+ +{re.escape(doc.help[:20])}", text, re.M), doc.key
+        # argparse-style: the help follows the name and type, on the next line when the name is long
+        assert re.search(rf"^  --{doc.key} [A-Z]+\s+{re.escape(doc.help[:20])}", text, re.M), doc.key
     for alias in ALIASES.values():
         assert f"--{alias.name}" in text, alias.name
         if alias.kind == "same":

@@ -6,13 +6,13 @@ import logging
 from pathlib import Path
 
 import mindzoo  # noqa: F401  (must precede mindspore)
+import mindspore.dataset as ds
 import numpy as np
 import pytest
 from PIL import Image
 
 from mindzoo.data import (
     create_dataset,
-    dataset_size_images,
     eval_transforms,
     fixres_finetune_transforms,
     preprocess_image,
@@ -180,8 +180,6 @@ def test_fixres_finetune_is_test_geometry():
         np.testing.assert_array_equal(plain, reference)
     assert 384 * 256 // 224 == int(384 / (224 / 256)) == 438
     # Through a real pipeline: eager calls re-seed every call once a global dataset seed is set.
-    import mindspore.dataset as ds
-
     pipeline = ds.NumpySlicesDataset({"image": np.stack([arr] * 24)}, shuffle=False)
     pipeline = pipeline.map(fixres_finetune_transforms(32, DC, flip=True), input_columns="image")
     flipped = [row[0] for row in pipeline.create_tuple_iterator(num_epochs=1, output_numpy=True)]
@@ -219,7 +217,7 @@ def test_check_image_bytes_flags_what_decode_rejects():
 
 def test_eval_dataset_counts_every_image(demo):
     files = list((demo / "val").glob("*/*.JPEG"))
-    assert dataset_size_images(demo, "val") == len(files) == 359
+    assert validate_image_folder(demo / "val").num_images == len(files) == 359
     dataset = create_dataset(demo, "val", eval_transforms(16, DC), batch_size=32, shuffle=False)
     images, labels, sizes = collect(dataset)
     assert sizes == [32] * 11 + [7]
@@ -229,8 +227,9 @@ def test_eval_dataset_counts_every_image(demo):
 
 
 def test_train_dataset_shapes_and_determinism(demo):
+    ds.config.set_seed(1)
     dataset = create_dataset(demo, "train", train_transforms(24, DC, color_jitter=0.4), batch_size=64,
-                             shuffle=True, seed=1)
+                             shuffle=True)
     images, labels, sizes = collect(dataset)
     assert sizes == [64] * (1438 // 64)  # drop_remainder for train
     assert images.shape[1:] == (3, 24, 24) and images.dtype == np.float32 and labels.dtype == np.int32
@@ -245,8 +244,9 @@ def test_train_dataset_shapes_and_determinism(demo):
 def _shard_hashes(root: Path, split: str, num_shards: int, **kw) -> list:
     shards = []
     for shard_id in range(num_shards):
+        ds.config.set_seed(3)
         dataset = create_dataset(root, split, [hash_transform], batch_size=1, shuffle=True, num_shards=num_shards,
-                                 shard_id=shard_id, seed=3, **kw)
+                                 shard_id=shard_id, **kw)
         shards.append([row.tobytes() for row in collect(dataset)[0]])
     return shards
 
@@ -284,7 +284,7 @@ def test_layout_errors_name_the_path(tmp_path):
         create_dataset(tmp_path, "train", eval_transforms(8, DC), 2, shuffle=True)
     (tmp_path / "val").mkdir()
     with pytest.raises(DataError, match=f"no class folders in {tmp_path / 'val'}"):
-        dataset_size_images(tmp_path, "val")
+        validate_image_folder(tmp_path / "val")
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataError, match=f"not a directory: {tmp_path / 'file'}"):
         validate_image_folder(tmp_path / "file")

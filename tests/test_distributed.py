@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ TRAIN_ARGS = [
     "--label_smoothing=0.1", "--log_interval=1", "--num_parallel_workers=1",
 ]
 DIGEST_LINE = re.compile(r"rank (\d+) trainable parameters sha256 ([0-9a-f]{64})")
+ALL_DIGEST_LINE = re.compile(r"rank (\d+) all parameters sha256 ([0-9a-f]{64}) \(trainable and BatchNorm statistics\)")
 
 
 def _script_env(**extra: str) -> Dict[str, str]:
@@ -206,15 +208,156 @@ def test_two_workers_equal_single_process_on_the_concatenated_batch(tmp_path: Pa
     update = max(float(np.max(np.abs(moved[k]))) / float(np.max(np.abs(trained[k]))) for k in moved)
     assert update > 1e-2, f"training barely moved the weights ({update:.3g}): the comparison would be vacuous"
 
-    digests = {}
-    for rank in (0, 1):
-        log = (output / f"train_rank{rank}.log").read_text()
-        found = DIGEST_LINE.findall(log)
-        assert found and int(found[-1][0]) == rank, f"train_rank{rank}.log has no parameter digest line"
-        digests[rank] = found[-1][1]
+    digests = _digests(output)
     assert digests[0] == digests[1], "the ranks' trainable parameters differ"
     ckpt_params = read_checkpoint(ckpt_path)
     assert digests[0] == parameter_digest([ckpt_params[k] for k in reference["trainable"]])
+    # rank 1 adopted rank 0's BatchNorm statistics at the checkpoint: the whole state is the same on both ranks
+    assert _digests(output, ALL_DIGEST_LINE)[0] == _digests(output, ALL_DIGEST_LINE)[1]
+
+
+def _digests(output: Path, pattern: "re.Pattern[str]" = DIGEST_LINE) -> Dict[int, str]:
+    """rank -> the last digest its train_rank<r>.log reports."""
+    found = {}
+    for rank in (0, 1):
+        lines = pattern.findall((output / f"train_rank{rank}.log").read_text())
+        assert lines and int(lines[-1][0]) == rank, f"train_rank{rank}.log has no digest line"
+        found[rank] = lines[-1][1]
+    return found
+
+
+# ---------------------------------------------------------------- one job: broadcast at start, resume
+
+
+#: 16 images, 2 ranks x batch 2: 4 steps an epoch, 12 in all; a step checkpoint every 3 global steps lands
+#: mid-epoch (resnet18-1_3, -2_2, -3_1). Shuffled, randomly augmented: the replayed order matters.
+RESUME_ARGS = [*TRAIN_ARGS, "--epoch_size=3", "--train_shuffle=True", "--random_augment=True",
+               "--save_checkpoint_steps=3", "--keep_checkpoint_max=20", "--run_eval=True", "--eval_batch_size=4"]
+
+
+def _msrun(data: Path, output: Path, cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+    args = [str(data), "2", "", "CPU", *RESUME_ARGS, f"--output_dir={output}", *extra]
+    return subprocess.run(["bash", str(REPO / "scripts" / "run_distribute_train_msrun.sh"), *args], cwd=cwd,
+                          env=_script_env(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def unbroken_job(tmp_path_factory) -> Dict[str, Path]:
+    root = tmp_path_factory.mktemp("job")
+    data = make_image_folder(root / "data", {"train": {"a": 8, "b": 8}, "val": {"a": 3, "b": 2}}, size=32)
+    proc = _msrun(data, root / "unbroken", root)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"root": root, "data": data, "output": root / "unbroken"}
+
+
+def _assert_same_final_state(resumed: Path, unbroken: Path) -> None:
+    """Each rank's parameters and BatchNorm statistics, and rank 0's final checkpoint, equal the unbroken job's."""
+    from mindzoo.checkpoint import read_checkpoint
+
+    for pattern in (DIGEST_LINE, ALL_DIGEST_LINE):
+        expected = _digests(unbroken, pattern)
+        assert expected[0] == expected[1]
+        assert _digests(resumed, pattern) == expected
+    final = {k: v.asnumpy() for k, v in read_checkpoint(unbroken / "checkpoints" / "resnet18-3_4.ckpt").items()}
+    again = {k: v.asnumpy() for k, v in read_checkpoint(resumed / "checkpoints" / "resnet18-3_4.ckpt").items()}
+    assert set(again) == set(final) and any(k.endswith("moving_variance") for k in final)
+    for key, value in final.items():
+        np.testing.assert_array_equal(again[key], value, err_msg=key)
+
+
+def test_two_workers_resume_from_a_mid_epoch_checkpoint_as_one_job(unbroken_job, tmp_path: Path) -> None:
+    """msrun, 2 workers: a job restarted with --resume_ckpt=auto from a step checkpoint (epoch 2, step 2 of 4)
+    ends, on both ranks, with the unbroken job's parameters and BatchNorm statistics, bit for bit.
+
+    The launcher resolves ``auto`` once (rank 0's newest checkpoint in the shared output_dir) and passes that
+    path to every rank; the interrupted epoch's shuffled, augmented order is replayed and its first 2 steps
+    skipped.
+    """
+    unbroken = unbroken_job["output"]
+    names = {p.name for p in (unbroken / "checkpoints").glob("resnet18-*.ckpt")}
+    assert {"resnet18-1_3.ckpt", "resnet18-2_2.ckpt", "resnet18-3_1.ckpt", "resnet18-3_4.ckpt"} <= names
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    shutil.copy(unbroken / "checkpoints" / "resnet18-2_2.ckpt", resumed / "checkpoints")
+    proc = _msrun(unbroken_job["data"], resumed, tmp_path, "--resume_ckpt=auto")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    chosen = resumed / "checkpoints" / "resnet18-2_2.ckpt"
+    assert f"resume: auto -> {chosen} (rank 0's newest checkpoint), for every rank" in proc.stdout
+    for rank in (0, 1):
+        assert f"resumed from {chosen} at epoch 2 step 2/4, global step 6" in \
+            (resumed / f"train_rank{rank}.log").read_text()
+    _assert_same_final_state(resumed, unbroken)
+
+
+BROADCAST_SCRIPT = """
+import os, sys
+import mindzoo
+import mindspore as ms
+from mindzoo.config import load_config
+from mindzoo.distributed import parameter_digest
+from mindzoo.models import create_model
+from mindzoo.train.engine import build_run
+
+rank = int(os.environ["RANK_ID"])
+run = build_run(load_config([*sys.argv[1:], f"--seed={1 + rank}"]), write_outputs=False)
+ms.set_seed(1 + rank)
+own = create_model("resnet18", num_classes=2)  # what this rank's seed initialises, never broadcast
+print(f"rank {rank} own {parameter_digest(own.get_parameters())} "
+      f"started {parameter_digest(run.net.get_parameters())} step {parameter_digest(run.train_step.get_parameters())} "
+      f"fusion {ms.get_auto_parallel_context('all_reduce_fusion_config')}", flush=True)
+"""
+
+
+def test_ranks_with_different_seeds_start_from_rank_0s_parameters(tmp_path: Path) -> None:
+    """msrun, 2 workers seeded 1 and 2 (different random initial weights): after build_run both hold rank 0's
+    parameters, BatchNorm statistics and optimizer state (an explicit ops.Broadcast from rank 0). The config's
+    all_reduce_fusion_config reaches the auto-parallel context."""
+    from mindzoo.launch import child_env
+    from mindzoo.launch.msrun import free_port, msrun_executable
+
+    data = make_image_folder(tmp_path / "data", {"train": {"a": 4, "b": 4}}, size=32)
+    script = tmp_path / "broadcast_check.py"
+    script.write_text(BROADCAST_SCRIPT)
+    cmd = [msrun_executable(), "--worker_num=2", "--local_worker_num=2", f"--master_port={free_port()}",
+           f"--log_dir={tmp_path / 'log'}", "--join=True", str(script), f"--data_path={data}", "--run_distribute=True",
+           *TRAIN_ARGS, f"--output_dir={tmp_path / 'out'}", "--all_reduce_fusion_config=20,40"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=child_env({}, _script_env()), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    found = {}
+    for rank in (0, 1):
+        match = re.search(rf"rank {rank} own (\w+) started (\w+) step (\w+) fusion \[20, 40\]",
+                          (tmp_path / "log" / f"worker_{rank}.log").read_text())
+        assert match, f"worker {rank} printed no digests"
+        found[rank] = match.groups()
+    assert found[0][0] != found[1][0], "the per-rank seeds did not give different initial weights"
+    assert found[0][1] == found[1][1] == found[0][0], "the ranks did not start from rank 0's parameters"
+    assert found[0][2] == found[1][2]
+
+
+@pytest.mark.slow
+def test_killed_two_worker_job_resumes_as_one_job(unbroken_job, tmp_path: Path) -> None:
+    """SIGKILL rank 1 after rank 0's first checkpoint; relaunch with --resume_ckpt=auto: same final state."""
+    output = tmp_path / "broken"
+    log = tmp_path / "launcher.log"
+    args = [str(unbroken_job["data"]), "2", "", "CPU", *RESUME_ARGS, f"--output_dir={output}"]
+    launcher = _launch("run_distribute_train_msrun.sh", args, tmp_path, log)
+    marker = f"--output_dir={output}"
+    try:
+        deadline = time.monotonic() + 300
+        while not list((output / "checkpoints").glob("resnet18-1_*.ckpt")) and time.monotonic() < deadline:
+            assert launcher.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.05)
+        (worker,) = _msrun_worker(marker, 1)
+        os.kill(worker, signal.SIGKILL)
+        assert launcher.wait(timeout=120) == 1
+    finally:
+        _stop(launcher, marker)
+    assert not (output / "checkpoints" / "resnet18-3_4.ckpt").exists(), "the kill came too late to test resume"
+    proc = _msrun(unbroken_job["data"], output, tmp_path, "--resume_ckpt=auto")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "resume: auto -> " in proc.stdout
+    _assert_same_final_state(output, unbroken_job["output"])
 
 
 # ---------------------------------------------------------------- a rank dies

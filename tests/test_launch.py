@@ -152,6 +152,54 @@ def test_dry_run_binds_cores_with_taskset(tmp_path: Path, dataset: Path, capsys,
     assert all(not cmd[0].endswith("taskset") for _, _, cmd in parse_dry_run(out).values())
 
 
+def _resume_values(cmd: List[str]) -> List[str]:
+    return [arg.split("=", 1)[1] for arg in cmd if arg.startswith("--resume_ckpt=")]
+
+
+def _checkpoints(directory: Path, names: List[str]) -> Path:
+    directory.mkdir(parents=True)
+    for name in names:
+        (directory / name).write_bytes(b"not read by DRY_RUN")
+    return directory
+
+
+@pytest.mark.parametrize("how", ["positional", "pass-through"])
+def test_dry_run_resolves_auto_resume_once_for_every_rank(tmp_path: Path, dataset: Path, how: str) -> None:
+    """RESUME_CKPT=auto: only rank 0 saves, in train_parallel0/output/checkpoints; every rank gets that newest file."""
+    rank0 = _checkpoints(tmp_path / "train_parallel0" / "output" / "checkpoints",
+                         ["resnet50-1_100.ckpt", "resnet50-2_40.ckpt", "resnet50-2_100.ckpt", "best_acc.ckpt",
+                          "resnet18-9_100.ckpt"])
+    _checkpoints(tmp_path / "train_parallel3" / "output" / "checkpoints", ["resnet50-7_100.ckpt"])  # never read
+    config = REPO / "configs" / "resnet50.yaml"
+    args = [str(TABLE_8), str(dataset), str(config)] + (["auto"] if how == "positional" else ["", "--resume_ckpt=auto"])
+    proc = run_script("run_distribute_train.sh", args, cwd=tmp_path, env={"SERVER_ID": "10.155.111.140", "DRY_RUN": "1"})
+    assert proc.returncode == 0, proc.stderr
+    newest = rank0 / "resnet50-2_100.ckpt"
+    assert f"resume: auto -> {newest} (rank 0's newest checkpoint), for every rank" in proc.stdout
+    plans = parse_dry_run(proc.stdout)
+    assert sorted(plans) == list(range(8))
+    for rank, (_, _, cmd) in plans.items():
+        assert _resume_values(cmd)[-1] == str(newest), f"rank {rank}"  # the last one wins
+
+
+def test_dry_run_auto_resume_without_checkpoints_starts_every_rank_fresh(tmp_path: Path, dataset: Path) -> None:
+    proc = run_script("run_distribute_train.sh", [str(TABLE_8), str(dataset), "", "auto"], cwd=tmp_path,
+                      env={"SERVER_ID": "10.155.111.140", "DRY_RUN": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "no checkpoint in" in proc.stdout and "every rank starts fresh" in proc.stdout
+    assert {tuple(_resume_values(cmd))[-1] for _, _, cmd in parse_dry_run(proc.stdout).values()} == {""}
+    assert not list(tmp_path.glob("train_parallel*"))
+
+
+def test_dry_run_auto_resume_on_a_server_without_rank_0_defers_to_rank_0(tmp_path: Path, dataset: Path) -> None:
+    """Server 2 of 2 cannot see rank 0's directory: ``auto`` stays and train.py takes rank 0's choice."""
+    proc = run_script("run_distribute_train.sh", [str(TABLE_16), str(dataset), "", "auto"], cwd=tmp_path,
+                      env={"SERVER_ID": "10.155.111.141", "DRY_RUN": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "decided by rank 0 at start-up" in proc.stdout
+    assert {_resume_values(cmd)[-1] for _, _, cmd in parse_dry_run(proc.stdout).values()} == {"auto"}
+
+
 # ---------------------------------------------------------------- rank table: errors
 
 
@@ -304,6 +352,18 @@ def test_msrun_dry_run_command(tmp_path: Path, dataset: Path) -> None:
                          "--tail_worker_log=0", str(REPO / "train.py")]
     assert cmd[10:] == ["--run_distribute=True", f"--data_path={dataset}", f"--config_path={config}",
                         "--device_target=CPU", "--batch_size=2", "--output_dir", str(tmp_path / "o")]
+
+
+def test_msrun_dry_run_resolves_auto_resume_in_the_shared_output_dir(tmp_path: Path, dataset: Path) -> None:
+    output = tmp_path / "o"
+    _checkpoints(output / "checkpoints", ["resnet18-3_7.ckpt", "resnet18-3_12.ckpt", "resnet18-2_12.ckpt"])
+    proc = run_script("run_distribute_train_msrun.sh",
+                      [str(dataset), "2", str(REPO / "configs" / "demo_resnet18.yaml"), "cpu",
+                       f"--output_dir={output}", "--resume_ckpt=auto"], cwd=tmp_path, env={"DRY_RUN": "1"})
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [l for l in proc.stdout.splitlines() if l.startswith("[dry-run] ")]
+    cmd = shlex.split(line[len("[dry-run] "):])
+    assert cmd[-2:] == ["--resume_ckpt=auto", f"--resume_ckpt={output / 'checkpoints' / 'resnet18-3_12.ckpt'}"]
 
 
 def test_msrun_free_port_and_gpu_alias(tmp_path: Path, dataset: Path, capsys, monkeypatch) -> None:

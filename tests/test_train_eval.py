@@ -1,6 +1,7 @@
 """train.py and eval.py end to end on tiny real data: exact resume, full-val counting, bad input."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO, error_lines, make_image_folder, run
+from mindzoo.train.resume import newest_checkpoint
 
 TINY = [
     "--net_name=resnet18", "--num_classes=4", "--train_image_size=32", "--eval_image_size=32",
@@ -27,8 +29,8 @@ def data(tmp_path_factory):
 
 
 def _final_params(output_dir):
-    ckpts = sorted((output_dir / "checkpoints").glob("resnet18-*_*.ckpt"), key=lambda p: int(p.name.split("-")[1].split("_")[0]))
-    return ckpts[-1].name, ms.load_checkpoint(str(ckpts[-1]))
+    newest = newest_checkpoint(output_dir / "checkpoints", "resnet18")
+    return newest.name, ms.load_checkpoint(str(newest))
 
 
 def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
@@ -143,3 +145,60 @@ def test_eval_checkpoint_with_other_num_classes_is_clear(data, tmp_path):
                            f"--output_dir={tmp_path}"], timeout=120)
     assert proc.returncode == 2
     assert error_lines(proc) and "10-class classifier" in error_lines(proc)[0]
+
+
+def test_mid_epoch_step_checkpoint_resumes_to_the_same_weights(data, tmp_path):
+    """--save_checkpoint_steps=5 (12 steps an epoch): resuming from resnet18-2_3.ckpt (epoch 2, step 3) replays
+    epoch 2's shuffled, augmented order, skips its first 3 steps and ends with the unbroken run's weights."""
+    args = [f"--data_path={data}", *TINY, "--epoch_size=3", "--run_eval=False", "--save_checkpoint_steps=5",
+            "--keep_checkpoint_max=20"]
+    unbroken = tmp_path / "unbroken"
+    proc = run("train.py", [*args, f"--output_dir={unbroken}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = sorted(p.name for p in (unbroken / "checkpoints").glob("resnet18-*.ckpt"))
+    assert names == sorted(f"resnet18-{e}_{s}.ckpt" for e, s in
+                           [(1, 5), (1, 10), (1, 12), (2, 3), (2, 8), (2, 12), (3, 1), (3, 6), (3, 11), (3, 12)])
+
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    shutil.copy(unbroken / "checkpoints" / "resnet18-2_3.ckpt", resumed / "checkpoints")
+    proc = run("train.py", [*args, f"--output_dir={resumed}", "--resume_ckpt=auto"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "at epoch 2 step 3/12, global step 15" in proc.stdout
+    for name in ("resnet18-3_6.ckpt", "resnet18-3_12.ckpt"):
+        expected = ms.load_checkpoint(str(unbroken / "checkpoints" / name))
+        got = ms.load_checkpoint(str(resumed / "checkpoints" / name))
+        assert set(got) == set(expected)
+        for key in expected:
+            np.testing.assert_array_equal(got[key].asnumpy(), expected[key].asnumpy(), err_msg=f"{name}: {key}")
+    epochs = [json.loads(line) for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["steps"]) for r in epochs if r["event"] == "epoch"] == [(2, 9), (3, 12)]
+
+
+def test_non_finite_loss_stops_at_the_next_read_point_without_a_checkpoint(data, tmp_path):
+    """A fixed loss scale and an absurd LR: the loss turns non-finite within the first read window (5 steps),
+    the run stops there with exit 1 and saves nothing (the window's end is also a step checkpoint point)."""
+    out = tmp_path / "run"
+    proc = run("train.py", [f"--data_path={data}", *TINY, "--epoch_size=2", "--run_eval=False", "--lr=1.0e+36",
+                            "--warmup_epochs=0", "--save_checkpoint_steps=5", f"--output_dir={out}"], timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (line,) = error_lines(proc)
+    assert line.startswith("error: loss became non-finite in epoch 1 between steps 1 and 5 (seen at the next "
+                           "host read point) with a fixed loss scale of 1.0"), line
+    assert not list(out.glob("checkpoints/*.ckpt"))
+
+
+def test_cpu_runs_the_host_loop_and_a_failed_plot_is_a_warning(data, tmp_path):
+    """sink_size on CPU: the host loop with its usual log lines. curves.png cannot be written (a directory is in
+    the way): a warning, exit 0, checkpoints saved."""
+    out = tmp_path / "run"
+    (out / "curves.png").mkdir(parents=True)
+    proc = run("train.py", [f"--data_path={data}", *TINY, "--epoch_size=1", "--run_eval=False", "--sink_size=4", "--warmup_epochs=0",
+                            f"--output_dir={out}"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "sink_size=4 ignored: dataset sink mode needs Ascend or GPU; CPU runs the host loop" in proc.stdout
+    assert [line.split("step: ")[1].split(",")[0] for line in proc.stdout.splitlines() if " step: " in line] == \
+        ["5/12", "10/12", "12/12"]
+    warning = [line for line in proc.stdout.splitlines() if " WARNING could not plot " in line]
+    assert warning and "training finished and its checkpoints are saved" in warning[0], proc.stdout[-2000:]
+    assert (out / "checkpoints" / "resnet18-1_12.ckpt").is_file() and "Traceback" not in proc.stderr

@@ -4,7 +4,6 @@ from mindzoo.data.dataset import (
     ImageFolderInfo,
     auto_num_workers,
     create_dataset,
-    dataset_size_images,
     validate_image_folder,
 )
 from mindzoo.data.geometry import DataConfig, EvalGeometry, geometry_from_config, resolve_eval_geometry
@@ -19,6 +18,6 @@ from mindzoo.data.transforms import (
 
 __all__ = [
     "DataConfig", "EvalGeometry", "IMAGE_EXTENSIONS", "ImageFolderInfo", "auto_num_workers", "check_image_file",
-    "create_dataset", "dataset_size_images", "eval_transforms", "fixres_finetune_transforms", "geometry_from_config",
+    "create_dataset", "eval_transforms", "fixres_finetune_transforms", "geometry_from_config",
     "geometry_transforms", "preprocess_image", "resolve_eval_geometry", "train_transforms", "validate_image_folder",
 ]

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 from mindzoo.data.transforms import check_image_file
 from mindzoo.errors import ConfigError, DataError
+from mindzoo.infer_io import IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
     from mindspore.dataset import Dataset
 
-IMAGE_EXTENSIONS: Tuple[str, ...] = (".jpeg", ".jpg", ".png", ".bmp")
 CHECK_THREADS = 8
 MAX_WORKERS = 8
 logger = logging.getLogger("mindzoo.data")
@@ -149,12 +149,6 @@ def validate_image_folder(split_dir: Union[str, Path], num_classes: Optional[int
     )
 
 
-def dataset_size_images(data_dir: Union[str, Path], split: str, num_classes: Optional[int] = None,
-                        check_images: bool = True, skip_bad_images: bool = False) -> int:
-    """Number of images a split yields unsharded: what a full evaluation must count."""
-    return validate_image_folder(Path(data_dir) / split, num_classes, check_images, skip_bad_images).num_images
-
-
 def auto_num_workers(num_shards: Optional[int] = None) -> int:
     """Parallel workers per pipeline stage: this process's CPU share (cores / shards), clamped to 1..8."""
     try:
@@ -167,14 +161,14 @@ def auto_num_workers(num_shards: Optional[int] = None) -> int:
 def create_dataset(data_dir: Union[str, Path], split: str, transforms: list, batch_size: int, shuffle: bool,
                    num_shards: Optional[int] = None, shard_id: Optional[int] = None,
                    num_parallel_workers: int = 0, drop_remainder: Optional[bool] = None,
-                   num_classes: Optional[int] = None, seed: Optional[int] = None, check_images: bool = True,
+                   num_classes: Optional[int] = None, check_images: bool = True,
                    skip_bad_images: bool = False, info: Optional[ImageFolderInfo] = None) -> "Dataset":
     """Batched ``(image float32 NCHW, label int32)`` dataset over ``<data_dir>/<split>``.
 
     ``drop_remainder`` defaults to True for "train" (static shapes for graph mode) and False otherwise, so
-    evaluation keeps the last partial batch and sees every image. ``seed`` (if given) sets MindSpore's
-    global dataset seed, which drives shuffling and random augmentation. Pass ``info`` from an earlier
-    :func:`validate_image_folder` to skip re-checking the folder.
+    evaluation keeps the last partial batch and sees every image. Shuffling and random augmentation follow
+    MindSpore's global dataset seed (``mindspore.dataset.config.set_seed``, set by the caller). Pass ``info``
+    from an earlier :func:`validate_image_folder` to skip re-checking the folder.
     """
     import mindspore as ms
     import mindspore.dataset as ds
@@ -199,8 +193,6 @@ def create_dataset(data_dir: Union[str, Path], split: str, transforms: list, bat
     if drop_remainder and per_shard < batch_size:
         raise DataError(f"{info.path} gives {per_shard} images per shard, fewer than batch_size={batch_size}: "
                         f"no full batch; lower the batch size")
-    if seed is not None:
-        ds.config.set_seed(seed)
     workers = num_parallel_workers or auto_num_workers(num_shards)
 
     source: Dict[str, object] = {

@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 from mindzoo.errors import UsageError
 
@@ -119,8 +119,8 @@ def entry_script(name: str) -> Path:
 
 def effective_config(args: Sequence[str]):
     """The configuration train.py will see for ``args``, checked as train.py checks it: fail here, once."""
-    from mindzoo.cli.train import check_train_config
     from mindzoo.config import load_config
+    from mindzoo.train.checks import check_train_config
 
     cfg = load_config(list(args))
     check_train_config(cfg)
@@ -146,3 +146,25 @@ def child_env(extra: Mapping[str, str], base: Optional[Mapping[str, str]] = None
 def env_flag(env: Mapping[str, str], name: str) -> bool:
     """A boolean environment switch: set and not 0/false/no/empty."""
     return env.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def auto_resume_args(cfg, checkpoint_dir: Path, rank0_here: bool, out: TextIO) -> List[str]:
+    """``--resume_ckpt=auto`` resolved once, here, for every rank: rank 0's newest checkpoint as an absolute path.
+
+    Appended after the pass-through options, so all ranks load the same file (or all start fresh: an empty
+    ``--resume_ckpt=``). When rank 0's checkpoints are not visible from this server (multi-server, no shared
+    file system) ``auto`` stays, and train.py's ranks take rank 0's choice at start-up instead.
+    """
+    from mindzoo.train.resume import AUTO, newest_checkpoint
+
+    if cfg.resume_ckpt != AUTO:
+        return []
+    if not rank0_here and not checkpoint_dir.is_dir():
+        print(f"resume: auto, decided by rank 0 at start-up ({checkpoint_dir} is not on this server)", file=out)
+        return []
+    newest = newest_checkpoint(checkpoint_dir, cfg.net_name)
+    if newest is None:
+        print(f"resume: auto, no checkpoint in {checkpoint_dir}: every rank starts fresh", file=out)
+        return ["--resume_ckpt="]
+    print(f"resume: auto -> {newest} (rank 0's newest checkpoint), for every rank", file=out)
+    return [f"--resume_ckpt={newest}"]

@@ -11,8 +11,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO
 from mindzoo.cli.common import print_help, run_cli
 from mindzoo.errors import MindzooError, UsageError
 from mindzoo.launch import (
-    absolute, child_env, effective_config, entry_script, env_flag, existing_dir, existing_file, is_device_id_form,
-    split_args, train_data_dir, with_passthrough,
+    absolute, auto_resume_args, child_env, effective_config, entry_script, env_flag, existing_dir, existing_file,
+    is_device_id_form, split_args, train_data_dir, with_passthrough,
 )
 
 DEVICE_TARGETS = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}
@@ -83,11 +83,14 @@ def run_ranktable(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> i
     if args["RESUME_CKPT"]:
         resume = args["RESUME_CKPT"]
         launcher_args.append(f"--resume_ckpt={resume if resume == 'auto' else existing_file(resume, 'RESUME_CKPT')}")
-    effective_config(launcher_args + list(args.passthrough))
-
     cores = sorted(os.sched_getaffinity(0))
     bind = env.get("BIND_CORES", "1").strip().lower() not in ("0", "false", "no")
-    launches = plan_launches(table, server, Path.cwd(), launcher_args, args.passthrough, cores, bind)
+    rank0_cfg = effective_config([*launcher_args, f"--output_dir={Path.cwd() / 'train_parallel0' / 'output'}",
+                                  *args.passthrough])  # rank 0's view (also the check of the command line)
+    rank0_checkpoints = Path.cwd() / "train_parallel0" / Path(rank0_cfg.output_dir).expanduser() / "checkpoints"
+    rank0_here = any(device.rank_id == 0 for device in server.devices)
+    resume = auto_resume_args(rank0_cfg, rank0_checkpoints, rank0_here, out)
+    launches = plan_launches(table, server, Path.cwd(), launcher_args, [*args.passthrough, *resume], cores, bind)
     ranks = [launch.rank for launch in launches]
     print(f"rank table {table.path}: {table.rank_size} ranks on {len(table.servers)} server(s); "
           f"server {server.server_id} runs ranks {', '.join(map(str, ranks))}", file=out)
@@ -114,11 +117,9 @@ def run_ranktable(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> i
             raise MindzooError(f"cannot start rank {launch.rank} in {launch.cwd}: {exc.strerror or exc}") from None
         raise
     code = supervise(started)
-    if code == 0 and 0 in ranks:
-        rank0 = launches[ranks.index(0)]
-        output = effective_config([*launcher_args, f"--output_dir={rank0.cwd / 'output'}", *args.passthrough])
-        print(f"all {len(started)} ranks on server {server.server_id} finished; checkpoints in "
-              f"{rank0.cwd / Path(output.output_dir).expanduser() / 'checkpoints'}", file=out)
+    if code == 0 and rank0_here:
+        print(f"all {len(started)} ranks on server {server.server_id} finished; checkpoints in {rank0_checkpoints}",
+              file=out)
     elif code == 0:
         print(f"all {len(started)} ranks on server {server.server_id} finished", file=out)
     return code
@@ -156,9 +157,10 @@ def run_msrun(argv: Sequence[str], env: Mapping[str, str], out: TextIO, gpu: boo
     device = "GPU" if gpu else (_device_target(args["DEVICE_TARGET"]) if args["DEVICE_TARGET"] else "")
     if device:
         launcher_args.append(f"--device_target={device}")
-    train_args = launcher_args + list(args.passthrough)
-    cfg = effective_config(train_args)
+    cfg = effective_config(launcher_args + list(args.passthrough))
     output_dir = absolute(cfg.output_dir)
+    train_args = [*launcher_args, *args.passthrough,
+                  *auto_resume_args(cfg, output_dir / "checkpoints", node_rank == 0, out)]
     log_dir = output_dir / "msrun_log"
     script = entry_script("train.py")
     cmd = build_command(msrun_executable(), worker_num, local_num, master_addr, master_port, node_rank,

@@ -106,10 +106,12 @@ class _WorkerTracker:
             if child.pid in self.seen:
                 continue
             try:
-                if self.script not in child.cmdline():  # not exec'ed yet, or a `tail -f`
+                if self.script not in child.cmdline():  # a `tail -f`
                     continue
                 env = child.environ()
             except psutil.Error:
+                continue
+            if "MS_ROLE" not in env:  # forked but not exec'ed yet: msrun's own command line and environment
                 continue
             self.seen.add(child.pid)
             if env.get("MS_ROLE") == "MS_WORKER" and env.get("RANK_ID", "").isdigit():

@@ -13,8 +13,7 @@ from mindspore import nn, ops
 from mindspore.amp import all_finite, auto_mixed_precision
 from mindspore.communication import get_group_size
 
-AMP_LEVELS = ("O0", "O1", "O2", "O3")
-LOSS_SCALE_TYPES = ("fixed", "dynamic")
+from mindzoo.train.checks import AMP_LEVELS, LOSS_SCALE_TYPES
 
 _unscale = ops.MultitypeFuncGraph("unscale")
 

@@ -1,0 +1,46 @@
+"""The training options' allowed values and the checks train.py and the launchers run before MindSpore loads.
+
+MindSpore-free on purpose: the launchers check a command line once, before any process starts.
+"""
+from __future__ import annotations
+
+from mindzoo.config import Config
+from mindzoo.errors import ConfigError
+
+AMP_LEVELS = ("O0", "O1", "O2", "O3")
+LOSS_SCALE_TYPES = ("fixed", "dynamic")
+POSITIVE_KEYS = ("batch_size", "epoch_size", "num_classes", "save_checkpoint_epochs", "eval_interval")
+NON_NEGATIVE_KEYS = ("save_checkpoint_steps", "sink_size")
+
+
+def check_train_config(cfg: Config) -> None:
+    """Reject values the schema's types cannot catch, before anything is built."""
+    if not cfg.data_path:
+        raise ConfigError("data_path is empty; pass --data_path=DIR (ImageNet layout: DIR/train/<class>/*)")
+    if cfg.amp_level not in AMP_LEVELS:
+        raise ConfigError(f"amp_level must be one of {', '.join(AMP_LEVELS)}, got '{cfg.amp_level}'")
+    if cfg.loss_scale_type not in LOSS_SCALE_TYPES:
+        raise ConfigError(f"loss_scale_type must be one of {', '.join(LOSS_SCALE_TYPES)}, got '{cfg.loss_scale_type}'")
+    for key in POSITIVE_KEYS:
+        if cfg[key] <= 0:
+            raise ConfigError(f"{key} must be positive, got {cfg[key]}")
+    for key in NON_NEGATIVE_KEYS:
+        if cfg[key] < 0:
+            raise ConfigError(f"{key} must be 0 (off) or positive, got {cfg[key]}")
+    if not 0 <= cfg.warmup_epochs < cfg.epoch_size:
+        raise ConfigError(f"warmup_epochs ({cfg.warmup_epochs}) must be in [0, epoch_size={cfg.epoch_size})")
+    if cfg.fixres_finetune and not cfg.pretrained:
+        raise ConfigError("fixres_finetune=True needs --pretrained=CKPT (the model trained at the low resolution)")
+    check_fusion_config(cfg.all_reduce_fusion_config)
+
+
+def check_fusion_config(split_indices: list, num_gradients: int = 0) -> None:
+    """``all_reduce_fusion_config``: strictly increasing positive gradient indices (below ``num_gradients`` if known)."""
+    given = f"all_reduce_fusion_config {list(split_indices)}"
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in split_indices):
+        raise ConfigError(f"{given} must list positive gradient indices, e.g. [85, 160] (resnet50)")
+    if any(b <= a for a, b in zip(split_indices, split_indices[1:])):
+        raise ConfigError(f"{given} must be strictly increasing")
+    if num_gradients and split_indices and split_indices[-1] >= num_gradients:
+        raise ConfigError(f"{given} splits at index {split_indices[-1]} but the network has {num_gradients} "
+                          "gradients; use mindzoo.distributed.derive_all_reduce_fusion(net_name) or []")

@@ -1,0 +1,116 @@
+"""Where a run stands, how a checkpoint records it, and which checkpoint a resumed run starts from.
+
+A train.py checkpoint holds the train-step Cell (weights, BatchNorm statistics, optimizer moments,
+``global_step``, LR array, loss-scale state) plus the position: epochs done, steps done in the epoch under
+way (0 for an epoch checkpoint; a step checkpoint of ``save_checkpoint_steps`` stops mid-epoch) and the best
+eval top-1. A resumed run rebuilds the interrupted epoch's pipeline with the same seed and skips the steps
+already taken, so it continues on the same batches an unbroken run would see.
+
+Names are the model zoo's ``<net>-<epoch>_<step>.ckpt`` (epoch 1-based, step within that epoch): an epoch
+checkpoint is ``<net>-3_5004.ckpt``, a step checkpoint in epoch 4 is ``<net>-4_1000.ckpt``. Listing and
+choosing checkpoints is MindSpore-free: the launchers resolve ``--resume_ckpt=auto`` before starting ranks.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+from mindzoo.errors import CheckpointError, UsageError
+
+if TYPE_CHECKING:
+    from mindspore import nn
+
+EPOCHS_KEY = "mindzoo_epochs_done"
+STEPS_KEY = "mindzoo_steps_in_epoch"
+BEST_KEY = "mindzoo_best_top1"
+CKPT_PATTERN = re.compile(r"^(?P<net>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
+AUTO = "auto"
+
+
+@dataclass
+class Position:
+    """Progress of a run; ``step_in_epoch`` counts the steps done of epoch ``epochs_done + 1``."""
+
+    epochs_done: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_top1: float = -1.0
+
+    def advance(self, steps: int) -> None:
+        self.step_in_epoch += steps
+        self.global_step += steps
+
+    def finish_epoch(self) -> None:
+        self.epochs_done += 1
+        self.step_in_epoch = 0
+
+    def label(self, steps_per_epoch: int) -> Tuple[int, int]:
+        """``(epoch, step)`` of the checkpoint name: the last step taken, 1-based epoch."""
+        if self.step_in_epoch == 0 and self.epochs_done > 0:
+            return self.epochs_done, steps_per_epoch
+        return self.epochs_done + 1, self.step_in_epoch
+
+    def record(self) -> Dict[str, float]:
+        """The extra checkpoint entries (the global step is the optimizer's own Parameter)."""
+        return {EPOCHS_KEY: self.epochs_done, STEPS_KEY: self.step_in_epoch, BEST_KEY: self.best_top1}
+
+
+def checkpoint_name(net_name: str, epoch: int, step: int) -> str:
+    return f"{net_name}-{epoch}_{step}.ckpt"
+
+
+def list_checkpoints(directory: Path, net_name: str) -> List[Path]:
+    """``net_name``'s ``<net>-<epoch>_<step>.ckpt`` files in ``directory``, oldest first."""
+    found = []
+    for path in Path(directory).glob(f"{net_name}-*_*.ckpt"):
+        match = CKPT_PATTERN.match(path.name)
+        if match and match["net"] == net_name:
+            found.append((int(match["epoch"]), int(match["step"]), path))
+    return [path for _, _, path in sorted(found)]
+
+
+def newest_checkpoint(directory: Path, net_name: str) -> Optional[Path]:
+    checkpoints = list_checkpoints(directory, net_name)
+    return checkpoints[-1] if checkpoints else None
+
+
+def explicit_resume_path(resume_ckpt: str) -> Path:
+    path = Path(resume_ckpt)
+    if not path.is_file():
+        raise UsageError(f"resume_ckpt {path} does not exist")
+    return path
+
+
+def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int) -> Position:
+    """Load a train.py checkpoint into ``train_step``; return where it stopped.
+
+    The recorded position must agree with the optimizer's ``global_step`` at this run's steps per epoch:
+    a different global batch (batch size x ranks) would replay other batches, so it is refused.
+    """
+    import mindspore as ms
+
+    from mindzoo.checkpoint import check_compatible, read_checkpoint
+
+    state = read_checkpoint(path)
+    check_compatible(train_step, state, str(path))
+    if EPOCHS_KEY not in state:
+        raise UsageError(f"{path} is not a train.py checkpoint (no '{EPOCHS_KEY}'); "
+                         "to start from its weights use --pretrained")
+    names = {p.name for p in train_step.get_parameters()}
+    ms.load_param_into_net(train_step, {k: v for k, v in state.items() if k in names})
+    position = Position(
+        epochs_done=int(state[EPOCHS_KEY].asnumpy()),
+        step_in_epoch=int(state[STEPS_KEY].asnumpy()) if STEPS_KEY in state else 0,
+        global_step=int(state["global_step"].asnumpy().reshape(-1)[0]),
+        best_top1=float(state[BEST_KEY].asnumpy()) if BEST_KEY in state else -1.0,
+    )
+    expected = position.epochs_done * steps_per_epoch + position.step_in_epoch
+    if position.global_step != expected or position.step_in_epoch >= steps_per_epoch:
+        raise CheckpointError(
+            f"{path} stopped at global step {position.global_step} (epoch {position.epochs_done + 1}, step "
+            f"{position.step_in_epoch}), which does not fit this run's {steps_per_epoch} steps per epoch; resume "
+            "with the batch_size and number of devices it was trained with, or start from its weights with "
+            "--pretrained")
+    return position
