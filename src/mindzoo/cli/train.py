@@ -69,7 +69,7 @@ def _main(argv: Sequence[str]) -> int:
 
     from mindzoo.checkpoint import load_weights, read_checkpoint, check_compatible
     from mindzoo.distributed import init_data_parallel, parameter_digest
-    from mindzoo.eval import TopKCorrect, evaluate
+    from mindzoo.eval import TopKCorrect, evaluate, improves_on
     from mindzoo.models import create_model
     from mindzoo.train.amp import build_train_step
     from mindzoo.train.callbacks import CheckpointManager, MetricsWriter, StepLogger, plot_curves
@@ -191,7 +191,7 @@ def _main(argv: Sequence[str]) -> int:
             logger.info("epoch %d eval: top1 %.4f top5 %.4f on %d images (%.1f s)", epoch + 1, result.top1,
                         result.top5, result.total, result.seconds)
             metrics.write({"event": "eval", "epoch": epoch + 1, "global_step": global_step, **result.to_dict()})
-            if result.top1 > best_top1:
+            if improves_on(result, best_top1):
                 best_top1 = result.top1
                 if dist.is_main:
                     checkpoints.save_best(net, {"epoch": epoch + 1, "top1": result.top1})

@@ -1,4 +1,4 @@
 """Evaluation: top-1/top-5 counting over a whole split, summed across ranks."""
-from mindzoo.eval.metrics import EvalResult, TopKCorrect, evaluate
+from mindzoo.eval.metrics import EvalResult, TopKCorrect, evaluate, improves_on
 
-__all__ = ["EvalResult", "TopKCorrect", "evaluate"]
+__all__ = ["EvalResult", "TopKCorrect", "evaluate", "improves_on"]
