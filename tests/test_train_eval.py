@@ -98,8 +98,54 @@ def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_pa
     assert [os.path.basename(c) for c in ckpts] == ["best_acc.ckpt", "resnet18-1_12.ckpt", "resnet18-2_12.ckpt"]
     per_ckpt = json.loads((ev / "eval_result.json").read_text())
     assert [r["total"] for r in per_ckpt] == [20, 20, 20]
-    # eval.py folds BN into a fresh network per checkpoint: each agrees with eval-while-train's unfolded count
+    # eval.py folds BN once and assigns each checkpoint's folded values: each agrees with eval-while-train's
+    # unfolded count, and the directory costs one graph compile (20 images: one batch shape)
     assert [r["top1"] for r in per_ckpt] == pytest.approx([best_eval, evals[0]["top1"], evals[1]["top1"]])
+    assert "3 checkpoint(s) evaluated with 1 compiled graph(s)" in proc.stdout
+
+
+def _nan_checkpoint(path, num_classes=4):
+    import mindzoo
+
+    net = mindzoo.create_model("resnet18", num_classes=num_classes)
+    net.fc.weight.set_data(ms.Tensor(np.full(net.fc.weight.shape, np.nan, np.float32)))
+    ms.save_checkpoint(net, str(path))
+    return path
+
+
+def test_eval_scores_a_nan_network_zero(data, tmp_path):
+    ckpt = _nan_checkpoint(tmp_path / "nan.ckpt")
+    proc = run("eval.py", [f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
+                           f"--pretrained={ckpt}", f"--output_dir={tmp_path / 'ev'}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "ev" / "eval_result.json").read_text())
+    assert (result["top1"], result["top5"], result["total"]) == (0.0, 0.0, 20)
+    assert "20 of 20 images got non-finite logits" in proc.stdout
+
+
+def test_eval_while_train_never_saves_a_nan_network_as_best(data, tmp_path):
+    """A dynamic loss scale skips every NaN step, so training runs on and evaluates the NaN network."""
+    ckpt = _nan_checkpoint(tmp_path / "nan.ckpt")
+    out = tmp_path / "run"
+    proc = run("train.py", [f"--data_path={data}", *TINY, "--epoch_size=1", "--warmup_epochs=0",
+                            f"--pretrained={ckpt}", "--loss_scale_type=dynamic", f"--output_dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in evals if r["event"] == "eval"]
+    assert [(r["top1"], r["top5"], r["nonfinite"]) for r in evals] == [(0.0, 0.0, 20)]
+    assert (out / "checkpoints" / "resnet18-1_12.ckpt").is_file()
+    assert not (out / "checkpoints" / "best_acc.ckpt").exists()
+
+
+def test_eval_of_a_root_without_val_names_the_missing_val(tmp_path):
+    root = make_image_folder(tmp_path / "data", {"train": {"a": 1, "b": 1}})
+    ckpt = tmp_path / "r18.ckpt"
+    ckpt.write_bytes(b"")
+    proc = run("eval.py", [f"--data_path={root}", "--net_name=resnet18", "--num_classes=2", f"--pretrained={ckpt}",
+                           f"--output_dir={tmp_path / 'ev'}"], timeout=120)
+    assert proc.returncode == 2
+    assert error_lines(proc) == [f"error: {root} has train/ but no val/: eval.py evaluates {root / 'val'}/<class>/*; "
+                                 "create it, or pass the val folder itself as --data_path"]
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable",
