@@ -35,12 +35,15 @@ def resolve_val_dir(data_path: str) -> Path:
 
 
 def list_checkpoints(pretrained: str) -> List[Path]:
-    """One checkpoint, or every ``*.ckpt`` in a directory sorted by name (epoch order for train.py's names)."""
+    """One checkpoint, or every ``*.ckpt`` in a directory sorted by name (epoch order for train.py's names).
+
+    Hidden files (``.<name>.tmp-*.ckpt``: a save in progress, or one a killed writer left) are not checkpoints.
+    """
     if not pretrained:
         raise ConfigError("pretrained is empty; pass --pretrained=CKPT (a .ckpt file or a directory of them)")
     path = Path(pretrained)
     if path.is_dir():
-        found = sorted(path.glob("*.ckpt"), key=_natural_key)
+        found = sorted((p for p in path.glob("*.ckpt") if not p.name.startswith(".")), key=_natural_key)
         if not found:
             raise UsageError(f"no .ckpt files in {path}")
         return found
