@@ -137,6 +137,7 @@ def test_a_killed_writer_leaves_the_old_checkpoint_and_its_temp_file_is_cleaned_
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait(timeout=60)
+        writer.stdout.close()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model.ckpt"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".model.tmp-") and leftovers[0].endswith(
         f"-{writer.pid}.ckpt")

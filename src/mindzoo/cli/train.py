@@ -95,7 +95,7 @@ def _main(argv: Sequence[str]) -> int:
     eval_size = eval_geometry.crop_size
     if cfg.fixres_finetune:
         train_size = eval_size
-        transforms = fixres_finetune_transforms(train_size, data_cfg, flip=cfg.fixres_flip, crop_pct=cfg.crop_pct)
+        transforms = fixres_finetune_transforms(eval_geometry, cfg.fixres_flip, cfg.fixres_color_jitter)
         freeze_for_fixres(net)
     else:
         train_size = cfg.train_image_size or data_cfg.input_size
@@ -119,7 +119,7 @@ def _main(argv: Sequence[str]) -> int:
     base_lr = scale_lr(cfg.lr, global_batch, cfg.lr_base_batch) if cfg.lr_base_batch else cfg.lr
     lr = build_lr_schedule(cfg.lr_schedule, base_lr, steps_per_epoch, cfg.epoch_size, cfg.warmup_epochs,
                            cfg.warmup_lr_init, cfg.lr_milestones, cfg.lr_gamma, cfg.eta_min, cfg.poly_power)
-    optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov)
+    optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, decay_all=cfg.fixres_finetune)
     loss_fn = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing)
     train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale_type, cfg.loss_scale,
                                   cfg.scale_factor, cfg.scale_window)
