@@ -2,9 +2,9 @@
 
 ``gamma * (conv(x, W) + b - mean) / sqrt(var + eps) + beta`` equals ``conv(x, W * s) + (beta + (b - mean) * s)``
 with ``s = gamma / sqrt(var + eps)`` per output channel, so each conv -> BN pair of an eval-mode network
-becomes one conv with a bias and the BN leaves the graph. On CPU this is 5-8% more batch-32 throughput and
-1-6% less batch-1 latency for ResNet50 (bench/NOTES.md, attempt 7 and section 3). Training graphs keep their BN: the fold
-bakes in the running statistics.
+becomes one conv with a bias and the BN leaves the graph. On CPU this is +8% batch-32 throughput for the ResNet50
+eval network and +5% for its MINDIR (``bench/results/2026-11-23-vm-fold.json``, bench/NOTES.md section 3).
+Training graphs keep their BN: the fold bakes in the running statistics.
 
 The arithmetic is one function, :func:`fold_conv_bn`, used both ways: :func:`fold_batchnorm` rewrites a network
 in place, and :func:`load_folded` assigns a later checkpoint's folded values into an already folded (and
