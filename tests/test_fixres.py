@@ -173,6 +173,18 @@ def test_resize_edge_height_reaches_the_finetune_and_eval_pipelines(
         assert np.array_equal(_through_pipeline(transforms, portrait, 1)[0], reference)
 
 
+def test_export_records_resize_edge_in_its_sidecar(tmp_path: Path) -> None:
+    from mindzoo.cli import export as export_cli
+
+    ckpt = tmp_path / "r18.ckpt"
+    ms.save_checkpoint(create_model("resnet18", num_classes=3), str(ckpt))
+    result = export_cli.run_export(["--net_name=resnet18", "--num_classes=3", f"--ckpt_file={ckpt}",
+                                    f"--file_name={tmp_path / 'r18'}", "--file_format=ONNX", "--eval_image_size=32",
+                                    "--resize_edge=height"], set_context=False)
+    preprocess = json.loads(result.sidecar.read_text())["preprocess"]
+    assert (preprocess["resize_edge"], preprocess["resize_size"], preprocess["crop_size"]) == ("height", 36, [32, 32])
+
+
 def test_finetune_decays_fc_weight_and_fc_bias_like_the_reference(data: Path, tmp_path: Path) -> None:
     """One full-batch step with and without weight decay: the same gradient, so the two results differ by
     exactly lr * wd * w for every decayed parameter. The reference decays all it trains, fc.bias included."""

@@ -9,8 +9,8 @@ Evaluation geometry is decided in one place, :mod:`mindzoo.data.geometry` (an :c
 :func:`geometry_transforms` applies it. What MindSpore 2.10 CPU does with it (measured; the C++ harness
 reproduces it):
 
-1. ``Resize(R)`` (``resize_edge="shorter"``, the default): the shorter side becomes exactly ``R``; the longer side becomes
-   ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward zero (not
+1. ``Resize(R)`` (``resize_edge="shorter"``, the default): the shorter side becomes exactly ``R``; the longer
+   side becomes ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward zero (not
    rounded; double precision differs in rare cases). A square image becomes ``R x R``. Bilinear is OpenCV
    ``INTER_LINEAR`` (half-pixel centres, no antialiasing), bit-identical to ``cv2.resize`` on uint8; bicubic
    is ``INTER_CUBIC`` within 1 level. With ``resize_edge="height"`` (the FixRes reference's ``Resize``) the
@@ -23,7 +23,7 @@ reproduces it):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -106,7 +106,8 @@ class ResizeHeight:
         return vision.Resize(target, interpolation_mode(self.interpolation))(image)
 
 
-def _resize(geometry: EvalGeometry):
+def _resize(geometry: EvalGeometry) -> Callable[[np.ndarray], np.ndarray]:
+    """The resize op of ``geometry``: MindSpore's shorter-side ``Resize``, or :class:`ResizeHeight`."""
     import mindspore.dataset.vision as vision
 
     if geometry.resize_edge == "height":
