@@ -1,5 +1,8 @@
-"""Shared test setup: mindzoo first (it sets ONEDNN_MAX_CPU_ISA before MindSpore loads), repo paths."""
+"""Shared test setup: mindzoo first (it sets ONEDNN_MAX_CPU_ISA before MindSpore loads), repo paths,
+MindSpore's logged deprecations raised as DeprecationWarning (pytest.ini makes warnings errors)."""
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import mindzoo  # noqa: F401  (must precede mindspore)
@@ -29,3 +32,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+class MindSporeDeprecations(logging.Handler):
+    """MindSpore reports deprecations through its own logger (``mindspore.log``: "... is deprecated from version
+    ...", "... will be deprecated and removed ..."), which the warnings filters never see. Re-issue each as a
+    DeprecationWarning so that pytest.ini's ``error`` filter fails the test that called the deprecated API."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "deprecated" in message:
+            warnings.warn(f"MindSpore: {message}", DeprecationWarning, stacklevel=2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def mindspore_deprecations_are_warnings():
+    from mindspore import log
+
+    logger = log._get_logger()  # MindSpore's logger ("ME.mindspore.log.<pid>", propagate=False): private
+    handler = MindSporeDeprecations()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

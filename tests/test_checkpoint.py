@@ -79,3 +79,89 @@ def test_unreadable_checkpoint_is_one_line(tmp_path):
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         read_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
+    """Without these two fsyncs a power loss after the rename can leave an empty or missing checkpoint."""
+    import os
+    import stat
+
+    import mindzoo.checkpoint as checkpoint
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def spy_fsync(fd):
+        events.append(("fsync", "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        return real_fsync(fd)
+
+    def spy_replace(src, dst):
+        events.append(("replace", os.path.basename(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", spy_fsync)
+    monkeypatch.setattr(checkpoint.os, "replace", spy_replace)
+    save_checkpoint_atomic(_params(1.0), tmp_path / "model.ckpt")
+    assert events == [("fsync", "file"), ("replace", "model.ckpt"), ("fsync", "dir")]
+    assert float(read_checkpoint(tmp_path / "model.ckpt")["w"].asnumpy()[0, 0]) == 1.0
+
+
+_WRITER = """
+import os, sys, time
+import mindzoo
+import mindzoo.checkpoint as checkpoint
+import mindspore as ms
+import numpy as np
+
+def stall(src, dst):  # the data is written and fsynced; die before the rename
+    print("written", flush=True)
+    time.sleep(600)
+
+checkpoint.os.replace = stall
+checkpoint.save_checkpoint_atomic([{"name": "w", "data": ms.Tensor(np.full((256, 256), 2.0, np.float32))}],
+                                  sys.argv[1])
+"""
+
+
+def test_a_killed_writer_leaves_the_old_checkpoint_and_its_temp_file_is_cleaned_up(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "model.ckpt"
+    save_checkpoint_atomic(_params(1.0), path)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "written"
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=60)
+        writer.stdout.close()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "model.ckpt"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".model.tmp-") and leftovers[0].endswith(
+        f"-{writer.pid}.ckpt")
+    assert float(read_checkpoint(path)["w"].asnumpy()[0, 0]) == 1.0  # the kill did not touch the old one
+
+    # a temp file of a writer that is still alive stays
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        import socket
+
+        busy = tmp_path / f".other.tmp-{socket.gethostname()}-{alive.pid}.ckpt"
+        busy.write_bytes(b"being written")
+        save_checkpoint_atomic(_params(3.0), tmp_path / "next.ckpt")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model.ckpt", "next.ckpt", busy.name])
+    finally:
+        alive.kill()
+        alive.wait(timeout=60)
+    assert float(read_checkpoint(path)["w"].asnumpy()[0, 0]) == 1.0
+    assert float(read_checkpoint(tmp_path / "next.ckpt")["w"].asnumpy()[0, 0]) == 3.0
+
+
+def test_eval_directory_listing_skips_temp_files(tmp_path):
+    from mindzoo.cli.eval import list_checkpoints
+
+    save_checkpoint_atomic(_params(1.0), tmp_path / "a-1_2.ckpt")
+    (tmp_path / ".a-2_2.tmp-host-1.ckpt").write_bytes(b"half")
+    assert [p.name for p in list_checkpoints(str(tmp_path))] == ["a-1_2.ckpt"]

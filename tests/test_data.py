@@ -108,8 +108,8 @@ def test_demo_layout_counts_and_labels(demo):
         assert [f.split("_", 1)[1] for f in folders] == labels  # sorted folder order == label order
         assert len(list((demo / split).glob("*/*.JPEG"))) == expected
     assert 359 % 32 != 0
-    image = Image.open(next((demo / "val").glob("3_three/*.JPEG")))
-    assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (32, 32))
+    with Image.open(next((demo / "val").glob("3_three/*.JPEG"))) as image:
+        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (32, 32))
     train = {p.name for p in (demo / "train").glob("*/*.JPEG")}
     assert not train & {p.name for p in (demo / "val").glob("*/*.JPEG")}
 
@@ -125,7 +125,8 @@ def test_demo_is_deterministic_and_idempotent(demo, tmp_path):
     assert build_demo_dataset(copy, size=32) == {"train": 1438, "val": 359}
     assert probe.stat().st_mtime_ns == stamp  # complete dir: nothing rewritten
     assert build_demo_dataset(copy, size=16)["val"] == 359
-    assert Image.open(next(copy.glob("val/*/*.JPEG"))).size == (16, 16)
+    with Image.open(next(copy.glob("val/*/*.JPEG"))) as image:
+        assert image.size == (16, 16)
     marker = copy / ".mindzoo_demo.json"
     marker.write_text(json.dumps({**json.loads(marker.read_text()), "counts": None}))  # as if interrupted
     probe.unlink()
@@ -174,19 +175,62 @@ def test_fixres_finetune_is_test_geometry():
     data = encode(smooth_image(50, 70, seed=3), "JPEG", quality=95)
     arr = np.frombuffer(data, np.uint8)
     for test_size in (32, 48):
-        plain = compose(fixres_finetune_transforms(test_size, DC, flip=False))(arr)
+        geometry = resolve_eval_geometry(DC, test_size, crop_pct=224 / 256)
+        plain = compose(fixres_finetune_transforms(geometry))(arr)
         reference = compose(eval_transforms(test_size, DC, crop_pct=224 / 256))(arr)
         assert plain.shape == (3, test_size, test_size)
         np.testing.assert_array_equal(plain, reference)
     assert 384 * 256 // 224 == int(384 / (224 / 256)) == 438
     # Through a real pipeline: eager calls re-seed every call once a global dataset seed is set.
-    pipeline = ds.NumpySlicesDataset({"image": np.stack([arr] * 24)}, shuffle=False)
-    pipeline = pipeline.map(fixres_finetune_transforms(32, DC, flip=True), input_columns="image")
-    flipped = [row[0] for row in pipeline.create_tuple_iterator(num_epochs=1, output_numpy=True)]
-    plain = compose(fixres_finetune_transforms(32, DC, flip=False))(arr)
-    kinds = {"same" if np.array_equal(f, plain) else "mirror" if np.array_equal(f, plain[:, :, ::-1]) else "other"
-             for f in flipped}
-    assert kinds == {"same", "mirror"}
+    geometry = resolve_eval_geometry(DC, 32)
+    plain = compose(fixres_finetune_transforms(geometry))(arr)
+
+    def kinds(**options):
+        pipeline = ds.NumpySlicesDataset({"image": np.stack([arr] * 24)}, shuffle=False)
+        pipeline = pipeline.map(fixres_finetune_transforms(geometry, **options), input_columns="image")
+        return {"same" if np.array_equal(f, plain) else "mirror" if np.array_equal(f, plain[:, :, ::-1]) else "other"
+                for f in (row[0] for row in pipeline.create_tuple_iterator(num_epochs=1, output_numpy=True))}
+
+    assert kinds() == {"same"}  # the reference fine-tune: the test transform, nothing random
+    assert kinds(flip=True) == {"same", "mirror"}
+    assert kinds(color_jitter=0.05) == {"other"}  # transforms_v2's jitter strength changes every image a little
+
+
+def _fixres_reference_geometry(h: int, w: int, test_size: int):
+    """The FixRes code's val transform (imnet_finetune/transforms.py) as shapes: ``Resize(int(256 / 224 * s))``
+    sets the *height* (``target_size(w, h, size, largest=False)`` returns ``(size, int(size * w / h))``), then
+    torchvision's ``CenterCrop(s)`` (offsets ``round((H - s) / 2)``; zero padding where the image is smaller)."""
+    size = int((256 / 224) * test_size)
+    rh, rw = size, int(size * w / h)
+    return rh, rw, int(round((rh - test_size) / 2.0)), int(round((rw - test_size) / 2.0))
+
+
+# (h, w) with even crop surpluses, so round() and floor() offsets agree: portrait (the edges differ),
+# portrait narrower than the crop after the resize (zero padding), landscape (the edges agree).
+@pytest.mark.parametrize("shape", [(45, 38), (60, 30), (30, 44)])
+def test_resize_edge_height_is_the_fixres_reference_resize(tmp_path, shape):
+    h, w = shape
+    pixels = smooth_image(h, w, seed=w)
+    path = tmp_path / "x.png"
+    path.write_bytes(encode(pixels))
+    test_size = 32
+    geometry = resolve_eval_geometry(DC, test_size, crop_pct=224 / 256, resize_edge="height")
+    assert geometry.resize_size == int((256 / 224) * test_size) == 36
+    rh, rw, top, left = _fixres_reference_geometry(h, w, test_size)
+    assert crop_box(h, w, geometry) == (rh, rw, top, left)
+    resized = np.zeros((max(rh, test_size), max(rw, test_size) + 2 * max(0, -left), 3))
+    pad = max(0, -left)
+    resized[:rh, pad:pad + rw] = cv_bilinear(pixels, rh, rw)
+    ref = resized[top:top + test_size, pad + left:pad + left + test_size].transpose(2, 0, 1)
+    ref = (ref / 255.0 - MEAN) / STD
+    out = preprocess_image(path, geometry)
+    assert out.shape == (3, test_size, test_size)
+    assert np.abs(out - ref).max() <= ONE_LEVEL * 1.01
+    shorter = preprocess_image(path, resolve_eval_geometry(DC, test_size, crop_pct=224 / 256))
+    if h > w:  # portrait: the reference resize is not the shorter-side resize
+        assert np.abs(out - shorter).max() > 10 * ONE_LEVEL
+    else:
+        np.testing.assert_array_equal(out, shorter)
 
 
 @pytest.mark.parametrize("mode,fmt", [("L", "JPEG"), ("CMYK", "JPEG"), ("L", "PNG"), ("P", "PNG"), ("RGBA", "PNG")])

@@ -1,7 +1,10 @@
 """The deployment path on the demo val set: train.py -> eval.py -> export.py ONNX -> C++ harness -> acc.log.
 
-The C++ harness's top-1 predictions must agree with the MindSpore eval network's (eval.py's transform and
-checkpoint) on >= 99.5% of the demo val images, and its accuracy must be within 0.5 points of eval.py's.
+The C++ harness's logits must equal the MindSpore eval network's (eval.py's transform and checkpoint), its top-1
+must agree wherever the network's top-2 margin exceeds that numerical difference (and on >= 99.5% of the demo
+val images), and its accuracy must be within 0.5 points of eval.py's. None of this depends on how well the
+3-epoch model trained: that differs between CPU kinds (38.44% top-1 on Zen 3, > 50% on Zen 5 and on this
+project's Intel Xeon), so the only training assertion is that the loss went down.
 """
 import json
 import re
@@ -43,22 +46,24 @@ def deployed(tmp_path_factory):
                            "0", "CPU", str(RESIZE), str(SIZE)], cwd=infer_dir, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return data, ckpt, json.loads((out / "eval_result.json").read_text()), infer_dir
+    return data, ckpt, json.loads((out / "eval_result.json").read_text()), infer_dir, out
 
 
 def test_cpp_accuracy_is_within_half_a_point_of_eval_py(deployed):
-    data, _, python_result, infer_dir = deployed
+    data, _, python_result, infer_dir, out = deployed
     match = re.fullmatch(r"Total data: (\d+), top1 accuracy: ([0-9.]+), top5 accuracy: ([0-9.]+)\.\s*",
                          (infer_dir / "acc.log").read_text())
     assert match, (infer_dir / "acc.log").read_text()
     assert int(match[1]) == python_result["total"] == 359
-    assert python_result["top1"] > 0.5  # a trained model, so agreement below is not about near-ties of noise
+    epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["mean_loss"] for r in epochs if r["event"] == "epoch"]
+    assert len(losses) == 3 and losses[-1] < losses[0]  # it trained (how well depends on the CPU kind)
     assert abs(float(match[2]) - python_result["top1"]) <= 0.005
     assert abs(float(match[3]) - python_result["top5"]) <= 0.005
 
 
-def test_cpp_top1_agrees_with_the_mindspore_eval_network(deployed):
-    data, ckpt, _, infer_dir = deployed
+def test_cpp_logits_and_top1_agree_with_the_mindspore_eval_network(deployed):
+    data, ckpt, _, infer_dir, _ = deployed
     net = create_model("resnet18", num_classes=10, pretrained=str(ckpt))
     net.set_train(False)
     results, _, _ = load_results(str(infer_dir / "result_Files"))
@@ -67,7 +72,13 @@ def test_cpp_top1_agrees_with_the_mindspore_eval_network(deployed):
     keys = sorted(labels)
     paths = {result_key(p.stem + "_0.bin"): p for p in (data / "val").glob("*/*")}
     batch = np.stack([preprocess_image(paths[k], resolve_eval_geometry(net.data_config, SIZE)) for k in keys])
-    python_top1 = net(ms.Tensor(batch)).asnumpy().argmax(axis=1)
-    cpp_top1 = np.array([results[k].argmax() for k in keys])
+    python_logits = net(ms.Tensor(batch)).asnumpy()
+    cpp_logits = np.stack([results[k].reshape(-1) for k in keys])
+    worst = float(np.abs(cpp_logits - python_logits).max())
+    assert worst <= 1e-4 * max(1.0, float(np.abs(python_logits).max())), worst
+    python_top1, cpp_top1 = python_logits.argmax(axis=1), cpp_logits.argmax(axis=1)
+    top2 = np.sort(python_logits, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 2 * worst  # a difference of `worst` cannot swap these
+    np.testing.assert_array_equal(cpp_top1[decided], python_top1[decided])
     agreement = float(np.mean(python_top1 == cpp_top1))
     assert agreement >= 0.995, agreement

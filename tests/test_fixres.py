@@ -139,17 +139,73 @@ def test_train_py_finetune_feeds_test_crops_at_the_test_size(
     reference = _through_pipeline(eval_transforms(test_size, data_config, crop_pct=224 / 256), encoded, 1)[0]
     assert reference.shape == (3, test_size, test_size)
 
-    split, plain = _first_pipeline(monkeypatch, "train", [*common, "--fixres_flip=False",
-                                                          f"--output_dir={tmp_path / 'plain'}"])
+    split, plain = _first_pipeline(monkeypatch, "train", [*common, f"--output_dir={tmp_path / 'plain'}"])
     assert split == "train"
     for out in _through_pipeline(plain, encoded, 4):
-        assert np.array_equal(out, reference), "the fine-tune must train on the eval transform at the test size"
+        assert np.array_equal(out, reference), "by default the fine-tune trains on the eval transform at the test size"
 
-    _, flipping = _first_pipeline(monkeypatch, "train", [*common, f"--output_dir={tmp_path / 'flip'}"])
+    _, flipping = _first_pipeline(monkeypatch, "train", [*common, "--fixres_flip=True",
+                                                         f"--output_dir={tmp_path / 'flip'}"])
     kinds = {"same" if np.array_equal(out, reference) else
              "mirror" if np.array_equal(out, reference[:, :, ::-1]) else "other"
              for out in _through_pipeline(flipping, encoded, 24)}
-    assert kinds == {"same", "mirror"}, "fixres_flip=True (the default) adds only a random horizontal flip"
+    assert kinds == {"same", "mirror"}, "fixres_flip=True adds only a random horizontal flip"
+
+
+def test_resize_edge_height_reaches_the_finetune_and_eval_pipelines(
+        monkeypatch: pytest.MonkeyPatch, data: Path, tmp_path: Path) -> None:
+    from mindzoo.data import geometry_transforms, resolve_eval_geometry
+
+    portrait = _jpeg(300, 217, seed=5)
+    data_config = create_model("resnet18", num_classes=3).data_config
+    geometry = resolve_eval_geometry(data_config, 56, crop_pct=224 / 256, resize_edge="height")
+    reference = _through_pipeline(geometry_transforms(geometry), portrait, 1)[0]
+    shorter = _through_pipeline(geometry_transforms(resolve_eval_geometry(data_config, 56, crop_pct=224 / 256)),
+                                portrait, 1)[0]
+    assert not np.array_equal(reference, shorter)
+    common = ["--net_name=resnet18", "--num_classes=3", f"--data_path={data}", "--eval_image_size=56",
+              "--resize_edge=height", f"--pretrained={tmp_path / 'unused.ckpt'}"]
+    _, train = _first_pipeline(monkeypatch, "train", [*common, "--fixres_finetune=True",
+                                                      f"--output_dir={tmp_path / 'ft'}"])
+    (tmp_path / "unused.ckpt").write_bytes(b"")
+    _, evaluate = _first_pipeline(monkeypatch, "eval", [*common, f"--output_dir={tmp_path / 'ev'}"])
+    for transforms in (train, evaluate):
+        assert np.array_equal(_through_pipeline(transforms, portrait, 1)[0], reference)
+
+
+def test_export_records_resize_edge_in_its_sidecar(tmp_path: Path) -> None:
+    from mindzoo.cli import export as export_cli
+
+    ckpt = tmp_path / "r18.ckpt"
+    ms.save_checkpoint(create_model("resnet18", num_classes=3), str(ckpt))
+    result = export_cli.run_export(["--net_name=resnet18", "--num_classes=3", f"--ckpt_file={ckpt}",
+                                    f"--file_name={tmp_path / 'r18'}", "--file_format=ONNX", "--eval_image_size=32",
+                                    "--resize_edge=height"], set_context=False)
+    preprocess = json.loads(result.sidecar.read_text())["preprocess"]
+    assert (preprocess["resize_edge"], preprocess["resize_size"], preprocess["crop_size"]) == ("height", 36, [32, 32])
+
+
+def test_finetune_decays_fc_weight_and_fc_bias_like_the_reference(data: Path, tmp_path: Path) -> None:
+    """One full-batch step with and without weight decay: the same gradient, so the two results differ by
+    exactly lr * wd * w for every decayed parameter. The reference decays all it trains, fc.bias included."""
+    start = tmp_path / "start.ckpt"
+    ms.save_checkpoint(create_model("resnet18", num_classes=3), str(start))
+    before = _arrays(start)
+    lr, wd = 0.5, 0.2
+    finals = {}
+    for decay in (0.0, wd):
+        out = tmp_path / f"wd{decay}"
+        _ok("train.py", ["--net_name=resnet18", "--num_classes=3", f"--data_path={data}", f"--output_dir={out}",
+                         f"--pretrained={start}", "--fixres_finetune=True", "--eval_image_size=32", "--batch_size=24",
+                         "--epoch_size=1", f"--lr={lr}", "--lr_base_batch=0", "--lr_schedule=constant",
+                         "--warmup_epochs=0", "--momentum=0.9", f"--weight_decay={decay}", "--run_eval=False",
+                         "--num_parallel_workers=1"])
+        finals[decay] = _arrays(out / "checkpoints" / "resnet18-1_1.ckpt")
+    for name in ("fc.weight", "fc.bias"):
+        np.testing.assert_allclose(finals[wd][name] - finals[0.0][name], -lr * wd * before[name], rtol=1e-3,
+                                   atol=1e-6, err_msg=name)
+        assert np.abs(before[name]).max() > 1e-3  # a decay of zero would not be visible
+    np.testing.assert_array_equal(finals[wd]["layer4.1.bn2.moving_mean"], finals[0.0]["layer4.1.bn2.moving_mean"])
 
 
 def test_eval_and_export_default_to_384_for_fixres_resnet50(

@@ -74,3 +74,17 @@ def test_export_records_crop_pct_in_the_sidecar(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     pre = json.loads((tmp_path / "m.json").read_text())["preprocess"]
     assert (pre["resize_size"], pre["crop_size"], pre["crop_pct"]) == (40, [32, 32], 0.8)
+
+
+def test_resize_edge_is_recorded_in_the_sidecar_and_absent_means_shorter():
+    g = resolve_eval_geometry(FIXRES, resize_edge="height")
+    entry = json.loads(json.dumps(g.to_sidecar()))
+    assert entry["resize_edge"] == "height" and EvalGeometry.from_sidecar(entry) == g
+    assert resolve_eval_geometry(FIXRES).to_sidecar()["resize_edge"] == "shorter"
+    old = {k: v for k, v in entry.items() if k != "resize_edge"}  # a sidecar written before the key existed
+    assert EvalGeometry.from_sidecar(old).resize_edge == "shorter"
+    with pytest.raises(ConfigError, match="unknown resize_edge 'longest'; use one of shorter, height"):
+        EvalGeometry.from_sidecar({**entry, "resize_edge": "longest"}, where="x.json")
+    assert geometry_from_config(FIXRES, {"resize_edge": "height"}).resize_edge == "height"
+    assert geometry_from_config(FIXRES, {"resize_edge": ""}).resize_edge == "shorter"
+    assert geometry_from_config(DataConfig(resize_edge="height"), {}).resize_edge == "height"

@@ -89,13 +89,15 @@ def test_flags_when_there_is_no_sidecar(tmp_path):
     _assert_one_line_error(proc, "does not fit", "float32")
 
 
-def test_ties_rank_the_lower_class_first(tmp_path):
-    cases = {"tie_low": (0, [1.0] * NUM_CLASSES), "tie_high": (7, [1.0] * NUM_CLASSES)}
+def test_ties_count_against_the_label_and_nan_is_never_correct(tmp_path):
+    """eval.py's rule (tests/test_metrics.py has the full table): a constant or NaN network scores 0%."""
+    cases = {"tie_low": (0, [1.0] * NUM_CLASSES), "tie_high": (7, [1.0] * NUM_CLASSES),
+             "pair": (4, [0, 0, 0, 0, 2, 2, 0, 0, 0, 0]), "nan": (0, [float("nan")] * NUM_CLASSES)}
     _write_results(tmp_path / "r", cases=cases)
     _write_labels(tmp_path / "l.json", cases=cases)
     proc = _postprocess(tmp_path, "--result_path", "r", "--label_path", "l.json")
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "acc.log").read_text().strip() == "Total data: 2, top1 accuracy: 0.5, top5 accuracy: 0.5."
+    assert (tmp_path / "acc.log").read_text().strip() == "Total data: 4, top1 accuracy: 0.0, top5 accuracy: 0.25."
 
 
 def test_fewer_than_five_classes(tmp_path):

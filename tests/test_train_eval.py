@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from helpers import REPO, error_lines, make_image_folder, run
-from mindzoo.train.resume import newest_checkpoint
 
 TINY = [
     "--net_name=resnet18", "--num_classes=4", "--train_image_size=32", "--eval_image_size=32",
@@ -28,18 +27,58 @@ def data(tmp_path_factory):
         "train": {f"c{k}": 12 for k in range(4)}, "val": {f"c{k}": 5 for k in range(4)}})
 
 
-def _final_params(output_dir):
-    newest = newest_checkpoint(output_dir / "checkpoints", "resnet18")
-    return newest.name, ms.load_checkpoint(str(newest))
+# The default data-worker count (num_parallel_workers=0: one per core, 2 here), random augmentation on, eval on.
+DEFAULT_WORKERS = [arg for arg in TINY if not arg.startswith("--num_parallel_workers")]
+TIMING_FIELDS = {"img_per_s", "step_time_s", "seconds"}
 
 
-def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
-    """SIGKILL after epoch 1's checkpoint, resume with --resume_ckpt=auto: final weights equal an unbroken run."""
-    args = [f"--data_path={data}", *TINY, "--epoch_size=3", "--run_eval=False"]
-    unbroken = tmp_path / "unbroken"
-    proc = run("train.py", [*args, f"--output_dir={unbroken}"])
+def _checkpoint_arrays(path):
+    return {name: param.asnumpy() for name, param in ms.load_checkpoint(str(path)).items()}
+
+
+def _trajectory(output_dir):
+    """metrics.jsonl without its timing fields: every logged loss, lr, loss scale and eval count."""
+    records = [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in record.items() if k not in TIMING_FIELDS} for record in records]
+
+
+@pytest.fixture(scope="module")
+def default_run(data, tmp_path_factory):
+    """Two epochs of train.py with the default worker count: the reference for the repeat and resume tests."""
+    from mindzoo.data.dataset import auto_num_workers
+
+    if auto_num_workers() < 2:
+        pytest.skip("one core: the default is a single data worker, which the other tests already cover")
+    out = tmp_path_factory.mktemp("default_run")
+    proc = run("train.py", [f"--data_path={data}", *DEFAULT_WORKERS, "--epoch_size=2", f"--output_dir={out}"])
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return out
 
+
+def test_the_same_command_twice_gives_bit_identical_checkpoints_and_metrics(data, default_run, tmp_path):
+    """Same machine, seed and command: identical weights, optimizer state, losses and accuracies (timing aside),
+    with 2 data workers and random augmentation. Across CPU kinds the numbers differ (README)."""
+    again = tmp_path / "again"
+    proc = run("train.py", [f"--data_path={data}", *DEFAULT_WORKERS, "--epoch_size=2", f"--output_dir={again}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = sorted(p.name for p in (default_run / "checkpoints").glob("*.ckpt"))
+    assert names == ["best_acc.ckpt", "resnet18-1_12.ckpt", "resnet18-2_12.ckpt"]
+    assert names == sorted(p.name for p in (again / "checkpoints").glob("*.ckpt"))
+    for name in names:
+        first = _checkpoint_arrays(default_run / "checkpoints" / name)
+        second = _checkpoint_arrays(again / "checkpoints" / name)
+        assert sorted(first) == sorted(second) and len(first) > 100
+        for key in first:
+            np.testing.assert_array_equal(first[key], second[key], err_msg=f"{name}: {key}")
+    trajectory = _trajectory(default_run)
+    assert [r["event"] for r in trajectory].count("eval") == 2 and any(r["event"] == "step" for r in trajectory)
+    assert trajectory == _trajectory(again)
+
+
+def test_killed_run_resumes_to_the_same_weights(data, default_run, tmp_path):
+    """SIGKILL after epoch 1's checkpoint, resume with --resume_ckpt=auto: final weights equal an unbroken run's,
+    with the default worker count."""
+    args = [f"--data_path={data}", *DEFAULT_WORKERS, "--epoch_size=2"]
     broken = tmp_path / "broken"
     child = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, f"--output_dir={broken}"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -49,20 +88,18 @@ def test_killed_run_resumes_to_the_same_weights(data, tmp_path):
         time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    assert not list((broken / "checkpoints").glob("resnet18-3_*.ckpt")), "the kill came too late to test resume"
+    assert not list((broken / "checkpoints").glob("resnet18-2_*.ckpt")), "the kill came too late to test resume"
 
     proc = run("train.py", [*args, f"--output_dir={broken}", "--resume_ckpt=auto"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "resumed from" in proc.stdout
-    name_a, final_a = _final_params(unbroken)
-    name_b, final_b = _final_params(broken)
-    assert name_a == name_b == "resnet18-3_12.ckpt"
+    final_a = _checkpoint_arrays(default_run / "checkpoints" / "resnet18-2_12.ckpt")
+    final_b = _checkpoint_arrays(broken / "checkpoints" / "resnet18-2_12.ckpt")
     weights = [k for k in final_a if k.startswith(("conv1", "layer", "fc", "bn1"))]
-    assert len(weights) > 50
-    for key in [*weights, "global_step", "loss_scale"]:
-        np.testing.assert_array_equal(final_a[key].asnumpy(), final_b[key].asnumpy(), err_msg=key)
     moments = [k for k in final_a if k.startswith("moments.")]
-    assert moments and all(np.array_equal(final_a[k].asnumpy(), final_b[k].asnumpy()) for k in moments)
+    assert len(weights) > 50 and moments
+    for key in [*weights, *moments, "global_step", "loss_scale"]:
+        np.testing.assert_array_equal(final_a[key], final_b[key], err_msg=key)
 
 
 def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_path):
@@ -100,8 +137,54 @@ def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_pa
     assert [os.path.basename(c) for c in ckpts] == ["best_acc.ckpt", "resnet18-1_12.ckpt", "resnet18-2_12.ckpt"]
     per_ckpt = json.loads((ev / "eval_result.json").read_text())
     assert [r["total"] for r in per_ckpt] == [20, 20, 20]
-    # eval.py folds BN into a fresh network per checkpoint: each agrees with eval-while-train's unfolded count
+    # eval.py folds BN once and assigns each checkpoint's folded values: each agrees with eval-while-train's
+    # unfolded count, and the directory costs one graph compile (20 images: one batch shape)
     assert [r["top1"] for r in per_ckpt] == pytest.approx([best_eval, evals[0]["top1"], evals[1]["top1"]])
+    assert "3 checkpoint(s) evaluated with 1 compiled graph(s)" in proc.stdout
+
+
+def _nan_checkpoint(path, num_classes=4):
+    import mindzoo
+
+    net = mindzoo.create_model("resnet18", num_classes=num_classes)
+    net.fc.weight.set_data(ms.Tensor(np.full(net.fc.weight.shape, np.nan, np.float32)))
+    ms.save_checkpoint(net, str(path))
+    return path
+
+
+def test_eval_scores_a_nan_network_zero(data, tmp_path):
+    ckpt = _nan_checkpoint(tmp_path / "nan.ckpt")
+    proc = run("eval.py", [f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
+                           f"--pretrained={ckpt}", f"--output_dir={tmp_path / 'ev'}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "ev" / "eval_result.json").read_text())
+    assert (result["top1"], result["top5"], result["total"]) == (0.0, 0.0, 20)
+    assert "20 of 20 images got non-finite logits" in proc.stdout
+
+
+def test_eval_while_train_never_saves_a_nan_network_as_best(data, tmp_path):
+    """A dynamic loss scale skips every NaN step, so training runs on and evaluates the NaN network."""
+    ckpt = _nan_checkpoint(tmp_path / "nan.ckpt")
+    out = tmp_path / "run"
+    proc = run("train.py", [f"--data_path={data}", *TINY, "--epoch_size=1", "--warmup_epochs=0",
+                            f"--pretrained={ckpt}", "--loss_scale_type=dynamic", f"--output_dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in evals if r["event"] == "eval"]
+    assert [(r["top1"], r["top5"], r["nonfinite"]) for r in evals] == [(0.0, 0.0, 20)]
+    assert (out / "checkpoints" / "resnet18-1_12.ckpt").is_file()
+    assert not (out / "checkpoints" / "best_acc.ckpt").exists()
+
+
+def test_eval_of_a_root_without_val_names_the_missing_val(tmp_path):
+    root = make_image_folder(tmp_path / "data", {"train": {"a": 1, "b": 1}})
+    ckpt = tmp_path / "r18.ckpt"
+    ckpt.write_bytes(b"")
+    proc = run("eval.py", [f"--data_path={root}", "--net_name=resnet18", "--num_classes=2", f"--pretrained={ckpt}",
+                           f"--output_dir={tmp_path / 'ev'}"], timeout=120)
+    assert proc.returncode == 2
+    assert error_lines(proc) == [f"error: {root} has train/ but no val/: eval.py evaluates {root / 'val'}/<class>/*; "
+                                 "create it, or pass the val folder itself as --data_path"]
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable",

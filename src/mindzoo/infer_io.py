@@ -213,16 +213,27 @@ def load_results(result_dir: str, dtype: Optional[str] = None, num_classes: Opti
 
 def accuracy(results: Mapping[str, np.ndarray], labels: Mapping[str, int], ks: Sequence[int] = (1, 5)
              ) -> Tuple[int, List[float]]:
-    """(total, [top-k accuracy for k in ks]) over every result; a result without a label is an error."""
+    """(total, [top-k accuracy for k in ks]) over every result; a result without a label is an error.
+
+    The rule of eval.py (``mindzoo.eval.metrics``): a result is top-k correct when all its logits are finite
+    and fewer than k other classes score greater than or equal to its label. NaN/inf logits are never
+    correct and a tie counts against the label; with fewer than k classes every finite result is top-k correct.
+    """
     missing = sorted(key for key in results if key not in labels)
     if missing:
         raise InferIOError(f"{len(missing)} result(s) have no label in the label file, e.g. {missing[0]!r}")
     total = len(results)
     correct = [0] * len(ks)
     for key, logits in results.items():
-        order = np.argsort(-logits, kind="stable")
+        scores = np.asarray(logits, dtype=np.float64).reshape(-1)
+        label = labels[key]
+        if not 0 <= label < scores.size:
+            raise InferIOError(f"label {label} of {key!r} is not a class of its {scores.size} logits")
+        if not np.isfinite(scores).all():
+            continue
+        rank = int(np.count_nonzero(scores >= scores[label])) - 1  # other classes scoring >= the label
         for i, k in enumerate(ks):
-            correct[i] += int(labels[key] in order[:k])
+            correct[i] += int(rank < k)
     return total, [c / total for c in correct]
 
 

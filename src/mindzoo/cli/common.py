@@ -76,6 +76,8 @@ def setup_logging(log_file: Optional[Path] = None, level: int = logging.INFO) ->
     """Log to stdout and, if given, to ``log_file`` (each rank writes its own)."""
     logger = logging.getLogger("mindzoo")
     logger.setLevel(level)
+    for old in logger.handlers:  # a previous run in this process (tests, notebooks) left its log file open
+        old.close()
     logger.handlers.clear()
     logger.propagate = False
     formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")

@@ -12,26 +12,38 @@ from typing import List, Optional, Sequence
 
 from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_context, setup_logging
 from mindzoo.config import load_config
-from mindzoo.errors import ConfigError, UsageError
+from mindzoo.errors import ConfigError, DataError, UsageError
 
 logger = logging.getLogger("mindzoo")
 
 
 def resolve_val_dir(data_path: str) -> Path:
-    """The val split: ``DATA/val`` if it exists, else ``DATA`` itself (model-zoo scripts pass the split)."""
+    """The val split: ``DATA/val`` if it exists, else ``DATA`` itself (model-zoo scripts pass the split).
+
+    A dataset root with ``train/`` but no ``val/`` is an error naming the missing ``val/``: read as a split,
+    its one ``train`` folder would be taken for a class.
+    """
     if not data_path:
         raise ConfigError("data_path is empty; pass --data_path=DIR (a dataset root with val/, or the val dir)")
     root = Path(data_path)
-    return root / "val" if (root / "val").is_dir() else root
+    if (root / "val").is_dir():
+        return root / "val"
+    if (root / "train").is_dir():
+        raise DataError(f"{root} has train/ but no val/: eval.py evaluates {root / 'val'}/<class>/*; create it, "
+                        "or pass the val folder itself as --data_path")
+    return root
 
 
 def list_checkpoints(pretrained: str) -> List[Path]:
-    """One checkpoint, or every ``*.ckpt`` in a directory sorted by name (epoch order for train.py's names)."""
+    """One checkpoint, or every ``*.ckpt`` in a directory sorted by name (epoch order for train.py's names).
+
+    Hidden files (``.<name>.tmp-*.ckpt``: a save in progress, or one a killed writer left) are not checkpoints.
+    """
     if not pretrained:
         raise ConfigError("pretrained is empty; pass --pretrained=CKPT (a .ckpt file or a directory of them)")
     path = Path(pretrained)
     if path.is_dir():
-        found = sorted(path.glob("*.ckpt"), key=_natural_key)
+        found = sorted((p for p in path.glob("*.ckpt") if not p.name.startswith(".")), key=_natural_key)
         if not found:
             raise UsageError(f"no .ckpt files in {path}")
         return found
@@ -56,17 +68,15 @@ def _main(argv: Sequence[str]) -> int:
 
     info = validate_image_folder(val_dir, cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
 
-    from mindzoo.checkpoint import load_weights
     from mindzoo.distributed import init_data_parallel
-    from mindzoo.eval import TopKCorrect, evaluate, result_lines
-    from mindzoo.models import create_model
-    from mindzoo.models.fold import fold_batchnorm
+    from mindzoo.eval import result_lines
+    from mindzoo.eval.sweep import CheckpointEvaluator
 
     set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     dist = init_data_parallel(cfg.run_distribute)
     setup_logging(output_dir / f"eval_rank{dist.rank}.log")
-    net = create_model(cfg.net_name, num_classes=cfg.num_classes)
-    geometry = geometry_from_config(net.data_config, cfg)
+    evaluator = CheckpointEvaluator(cfg.net_name, cfg.num_classes, checkpoints[0], fold_bn=cfg.fold_bn)
+    geometry = geometry_from_config(evaluator.network.data_config, cfg)
     size = geometry.crop_size
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
     dataset = create_dataset(str(val_dir.parent), val_dir.name, geometry_transforms(geometry),
@@ -74,16 +84,10 @@ def _main(argv: Sequence[str]) -> int:
                              drop_remainder=False, info=info, **shard)
     logger.info("evaluating %s on %s: %d images, resize %d, crop %d", cfg.net_name, val_dir, info.num_images,
                 geometry.resize_size, size)
-    counter = None if cfg.fold_bn else TopKCorrect(net)  # one compiled graph for every checkpoint, unless folded
     results = []
-    for index, ckpt in enumerate(checkpoints):
-        if index and cfg.fold_bn:  # the previous checkpoint's BNs are folded away: start from a fresh network
-            net = create_model(cfg.net_name, num_classes=cfg.num_classes)
-        load_weights(net, ckpt)
-        if cfg.fold_bn:
-            net.set_train(False)
-            fold_batchnorm(net)
-        result = evaluate(net, dataset, distributed=dist.distributed, show_progress=dist.is_main, counter=counter)
+    for ckpt in checkpoints:
+        evaluator.load(ckpt)
+        result = evaluator.evaluate(dataset, distributed=dist.distributed, show_progress=dist.is_main)
         if result.total != info.num_images:
             raise UsageError(f"evaluated {result.total} images but {val_dir} has {info.num_images}; "
                              "the pipeline dropped or repeated images")
@@ -92,6 +96,7 @@ def _main(argv: Sequence[str]) -> int:
                     result.total, result.seconds, result.total / max(result.seconds, 1e-9))
         results.append({"top1": result.top1, "top5": result.top5, "total": result.total, "ckpt": str(ckpt),
                         "image_size": size, "net_name": cfg.net_name})
+    logger.info("%d checkpoint(s) evaluated with %d compiled graph(s)", len(checkpoints), evaluator.graphs_compiled)
     if dist.is_main:
         payload = results[0] if len(results) == 1 and Path(cfg.pretrained).is_file() else results
         (output_dir / "eval_result.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -60,7 +60,8 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
     net.set_train(False)
-    geometry = resolve_eval_geometry(net.data_config, cfg.eval_image_size, cfg.crop_pct, cfg.height, cfg.width)
+    geometry = resolve_eval_geometry(net.data_config, cfg.eval_image_size, cfg.crop_pct, cfg.height, cfg.width,
+                                     resize_edge=cfg.resize_edge)
     height, width = geometry.crop_height, geometry.crop_width
     graph_info = {"fold_bn": {"folded": 0}}
     if cfg.fold_bn:

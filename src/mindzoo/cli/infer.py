@@ -108,8 +108,10 @@ def _ckpt_predictor(args: argparse.Namespace) -> Predictor:
     set_mindspore_context(args.device_target, "PYNATIVE")  # a handful of images: no graph compile
     net = create_model(net_name, num_classes=num_classes, pretrained=args.pretrained)
     net.set_train(False)
-    # eval.py's geometry for this config: its eval_image_size and crop_pct, unless --image_size says otherwise
-    geometry = resolve_eval_geometry(net.data_config, args.image_size or cfg.eval_image_size, cfg.crop_pct)
+    # eval.py's geometry for this config: its eval_image_size, crop_pct and resize_edge, unless --image_size says
+    # otherwise
+    geometry = resolve_eval_geometry(net.data_config, args.image_size or cfg.eval_image_size, cfg.crop_pct,
+                                     resize_edge=cfg.resize_edge)
 
     def run(batch: np.ndarray) -> np.ndarray:
         from mindspore import Tensor

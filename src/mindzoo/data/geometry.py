@@ -22,6 +22,12 @@ from mindzoo.errors import ConfigError
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area")
+# Which side the resize sets to ``resize_size`` (the other keeps the aspect ratio):
+# "shorter": the shorter side (torchvision ``Resize(int)``, MindSpore ``Resize(int)``);
+# "height": the height, whatever the orientation: the FixRes reference's ``Resize(size)`` (``largest=False``,
+#   facebookresearch/FixRes ``transforms.py``), with which its published ResNet-50 weights were fine-tuned and
+#   evaluated; width = ``int(size * w / h)``, so a portrait image comes out narrower than ``resize_size``.
+RESIZE_EDGES = ("shorter", "height")
 
 
 @dataclass(frozen=True)
@@ -29,8 +35,8 @@ class DataConfig:
     """Resolution and normalisation a model's weights expect, for training and evaluation.
 
     ``input_size`` is the training crop; ``test_input_size`` the evaluation/export crop (FixRes tests
-    higher than it trains). Evaluation resizes the shorter side to ``int(size / crop_pct)`` and
-    centre-crops ``size``. Mean/std are on the 0-1 scale.
+    higher than it trains). Evaluation resizes the ``resize_edge`` side (shorter by default) to
+    ``int(size / crop_pct)`` and centre-crops ``size``. Mean/std are on the 0-1 scale.
     """
 
     input_size: int = 224
@@ -39,6 +45,7 @@ class DataConfig:
     interpolation: str = "bilinear"
     mean: Tuple[float, float, float] = IMAGENET_MEAN
     std: Tuple[float, float, float] = IMAGENET_STD
+    resize_edge: str = "shorter"
 
     def resize_size(self, size: int) -> int:
         """Shorter-side resize used before a centre crop of ``size`` (256 for 224, 438 for 384)."""
@@ -55,8 +62,9 @@ class DataConfig:
 class EvalGeometry:
     """Everything the evaluation transform does to an image, resolved: what eval scores and export records.
 
-    The shorter side is resized to ``resize_size`` with ``interpolation``, a ``crop_height x crop_width``
-    centre crop is taken, then ``(pixel / 255 - mean) / std`` per RGB channel, HWC -> CHW.
+    The ``resize_edge`` side (see :data:`RESIZE_EDGES`) is resized to ``resize_size`` with ``interpolation``,
+    a ``crop_height x crop_width`` centre crop is taken, then ``(pixel / 255 - mean) / std`` per RGB channel,
+    HWC -> CHW.
     """
 
     resize_size: int
@@ -66,6 +74,7 @@ class EvalGeometry:
     interpolation: str
     mean: Tuple[float, float, float]
     std: Tuple[float, float, float]
+    resize_edge: str = "shorter"
 
     @property
     def crop_size(self) -> int:
@@ -77,7 +86,8 @@ class EvalGeometry:
     def data_config(self) -> DataConfig:
         """A DataConfig whose eval transform at ``crop_size`` is this geometry (for the transform builders)."""
         return DataConfig(input_size=self.crop_height, test_input_size=self.crop_height, crop_pct=self.crop_pct,
-                          interpolation=self.interpolation, mean=self.mean, std=self.std)
+                          interpolation=self.interpolation, mean=self.mean, std=self.std,
+                          resize_edge=self.resize_edge)
 
     def to_sidecar(self) -> Dict[str, Any]:
         """The ``preprocess`` entry of an export's ``NAME.json``."""
@@ -89,11 +99,15 @@ class EvalGeometry:
             "pixel_scale": 1.0 / 255.0,
             "mean": list(self.mean),
             "std": list(self.std),
+            "resize_edge": self.resize_edge,
         }
 
     @classmethod
     def from_sidecar(cls, preprocess: Mapping[str, Any], where: str = "export sidecar") -> "EvalGeometry":
-        """Read back what :meth:`to_sidecar` wrote; a missing or malformed entry is one ConfigError naming it."""
+        """Read back what :meth:`to_sidecar` wrote; a missing or malformed entry is one ConfigError naming it.
+
+        A sidecar without ``resize_edge`` (written before it existed) resizes the shorter side.
+        """
         try:
             crop = preprocess["crop_size"]
             crop_height, crop_width = (int(crop), int(crop)) if isinstance(crop, (int, float)) else map(int, crop)
@@ -101,6 +115,7 @@ class EvalGeometry:
                 resize_size=int(preprocess["resize_size"]), crop_height=crop_height, crop_width=crop_width,
                 crop_pct=float(preprocess["crop_pct"]), interpolation=str(preprocess.get("interpolation", "bilinear")),
                 mean=_triple(preprocess["mean"], "mean"), std=_triple(preprocess["std"], "std"),
+                resize_edge=str(preprocess.get("resize_edge", "shorter")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: bad 'preprocess' entry ({type(exc).__name__}: {exc}); re-export the model") \
@@ -114,6 +129,9 @@ class EvalGeometry:
         if self.interpolation.lower() not in INTERPOLATIONS:
             raise ConfigError(f"{where}: unknown interpolation '{self.interpolation}'; use one of "
                               f"{', '.join(INTERPOLATIONS)}")
+        if self.resize_edge not in RESIZE_EDGES:
+            raise ConfigError(f"{where}: unknown resize_edge '{self.resize_edge}'; use one of "
+                              f"{', '.join(RESIZE_EDGES)}")
         return self
 
 
@@ -132,12 +150,12 @@ def resize_for_crop(size: int, crop_pct: float) -> int:
 
 
 def resolve_eval_geometry(data_config: DataConfig, eval_image_size: int = 0, crop_pct: float = 0.0,
-                          height: int = 0, width: int = 0) -> EvalGeometry:
-    """The evaluation geometry of a model: its data config, overridden by a run's settings (0 = not set).
+                          height: int = 0, width: int = 0, resize_edge: str = "") -> EvalGeometry:
+    """The evaluation geometry of a model: its data config, overridden by a run's settings (0 / "" = not set).
 
     ``eval_image_size`` replaces ``test_input_size``; ``crop_pct`` replaces the data config's; ``height``/
     ``width`` (export's ``--height/--width``) fix a non-square crop, whose resize is computed from its larger
-    side so the crop always fits.
+    side so the crop always fits (with ``resize_edge="shorter"``); ``resize_edge`` replaces the data config's.
     """
     for key, value in (("eval_image_size", eval_image_size), ("height", height), ("width", width)):
         if value < 0:
@@ -151,13 +169,15 @@ def resolve_eval_geometry(data_config: DataConfig, eval_image_size: int = 0, cro
         resize_size=resize_for_crop(max(crop_height, crop_width), pct), crop_height=crop_height,
         crop_width=crop_width, crop_pct=pct, interpolation=data_config.interpolation,
         mean=tuple(data_config.mean), std=tuple(data_config.std),
+        resize_edge=resize_edge or data_config.resize_edge,
     ).validated()
 
 
 def geometry_from_config(data_config: DataConfig, cfg: Mapping[str, Any]) -> EvalGeometry:
-    """:func:`resolve_eval_geometry` with a run config's ``eval_image_size`` / ``crop_pct`` keys."""
+    """:func:`resolve_eval_geometry` with a run config's ``eval_image_size`` / ``crop_pct`` / ``resize_edge`` keys."""
     return resolve_eval_geometry(data_config, int(cfg.get("eval_image_size", 0) or 0),
-                                 float(cfg.get("crop_pct", 0.0) or 0.0))
+                                 float(cfg.get("crop_pct", 0.0) or 0.0),
+                                 resize_edge=str(cfg.get("resize_edge", "") or ""))
 
 
 def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
@@ -167,7 +187,14 @@ def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
     return int(np.float32(np.float32(height) / np.float32(width)) * np.float32(short)), short
 
 
+def height_resized_shape(height: int, width: int, size: int) -> Tuple[int, int]:
+    """Output (height, width) of the FixRes reference's ``Resize(size)``: height ``size``, width
+    ``int(size * width / height)`` in double precision (``resize_edge="height"``)."""
+    return size, int(size * width / height)
+
+
 def crop_box(height: int, width: int, geometry: EvalGeometry) -> Tuple[int, int, int, int]:
     """(resized_h, resized_w, crop_top, crop_left) the eval transform applies to a ``height x width`` image."""
-    resized_h, resized_w = resized_shape(height, width, geometry.resize_size)
+    resize = height_resized_shape if geometry.resize_edge == "height" else resized_shape
+    resized_h, resized_w = resize(height, width, geometry.resize_size)
     return (resized_h, resized_w, (resized_h - geometry.crop_height) // 2, (resized_w - geometry.crop_width) // 2)

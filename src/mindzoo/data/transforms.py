@@ -9,11 +9,12 @@ Evaluation geometry is decided in one place, :mod:`mindzoo.data.geometry` (an :c
 :func:`geometry_transforms` applies it. What MindSpore 2.10 CPU does with it (measured; the C++ harness
 reproduces it):
 
-1. ``Resize(R)``: the shorter side becomes exactly ``R``; the longer side becomes
-   ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward zero (not
+1. ``Resize(R)`` (``resize_edge="shorter"``, the default): the shorter side becomes exactly ``R``; the longer
+   side becomes ``(int)((float)long / (float)short * (float)R)``, computed in float32 and truncated toward zero (not
    rounded; double precision differs in rare cases). A square image becomes ``R x R``. Bilinear is OpenCV
    ``INTER_LINEAR`` (half-pixel centres, no antialiasing), bit-identical to ``cv2.resize`` on uint8; bicubic
-   is ``INTER_CUBIC`` within 1 level.
+   is ``INTER_CUBIC`` within 1 level. With ``resize_edge="height"`` (the FixRes reference's ``Resize``) the
+   height becomes ``R`` and the width ``int(R * W / H)`` (double precision), whatever the orientation.
 2. ``CenterCrop``: top = ``(H - crop_h) // 2``, left = ``(W - crop_w) // 2`` (floor: an odd surplus leaves
    the extra row/column at the bottom/right; torchvision rounds instead). A crop larger than the image
    zero-pads with the same offsets.
@@ -22,11 +23,12 @@ reproduces it):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from mindzoo.data.geometry import INTERPOLATIONS, DataConfig, EvalGeometry, resolve_eval_geometry
+from mindzoo.data.geometry import (INTERPOLATIONS, DataConfig, EvalGeometry, height_resized_shape,
+                                   resolve_eval_geometry)
 from mindzoo.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -84,21 +86,51 @@ def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0
     return ops + _normalize(data_config)
 
 
-def geometry_transforms(geometry: EvalGeometry, flip: bool = False) -> list:
-    """Decode to RGB, resize the shorter side to ``geometry.resize_size``, centre-crop, [flip,] normalize.
+class ResizeHeight:
+    """``resize_edge="height"``: the height becomes ``size``, the width keeps the aspect ratio.
 
-    The evaluation transform (exactly as in the module docstring); ``flip`` adds a random horizontal flip
-    (the FixRes fine-tune's option).
+    The FixRes reference's ``Resize(size)`` (``facebookresearch/FixRes`` ``transforms.py``, ``largest=False``).
+    The output shape depends on each image, which ``vision.Resize`` cannot express, so this Python op applies
+    ``vision.Resize((size, int(size * w / h)))`` per image.
+    """
+
+    def __init__(self, size: int, interpolation: str) -> None:
+        self.size = size
+        self.interpolation = interpolation
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        import mindspore.dataset.vision as vision
+
+        height, width = image.shape[:2]
+        target = height_resized_shape(height, width, self.size)
+        return vision.Resize(target, interpolation_mode(self.interpolation))(image)
+
+
+def _resize(geometry: EvalGeometry) -> Callable[[np.ndarray], np.ndarray]:
+    """The resize op of ``geometry``: MindSpore's shorter-side ``Resize``, or :class:`ResizeHeight`."""
+    import mindspore.dataset.vision as vision
+
+    if geometry.resize_edge == "height":
+        return ResizeHeight(geometry.resize_size, geometry.interpolation)
+    return vision.Resize(geometry.resize_size, interpolation_mode(geometry.interpolation))
+
+
+def geometry_transforms(geometry: EvalGeometry, flip: bool = False, color_jitter: float = 0.0) -> list:
+    """Decode to RGB, resize (``geometry.resize_edge``) to ``geometry.resize_size``, centre-crop, normalize.
+
+    The evaluation transform (exactly as in the module docstring). ``flip`` adds a random horizontal flip and
+    ``color_jitter`` a random brightness/contrast/saturation change of that strength, after the crop: the
+    FixRes fine-tune's options (its reference ``transforms_v2.py`` ``val_train`` uses flip and 0.05).
     """
     import mindspore.dataset.vision as vision
 
-    ops = [
-        vision.Decode(),
-        vision.Resize(geometry.resize_size, interpolation_mode(geometry.interpolation)),
-        vision.CenterCrop((geometry.crop_height, geometry.crop_width)),
-    ]
+    if color_jitter < 0:
+        raise ConfigError(f"color_jitter must be >= 0, got {color_jitter}")
+    ops = [vision.Decode(), _resize(geometry), vision.CenterCrop((geometry.crop_height, geometry.crop_width))]
     if flip:
         ops.append(vision.RandomHorizontalFlip(prob=0.5))
+    if color_jitter > 0:
+        ops.append(vision.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
     return ops + _normalize(geometry)
 
 
@@ -107,15 +139,16 @@ def eval_transforms(size: int, data_config: DataConfig, crop_pct: Optional[float
     return geometry_transforms(resolve_eval_geometry(data_config, size, crop_pct or 0.0))
 
 
-def fixres_finetune_transforms(test_size: int, data_config: DataConfig, flip: bool = True,
-                               crop_pct: Optional[float] = None) -> list:
-    """FixRes fine-tune: exactly the test-time geometry at ``test_size`` [+ a random horizontal flip].
+def fixres_finetune_transforms(geometry: EvalGeometry, flip: bool = False, color_jitter: float = 0.0) -> list:
+    """FixRes fine-tune: exactly the test-time geometry [+ a random horizontal flip, colour jitter].
 
-    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the geometry is
-    eval's (crop_pct 0.875 gives the reference ``test_size * 256 / 224``) and the only randomness is the
-    optional flip.
+    Fine-tuning the classifier on the test-resolution statistics is the point of FixRes, so the images get
+    eval's transform (crop_pct 0.875 gives the reference ``test_size * 256 / 224``). The reference fine-tune
+    (``imnet_finetune``, the published FixResNet-50 weights) uses nothing else, hence the defaults; its
+    ``transforms_v2`` ``val_train`` variant adds a flip and colour jitter 0.05 (and a horizontally shifted
+    centre crop, which is not implemented here).
     """
-    return geometry_transforms(resolve_eval_geometry(data_config, test_size, crop_pct or 0.0), flip=flip)
+    return geometry_transforms(geometry, flip=flip, color_jitter=color_jitter)
 
 
 def image_problem(head: bytes, tail: bytes, size: int) -> Optional[str]:

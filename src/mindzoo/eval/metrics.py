@@ -2,6 +2,12 @@
 
 Accuracy is ``sum(correct) / sum(images)`` over every image of the split: the last partial batch is
 kept, and in distributed evaluation the counts (not per-rank accuracies) are all-reduced.
+
+What counts as correct (the same rule as ``mindzoo.infer_io.accuracy``, which scores the C++ harness's
+results): an image is top-k correct when **all its logits are finite** and **fewer than k other classes score
+greater than or equal to its label**. A NaN or +/-inf anywhere in an image's logits makes it wrong at every k,
+and a tie counts against the label, so a diverged (NaN) or constant network scores 0% top-1 instead of 100%.
+With fewer than k classes every image with finite logits is top-k correct.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ class EvalResult:
     correct_top5: int
     total: int
     seconds: float = 0.0
+    nonfinite: int = 0  # images whose logits held a NaN or inf (all counted wrong)
 
     @property
     def top1(self) -> float:
@@ -37,10 +44,16 @@ class EvalResult:
         return {**asdict(self), "top1": self.top1, "top5": self.top5}
 
 
-class TopKCorrect(nn.Cell):
-    """Network + in-graph counting: returns (#top-1 correct, #top-k correct) for a batch.
+def improves_on(result: EvalResult, best_top1: float) -> bool:
+    """Whether ``result`` should replace the best checkpoint: a higher top-1 from a network whose logits were
+    all finite. A diverged network never becomes ``best_acc.ckpt``, whatever it scored."""
+    return result.nonfinite == 0 and result.top1 > best_top1
 
-    A label is in the top k when fewer than k classes score strictly higher (ties count in its favour).
+
+class TopKCorrect(nn.Cell):
+    """Network + in-graph counting: (#top-1 correct, #top-k correct, #images with non-finite logits) of a batch.
+
+    The rule is the module docstring's: non-finite logits are never correct; ties count against the label.
     """
 
     def __init__(self, network: nn.Cell, k: int = 5) -> None:
@@ -51,8 +64,12 @@ class TopKCorrect(nn.Cell):
     def construct(self, images: ms.Tensor, labels: ms.Tensor):
         logits = ops.cast(self.network(images), ms.float32)
         target = ops.gather_elements(logits, 1, labels.astype(ms.int32).reshape((-1, 1)))
-        rank = (logits > target).astype(ms.int32).sum(axis=1)  # classes scoring strictly above the label
-        return (rank < 1).astype(ms.int32).sum(), (rank < self.k).astype(ms.int32).sum()
+        # other classes scoring >= the label (the label itself is always >= itself); a NaN label compares False
+        rank = (logits >= target).astype(ms.int32).sum(axis=1) - 1
+        finite = ops.isfinite(logits).all(axis=1)
+        top1 = ops.logical_and(finite, rank < 1).astype(ms.int32).sum()
+        topk = ops.logical_and(finite, rank < self.k).astype(ms.int32).sum()
+        return top1, topk, ops.logical_not(finite).astype(ms.int32).sum()
 
 
 class _AllReduceSum(nn.Cell):
@@ -92,21 +109,25 @@ def evaluate(
     counter = counter or TopKCorrect(network)
     counter.set_train(False)
     num_batches = dataset.get_dataset_size()
-    correct1 = correct5 = total = 0
+    correct1 = correct5 = total = nonfinite = 0
     start = time.time()
     for i, batch in enumerate(dataset.create_tuple_iterator(num_epochs=1)):
         images, labels = batch[0], batch[1]
-        c1, c5 = counter(images, labels)
+        c1, c5, bad = counter(images, labels)
         correct1 += int(c1.asnumpy())
         correct5 += int(c5.asnumpy())
+        nonfinite += int(bad.asnumpy())
         total += int(labels.shape[0])
         if show_progress:
             _progress(i + 1, num_batches, start)
     if distributed:
-        summed = _AllReduceSum()(ms.Tensor(np.array([correct1, correct5, total], dtype=np.float32))).asnumpy()
-        correct1, correct5, total = (int(round(v)) for v in summed)
+        counts = np.array([correct1, correct5, total, nonfinite], dtype=np.float32)
+        correct1, correct5, total, nonfinite = (int(round(v)) for v in _AllReduceSum()(ms.Tensor(counts)).asnumpy())
     network.set_train(was_training)
-    return EvalResult(correct1, correct5, total, time.time() - start)
+    if nonfinite:
+        logger.warning("%d of %d images got non-finite logits (NaN/inf): the network has diverged; they count as "
+                       "wrong", nonfinite, total)
+    return EvalResult(correct1, correct5, total, time.time() - start, nonfinite)
 
 
 def result_lines(result: EvalResult, ckpt: object) -> List[str]:

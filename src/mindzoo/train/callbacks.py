@@ -208,7 +208,7 @@ class EvalCallback(Callback):
         return epoch > cfg.eval_start_epoch and (epoch % cfg.eval_interval == 0 or epoch == cfg.epoch_size)
 
     def on_epoch_end(self, run: "Run", summary: "EpochSummary") -> None:
-        from mindzoo.eval import evaluate
+        from mindzoo.eval import evaluate, improves_on
 
         if not self.due(run, summary.epoch):
             return
@@ -218,7 +218,7 @@ class EvalCallback(Callback):
                     result.top5, result.total, result.seconds)
         self.metrics.write({"event": "eval", "epoch": summary.epoch, "global_step": run.position.global_step,
                             **result.to_dict()})
-        if result.top1 > run.position.best_top1:
+        if improves_on(result, run.position.best_top1):  # a diverged network is never the best
             run.position.best_top1 = result.top1
             if run.dist.is_main:
                 path = run.checkpoints.save_best(run.net, {"epoch": summary.epoch, "top1": result.top1})

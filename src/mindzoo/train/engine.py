@@ -167,7 +167,8 @@ def make_train_step(cfg: Config, net, steps_per_epoch: int, global_batch: int) -
                            cfg.poly_power)
     if cfg.fixres_finetune:
         freeze_for_fixres(net)  # before the optimizer: it takes only the trainable parameters
-    optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov)
+    # the FixRes reference fine-tune decays every parameter it trains (fc.bias included)
+    optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, decay_all=cfg.fixres_finetune)
     loss_fn = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing)
     train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale_type, cfg.loss_scale,
                                   cfg.scale_factor, cfg.scale_window)
@@ -195,7 +196,7 @@ def _build_data(cfg: Config, net, dist: DistInfo, train_info: ImageFolderInfo,
     geometry = geometry_from_config(net.data_config, cfg)
     if cfg.fixres_finetune:
         size = geometry.crop_size
-        transforms = fixres_finetune_transforms(size, net.data_config, flip=cfg.fixres_flip, crop_pct=cfg.crop_pct)
+        transforms = fixres_finetune_transforms(geometry, cfg.fixres_flip, cfg.fixres_color_jitter)
     else:
         size = cfg.train_image_size or net.data_config.input_size
         transforms = train_transforms(size, net.data_config, cfg.color_jitter, cfg.random_augment,

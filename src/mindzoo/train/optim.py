@@ -1,4 +1,4 @@
-"""SGD-momentum with weight decay on weights only.
+"""SGD-momentum with weight decay on weights only (on every trained parameter in a FixRes fine-tune).
 
 Nesterov: MindSpore 2.10's CPU ``ApplyMomentum`` kernel ignores ``use_nesterov`` (it does the plain momentum
 update; checked on this machine in GRAPH and PyNative mode), so :class:`SGDMomentum` applies the Nesterov update
@@ -24,17 +24,20 @@ def is_no_decay(param: ms.Parameter) -> bool:
     return param.name.endswith(NO_DECAY_SUFFIXES) or len(param.shape) <= 1
 
 
-def param_groups(net_or_params: Union[nn.Cell, Sequence[ms.Parameter]], weight_decay: float) -> List[Dict[str, Any]]:
+def param_groups(net_or_params: Union[nn.Cell, Sequence[ms.Parameter]], weight_decay: float,
+                 decay_all: bool = False) -> List[Dict[str, Any]]:
     """``nn.Optimizer`` parameter groups: ``weight_decay`` on weights, 0 on BN parameters and biases.
 
+    ``decay_all`` decays every parameter instead: the FixRes reference fine-tune (``imnet_finetune/train.py``:
+    torch ``SGD(model.parameters(), weight_decay=1e-4)``) decays all it trains, ``fc.bias`` included.
     Only trainable parameters (``requires_grad``) are included, so a frozen backbone (FixRes fine-tune) trains just
     what is left. ``order_params`` keeps the network's parameter order, so optimizer state is laid out like the net.
     """
     params = list(net_or_params.trainable_params() if isinstance(net_or_params, nn.Cell) else net_or_params)
     if not params:
         raise ValueError("no trainable parameters to optimize")
-    decay = [p for p in params if not is_no_decay(p)]
-    no_decay = [p for p in params if is_no_decay(p)]
+    decay = [p for p in params if decay_all or not is_no_decay(p)]
+    no_decay = [p for p in params if not decay_all and is_no_decay(p)]
     groups: List[Dict[str, Any]] = []
     if decay:
         groups.append({"params": decay, "weight_decay": float(weight_decay)})
@@ -82,19 +85,21 @@ def build_optimizer(
     momentum: float,
     weight_decay: float,
     nesterov: bool = False,
+    decay_all: bool = False,
 ) -> SGDMomentum:
     """:class:`SGDMomentum` (an ``nn.Momentum``) over :func:`param_groups`.
 
     ``lr`` is a float or the per-global-step array from ``mindzoo.train.lr`` (looked up with the optimizer's
     ``global_step`` Parameter, which a resumed run must restore). The update is torch's SGD without dampening:
     ``v = momentum * v + (g + wd * w)``; ``w -= lr * v`` (nesterov: ``w -= lr * (g + wd * w + momentum * v)``).
+    ``decay_all``: see :func:`param_groups` (train.py sets it for ``fixres_finetune``).
     """
     if isinstance(lr, np.ndarray):
         learning_rate: Union[float, ms.Tensor] = ms.Tensor(lr.astype(np.float32))
     else:
         learning_rate = float(lr)
     return SGDMomentum(
-        param_groups(net_or_params, weight_decay),
+        param_groups(net_or_params, weight_decay, decay_all),
         learning_rate=learning_rate,
         momentum=float(momentum),
         use_nesterov=bool(nesterov),
