@@ -15,7 +15,7 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 
 import mindspore as ms  # noqa: E402
 
-from mindzoo.checkpoint import read_checkpoint  # noqa: E402
+from mindzoo.checkpoint import PRETRAINED_CFG_KEY, read_checkpoint  # noqa: E402
 from mindzoo.convert import convert_file, convert_state_dict, ms_to_torch_name  # noqa: E402
 from mindzoo.convert.__main__ import main  # noqa: E402
 from mindzoo.errors import CheckpointError  # noqa: E402
@@ -146,6 +146,8 @@ def test_safetensors_input_matches_torch(
 def test_every_tensor_lands_under_its_mindspore_name(
     resnet18_sd: Dict[str, "torch.Tensor"], resnet18_pth: Path, tmp_path: Path
 ) -> None:
+    """Every tensor of the state_dict is in the checkpoint, bit for bit: BN leaves renamed, BN counters under their
+    torch names (for the way back), plus the pretrained_cfg entry."""
     out = tmp_path / "r18.ckpt"
     assert main(["--arch", "resnet18", "--src", str(resnet18_pth), "--out", str(out)]) == 0
     params = read_checkpoint(out)
@@ -156,11 +158,11 @@ def test_every_tensor_lands_under_its_mindspore_name(
         if prefix in bn_prefixes and leaf != "num_batches_tracked":
             leaf = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}[leaf]
             expected[f"{prefix}.{leaf}"] = value.numpy()
-        elif leaf != "num_batches_tracked":
+        else:
             expected[key] = value.numpy()
-    assert set(params) == set(expected)
-    for name, param in params.items():
-        np.testing.assert_array_equal(param.asnumpy(), expected[name], err_msg=name)
+    assert set(params) == set(expected) | {PRETRAINED_CFG_KEY}
+    for name, value in expected.items():
+        np.testing.assert_array_equal(params[name].asnumpy(), value, err_msg=name)
 
 
 def test_bn_mapping_error_would_be_caught(

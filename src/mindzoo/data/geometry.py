@@ -22,6 +22,17 @@ from mindzoo.errors import ConfigError
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area")
+# How the eval resize is computed. "opencv": MindSpore's vision.Resize (OpenCV, no antialiasing), what MindCV and
+# the mindspore/models zoo evaluate with. "pil": PIL's resize (antialiased when downscaling) with torchvision's
+# output size and centre-crop rounding, what torchvision's and timm's published accuracies use.
+OPENCV = "opencv"
+PIL = "pil"
+RESIZE_BACKENDS = (OPENCV, PIL)
+
+
+def _check_resize_backend(value: str, where: str) -> None:
+    if value not in RESIZE_BACKENDS:
+        raise ConfigError(f"{where}: unknown resize_backend '{value}'; use one of {', '.join(RESIZE_BACKENDS)}")
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,8 @@ class DataConfig:
 
     ``input_size`` is the training crop; ``test_input_size`` the evaluation/export crop (FixRes tests
     higher than it trains). Evaluation resizes the shorter side to ``int(size / crop_pct)`` and
-    centre-crops ``size``. Mean/std are on the 0-1 scale.
+    centre-crops ``size``. Mean/std are on the 0-1 scale. ``resize_backend`` is the evaluation resize of the
+    weights' origin (see ``RESIZE_BACKENDS``); converted checkpoints record it.
     """
 
     input_size: int = 224
@@ -39,6 +51,10 @@ class DataConfig:
     interpolation: str = "bilinear"
     mean: Tuple[float, float, float] = IMAGENET_MEAN
     std: Tuple[float, float, float] = IMAGENET_STD
+    resize_backend: str = OPENCV
+
+    def __post_init__(self) -> None:
+        _check_resize_backend(self.resize_backend, "data config")
 
     def resize_size(self, size: int) -> int:
         """Shorter-side resize used before a centre crop of ``size`` (256 for 224, 438 for 384)."""
@@ -55,8 +71,9 @@ class DataConfig:
 class EvalGeometry:
     """Everything the evaluation transform does to an image, resolved: what eval scores and export records.
 
-    The shorter side is resized to ``resize_size`` with ``interpolation``, a ``crop_height x crop_width``
-    centre crop is taken, then ``(pixel / 255 - mean) / std`` per RGB channel, HWC -> CHW.
+    The shorter side is resized to ``resize_size`` with ``interpolation`` by ``resize_backend``, a
+    ``crop_height x crop_width`` centre crop is taken, then ``(pixel / 255 - mean) / std`` per RGB channel,
+    HWC -> CHW.
     """
 
     resize_size: int
@@ -66,6 +83,7 @@ class EvalGeometry:
     interpolation: str
     mean: Tuple[float, float, float]
     std: Tuple[float, float, float]
+    resize_backend: str = OPENCV
 
     @property
     def crop_size(self) -> int:
@@ -77,7 +95,8 @@ class EvalGeometry:
     def data_config(self) -> DataConfig:
         """A DataConfig whose eval transform at ``crop_size`` is this geometry (for the transform builders)."""
         return DataConfig(input_size=self.crop_height, test_input_size=self.crop_height, crop_pct=self.crop_pct,
-                          interpolation=self.interpolation, mean=self.mean, std=self.std)
+                          interpolation=self.interpolation, mean=self.mean, std=self.std,
+                          resize_backend=self.resize_backend)
 
     def to_sidecar(self) -> Dict[str, Any]:
         """The ``preprocess`` entry of an export's ``NAME.json``."""
@@ -89,6 +108,7 @@ class EvalGeometry:
             "pixel_scale": 1.0 / 255.0,
             "mean": list(self.mean),
             "std": list(self.std),
+            "resize_backend": self.resize_backend,
         }
 
     @classmethod
@@ -101,6 +121,7 @@ class EvalGeometry:
                 resize_size=int(preprocess["resize_size"]), crop_height=crop_height, crop_width=crop_width,
                 crop_pct=float(preprocess["crop_pct"]), interpolation=str(preprocess.get("interpolation", "bilinear")),
                 mean=_triple(preprocess["mean"], "mean"), std=_triple(preprocess["std"], "std"),
+                resize_backend=str(preprocess.get("resize_backend", OPENCV)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: bad 'preprocess' entry ({type(exc).__name__}: {exc}); re-export the model") \
@@ -114,6 +135,7 @@ class EvalGeometry:
         if self.interpolation.lower() not in INTERPOLATIONS:
             raise ConfigError(f"{where}: unknown interpolation '{self.interpolation}'; use one of "
                               f"{', '.join(INTERPOLATIONS)}")
+        _check_resize_backend(self.resize_backend, where)
         return self
 
 
@@ -150,7 +172,7 @@ def resolve_eval_geometry(data_config: DataConfig, eval_image_size: int = 0, cro
     return EvalGeometry(
         resize_size=resize_for_crop(max(crop_height, crop_width), pct), crop_height=crop_height,
         crop_width=crop_width, crop_pct=pct, interpolation=data_config.interpolation,
-        mean=tuple(data_config.mean), std=tuple(data_config.std),
+        mean=tuple(data_config.mean), std=tuple(data_config.std), resize_backend=data_config.resize_backend,
     ).validated()
 
 
@@ -160,14 +182,38 @@ def geometry_from_config(data_config: DataConfig, cfg: Mapping[str, Any]) -> Eva
                                  float(cfg.get("crop_pct", 0.0) or 0.0))
 
 
-def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
-    """Output (height, width) of MindSpore's ``Resize(short)``: float32 ratio, truncated long side."""
+def resized_shape(height: int, width: int, short: int, resize_backend: str = OPENCV) -> Tuple[int, int]:
+    """Output (height, width) of the eval resize of the shorter side to ``short``.
+
+    opencv (MindSpore's ``Resize(short)``): float32 ratio, truncated long side. pil (torchvision's
+    ``Resize(short)``): ``int(short * long / shorter)`` in double precision.
+    """
+    if resize_backend == PIL:
+        if height < width:
+            return short, int(short * width / height)
+        return int(short * height / width), short
     if height < width:
         return short, int(np.float32(np.float32(width) / np.float32(height)) * np.float32(short))
     return int(np.float32(np.float32(height) / np.float32(width)) * np.float32(short)), short
 
 
+def _centre_offset(size: int, crop: int, resize_backend: str) -> int:
+    if resize_backend == PIL:  # torchvision: round half to even; a larger crop pads (crop - size) // 2 first
+        return -((crop - size) // 2) if crop > size else int(round((size - crop) / 2.0))
+    return (size - crop) // 2
+
+
+def crop_offsets(resized_h: int, resized_w: int, crop_h: int, crop_w: int, resize_backend: str = OPENCV
+                 ) -> Tuple[int, int]:
+    """(top, left) of the centre crop, negative where the crop is larger than the image (zero padding).
+
+    MindSpore floors ``(size - crop) / 2``; torchvision rounds it half to even (Python's ``round``).
+    """
+    return (_centre_offset(resized_h, crop_h, resize_backend), _centre_offset(resized_w, crop_w, resize_backend))
+
+
 def crop_box(height: int, width: int, geometry: EvalGeometry) -> Tuple[int, int, int, int]:
     """(resized_h, resized_w, crop_top, crop_left) the eval transform applies to a ``height x width`` image."""
-    resized_h, resized_w = resized_shape(height, width, geometry.resize_size)
-    return (resized_h, resized_w, (resized_h - geometry.crop_height) // 2, (resized_w - geometry.crop_width) // 2)
+    resized_h, resized_w = resized_shape(height, width, geometry.resize_size, geometry.resize_backend)
+    top, left = crop_offsets(resized_h, resized_w, geometry.crop_height, geometry.crop_width, geometry.resize_backend)
+    return resized_h, resized_w, top, left

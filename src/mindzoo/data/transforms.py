@@ -18,6 +18,10 @@ reproduces it):
    the extra row/column at the bottom/right; torchvision rounds instead). A crop larger than the image
    zero-pads with the same offsets.
 3. ``Normalize`` with mean*255 and std*255 on the uint8 RGB values, then HWC -> CHW.
+
+A geometry with ``resize_backend="pil"`` (weights converted from torchvision/timm) replaces steps 1-2 and the
+decode by :class:`PilResizeCenterCrop`, torchvision's eval transform: PIL decode + ``convert("RGB")``, PIL
+resize (antialiased when downscaling) to ``int(R * long / short)``, centre crop at ``round((size - crop) / 2)``.
 """
 from __future__ import annotations
 
@@ -26,7 +30,15 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
-from mindzoo.data.geometry import INTERPOLATIONS, DataConfig, EvalGeometry, resolve_eval_geometry
+from mindzoo.data.geometry import (
+    INTERPOLATIONS,
+    PIL,
+    DataConfig,
+    EvalGeometry,
+    crop_offsets,
+    resized_shape,
+    resolve_eval_geometry,
+)
 from mindzoo.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -45,6 +57,38 @@ def interpolation_mode(name: str) -> "Inter":
     except KeyError:
         known = ", ".join(INTERPOLATIONS)
         raise ConfigError(f"unknown interpolation '{name}' in data config; use one of {known}") from None
+
+
+class PilResizeCenterCrop:
+    """Encoded image bytes -> uint8 HWC RGB, exactly torchvision's ``Resize(R)`` + ``CenterCrop`` on a PIL image.
+
+    A plain picklable callable, so ``dataset.map`` can run it in worker processes.
+    """
+
+    # Image.Resampling members; "area" is PIL's box filter.
+    RESAMPLING = {"bilinear": "BILINEAR", "bicubic": "BICUBIC", "nearest": "NEAREST", "area": "BOX"}
+
+    def __init__(self, resize_size: int, crop_height: int, crop_width: int, interpolation: str = "bilinear") -> None:
+        if interpolation.lower() not in self.RESAMPLING:
+            raise ConfigError(f"unknown interpolation '{interpolation}'; use one of {', '.join(INTERPOLATIONS)}")
+        self.resize_size = resize_size
+        self.crop_height = crop_height
+        self.crop_width = crop_width
+        self.interpolation = interpolation.lower()
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(np.asarray(data).tobytes())) as opened:
+            image = opened.convert("RGB")
+        height, width = resized_shape(image.height, image.width, self.resize_size, PIL)
+        if (height, width) != (image.height, image.width):
+            image = image.resize((width, height), getattr(Image.Resampling, self.RESAMPLING[self.interpolation]))
+        top, left = crop_offsets(height, width, self.crop_height, self.crop_width, PIL)
+        image = image.crop((left, top, left + self.crop_width, top + self.crop_height))
+        return np.asarray(image, dtype=np.uint8)
 
 
 def _normalize(settings: Union[DataConfig, EvalGeometry]) -> list:
@@ -92,11 +136,15 @@ def geometry_transforms(geometry: EvalGeometry, flip: bool = False) -> list:
     """
     import mindspore.dataset.vision as vision
 
-    ops = [
-        vision.Decode(),
-        vision.Resize(geometry.resize_size, interpolation_mode(geometry.interpolation)),
-        vision.CenterCrop((geometry.crop_height, geometry.crop_width)),
-    ]
+    if geometry.resize_backend == PIL:
+        ops = [PilResizeCenterCrop(geometry.resize_size, geometry.crop_height, geometry.crop_width,
+                                   geometry.interpolation)]
+    else:
+        ops = [
+            vision.Decode(),
+            vision.Resize(geometry.resize_size, interpolation_mode(geometry.interpolation)),
+            vision.CenterCrop((geometry.crop_height, geometry.crop_width)),
+        ]
     if flip:
         ops.append(vision.RandomHorizontalFlip(prob=0.5))
     return ops + _normalize(geometry)
