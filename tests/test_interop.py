@@ -305,3 +305,44 @@ def test_variant_is_refused_by_a_net_built_without_it(tmp_path: Path) -> None:
         load_weights(create_model("resnet18", num_classes=5), out)
     message = str(err.value)
     assert "\n" not in message and "block_bn_eps=0.0001 (not 1e-05)" in message and "create_model(NAME" in message
+
+
+def test_eval_py_scores_a_zoo_checkpoint_as_the_zoo_network_does(tmp_path: Path) -> None:
+    """eval.py --pretrained ZOO.ckpt: converted on the fly (logged), and its top-1 is the zoo network's own on the
+    same preprocessed images."""
+    import json
+
+    from helpers import make_image_folder, run
+    from mindzoo.data.geometry import DataConfig, resolve_eval_geometry
+    from mindzoo.data.transforms import preprocess_image
+
+    data = make_image_folder(tmp_path / "data", {"val": {c: 3 for c in "abcd"}}, size=48)
+    peer = randomize(zoo_resnet("resnet50", class_num=4), seed=16)
+    src = save_like_zoo_training(peer, tmp_path / "resnet50-1_1.ckpt")
+    proc = run("eval.py", [f"--data_path={data}", "--net_name=resnet50", "--num_classes=4", "--eval_image_size=40",
+                           f"--pretrained={src}", f"--output_dir={tmp_path / 'ev'}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "mindspore_models checkpoint: converted to mindzoo names on the fly" in proc.stdout
+    geometry = resolve_eval_geometry(DataConfig(), 40)
+    images = sorted((data / "val").glob("*/*.jpg"))
+    batch = np.stack([preprocess_image(path, geometry) for path in images])
+    labels = np.array(["abcd".index(path.parent.name) for path in images])
+    expected = float(np.mean(logits(peer, batch).argmax(axis=1) == labels))
+    assert json.loads((tmp_path / "ev" / "eval_result.json").read_text())["top1"] == pytest.approx(expected)
+
+
+def test_infer_py_reads_a_zoo_checkpoint_without_num_classes(tmp_path: Path) -> None:
+    """infer.py finds the zoo's 1001-way head itself and ranks classes as the zoo network does."""
+    from helpers import make_image_folder
+    from mindzoo.cli.infer import build_parser, classify
+    from mindzoo.data.geometry import DataConfig, resolve_eval_geometry
+    from mindzoo.data.transforms import preprocess_image
+
+    image = sorted(make_image_folder(tmp_path / "d", {"val": {"a": 1}}, size=64).glob("val/a/*.jpg"))[0]
+    peer = randomize(zoo_resnet("resnet18"), seed=17)
+    src = save_like_zoo_training(peer, tmp_path / "resnet18.ckpt")
+    result = classify(build_parser().parse_args([str(image), "--pretrained", str(src), "--net_name=resnet18",
+                                                 "--image_size=56", "--topk=3"]))
+    x = preprocess_image(image, resolve_eval_geometry(DataConfig(), 56))[None]
+    expected = np.argsort(-logits(peer, x)[0], kind="stable")[:3]
+    assert [entry["index"] for entry in result[0]["topk"]] == expected.tolist()

@@ -65,7 +65,7 @@ def _main(argv: Sequence[str]) -> int:
     set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     dist = init_data_parallel(cfg.run_distribute)
     setup_logging(output_dir / f"eval_rank{dist.rank}.log")
-    net = create_model(cfg.net_name, num_classes=cfg.num_classes)
+    net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=str(checkpoints[0]))  # its variant/data
     geometry = geometry_from_config(net.data_config, cfg)
     size = geometry.crop_size
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
@@ -78,7 +78,7 @@ def _main(argv: Sequence[str]) -> int:
     results = []
     for index, ckpt in enumerate(checkpoints):
         if index and cfg.fold_bn:  # the previous checkpoint's BNs are folded away: start from a fresh network
-            net = create_model(cfg.net_name, num_classes=cfg.num_classes)
+            net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=str(checkpoints[0]))
         load_weights(net, ckpt)
         if cfg.fold_bn:
             net.set_train(False)

@@ -88,7 +88,7 @@ def _torch_state_dict(net: Any, params: Dict[str, Any]) -> "OrderedDict[str, Any
             state[ms_to_torch_name(name)] = torch.from_numpy(np.array(params[name].asnumpy()))
         if f"{prefix}.moving_mean" in names:
             counter = params.get(f"{prefix}.num_batches_tracked")
-            value = np.array(0 if counter is None else counter.asnumpy(), dtype=np.int64)
+            value = np.array(0 if counter is None else counter.asnumpy(), dtype=np.int64).reshape(())  # 0-d in torch
             state[f"{prefix}.num_batches_tracked"] = torch.from_numpy(value)
     return state
 
