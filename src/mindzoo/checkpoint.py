@@ -196,7 +196,7 @@ class Checkpoint:
         return ms_name
 
     def params_for(self, net: nn.Cell, arch: str = "") -> Dict[str, Any]:
-        check_compatible(net, self.params, self.path)
+        """The entries as they are (:func:`load_params` checks them against ``net``)."""
         return self.params
 
 

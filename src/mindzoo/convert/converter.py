@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from mindzoo.checkpoint import Checkpoint, open_checkpoint, save_checkpoint_atomic
+from mindzoo.checkpoint import Checkpoint, load_params, open_checkpoint, save_checkpoint_atomic
 from mindzoo.convert.formats import MINDSPORE_MODELS, ZOO_IMAGENET_CLASSES, ms_to_torch_name
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
 from mindzoo.models.resnet import ResNetVariant
@@ -112,7 +112,7 @@ def export_torch(arch: str, src: PathLike, out: PathLike, num_classes: Optional[
         raise MindzooError(f"writing {out} needs PyTorch: {INSTALL_HINT}") from None
     classes = source.num_classes if num_classes is None else num_classes
     net = _build_net(arch, 0 if classes is None else classes, variant)
-    state = _torch_state_dict(net, source.params_for(net, arch))
+    state = _torch_state_dict(net, load_params(net, source, arch))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix}")
     try:
