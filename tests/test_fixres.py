@@ -156,8 +156,8 @@ def test_eval_and_export_default_to_384_for_fixres_resnet50(
         monkeypatch: pytest.MonkeyPatch, data: Path, tmp_path: Path) -> None:
     from mindzoo.data.geometry import resolve_eval_geometry
 
-    ckpt = tmp_path / "unused.ckpt"
-    ckpt.write_bytes(b"")
+    ckpt = tmp_path / "fixres.ckpt"  # eval.py builds its network from the checkpoint (variant, preprocessing)
+    ms.save_checkpoint(create_model("fixres_resnet50", num_classes=3), str(ckpt))
     split, transforms = _first_pipeline(monkeypatch, "eval", [
         "--net_name=fixres_resnet50", "--num_classes=3", f"--data_path={data}", f"--pretrained={ckpt}",
         f"--output_dir={tmp_path / 'eval'}"])

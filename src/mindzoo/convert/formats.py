@@ -170,20 +170,20 @@ def _merge_group_convs(arrays: Dict[str, np.ndarray], where: str) -> Tuple[Dict[
 class SourceWeights:
     """A foreign checkpoint, renamed to mindzoo's parameter names, with the network it needs.
 
-    ``arrays`` maps mindzoo names to numpy arrays, ``origin`` each name to the source key it came from;
-    :meth:`params_for` checks them strictly against a network.
+    ``arrays`` maps mindzoo names to numpy arrays, ``origin`` each name to the source key it came from,
+    ``back_rules`` rewrite a mindzoo name into the source's (None: torch naming); ``extras`` are carried into
+    the checkpoint unchanged. :meth:`params_for` checks the arrays strictly against a network.
     """
 
     def __init__(self, path: str, fmt: str, arrays: Dict[str, np.ndarray], origin: Dict[str, str],
                  variant: ResNetVariant, back_rules: Optional[Sequence[Rule]] = None,
-                 extras: Optional[Dict[str, np.ndarray]] = None, dropped: Sequence[str] = ()) -> None:
+                 extras: Optional[Dict[str, np.ndarray]] = None) -> None:
         self.path = path
         self.format = fmt
         self.arrays = arrays
         self.origin = origin
         self.back_rules = back_rules
         self.extras = extras or {}
-        self.dropped = list(dropped)
         backend = PIL if fmt in TORCH_FORMATS else OPENCV
         self.cfg = PretrainedCfg(variant=variant, data_config={"resize_backend": backend},
                                  source={"format": fmt, "file": Path(path).name})
@@ -205,10 +205,9 @@ class SourceWeights:
 
     def _fit_classifier(self, net: Any, arrays: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         """The zoo's 1001-way ImageNet head for a 1000-class network: drop row 1000, the one no label uses."""
-        fc = getattr(net, "fc", None)
-        rows = getattr(getattr(fc, "weight", None), "shape", (None,))[0]
-        if (self.format == MINDSPORE_MODELS and self.num_classes == ZOO_IMAGENET_CLASSES
-                and rows == ZOO_IMAGENET_CLASSES - 1):
+        weight = getattr(getattr(net, "fc", None), "weight", None)  # absent for a headless (num_classes=0) net
+        if (self.format == MINDSPORE_MODELS and self.num_classes == ZOO_IMAGENET_CLASSES and weight is not None
+                and weight.shape[0] == ZOO_IMAGENET_CLASSES - 1):
             logger.info("%s: dropped row %d of the %d-way classifier (no ImageNet label uses it)",
                         self.path, ZOO_IMAGENET_CLASSES - 1, ZOO_IMAGENET_CLASSES)
             return {**arrays, "fc.weight": arrays["fc.weight"][:-1], "fc.bias": arrays["fc.bias"][:-1]}
@@ -280,12 +279,11 @@ def from_torch_state_dict(state_dict: Mapping[str, np.ndarray], where: str, fmt:
 
 def from_mindspore_params(params: Mapping[str, Any], where: str, fmt: str) -> SourceWeights:
     """A MindCV or mindspore/models checkpoint as :class:`SourceWeights` (training state dropped)."""
-    dropped = [k for k in params if is_training_state(k)]
     arrays = _strip_wrapper({k: v.asnumpy() if hasattr(v, "asnumpy") else np.asarray(v)
                              for k, v in params.items() if not is_training_state(k)})
     if fmt == MINDCV:
         arrays, origin = _rename(arrays, lambda k: _rewrite(k, MINDCV_RULES), where)
-        return SourceWeights(where, fmt, arrays, origin, SAME_POOL_VARIANT, MINDCV_BACK, dropped=dropped)
+        return SourceWeights(where, fmt, arrays, origin, SAME_POOL_VARIANT, MINDCV_BACK)
     if fmt != MINDSPORE_MODELS:
         raise UsageError(f"{where} is a MindSpore checkpoint; --src_format {fmt} reads torch files "
                          f"({', '.join(TORCH_SUFFIXES)}); use mindcv or mindspore_models")
@@ -293,12 +291,11 @@ def from_mindspore_params(params: Mapping[str, Any], where: str, fmt: str) -> So
         arrays, named = _merge_group_convs(arrays, where)
         arrays, origin = _rename(arrays, lambda k: _rewrite(k, ZOO_RESNEXT_RULES), where)
         origin = {name: named.get(key, key) for name, key in origin.items()}
-        return SourceWeights(where, fmt, arrays, origin, SAME_POOL_VARIANT, ZOO_RESNEXT_BACK, dropped=dropped)
+        return SourceWeights(where, fmt, arrays, origin, SAME_POOL_VARIANT, ZOO_RESNEXT_BACK)
     basic = any(".bn1d." in k for k in arrays)
     arrays, origin = _rename(arrays, lambda k: _rewrite(k, ZOO_RESNET_RULES), where)
     variant = ZOO_RESNET18_VARIANT if basic else ZOO_RESNET50_VARIANT
-    return SourceWeights(where, fmt, arrays, origin, variant, ZOO_BASIC_BACK if basic else ZOO_RESNET_BACK,
-                         dropped=dropped)
+    return SourceWeights(where, fmt, arrays, origin, variant, ZOO_BASIC_BACK if basic else ZOO_RESNET_BACK)
 
 
 def read_source(path: Path, fmt: str, params: Optional[Mapping[str, Any]] = None) -> SourceWeights:
