@@ -138,6 +138,21 @@ def test_mindcv_resnext_given_straight_to_create_model(mindcv_models, tmp_path: 
     assert_same_logits(peer, net, seed=5)
 
 
+MINDCV_RESNETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x4d",
+                  *[pytest.param(name, marks=pytest.mark.slow) for name in
+                    ("resnet152", "resnext101_64x4d", "resnext152_64x4d")]]  # 7-12 s each to build
+
+
+@pytest.mark.parametrize("name", MINDCV_RESNETS)
+def test_every_mindcv_resnet_maps_key_for_key(mindcv_models, name: str) -> None:
+    """Each of MindCV's ResNet/ResNeXt builders: every parameter lands on ours with its shape, none left over."""
+    peer = mindcv_models.create_model(name, num_classes=1000)
+    arrays = {p.name: np.broadcast_to(np.float32(0), tuple(p.shape)) for p in peer.get_parameters()}
+    source = from_mindspore_params(arrays, f"{name}.ckpt", "mindcv")
+    ours = {p.name: tuple(p.shape) for p in create_model(name, num_classes=1000).get_parameters()}
+    assert {k: tuple(np.shape(v)) for k, v in source.arrays.items()} == ours
+
+
 # ------------------------------------------------------------------------------------ mindspore/models ResNet
 
 
