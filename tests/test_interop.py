@@ -265,6 +265,13 @@ def test_se_resnet_is_named_as_inexpressible(tmp_path: Path, capsys) -> None:
     assert "unexpected key 'layer4.2.se_dense_0.weight'" in err and "SE-ResNet" in err
 
 
+def test_mindcv_seresnet_is_named_as_inexpressible(mindcv_models, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "seresnet18.ckpt"
+    ms.save_checkpoint(mindcv_models.create_model("seresnet18", num_classes=10), str(src))
+    err = _convert_error(capsys, "resnet18", src, tmp_path)
+    assert "unexpected key 'layer1.0.se_module." in err and "SE-ResNet" in err
+
+
 def test_unknown_key_and_wrong_shape_are_named_in_source_terms(tmp_path: Path, capsys) -> None:
     params = _zoo_params()
     params["layer1.0.bn1d.foo"] = ms.Parameter(ms.Tensor(np.zeros(3, np.float32)), "foo")

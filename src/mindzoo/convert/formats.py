@@ -221,10 +221,11 @@ class SourceWeights:
         arch = arch or "the network"
         arrays = self._fit_classifier(net, self.arrays)
         net_params = {p.name: p for p in net.get_parameters()}
-        unexpected = [k for k in arrays if k not in net_params]
+        unexpected = [self.origin.get(k, k) for k in arrays if k not in net_params]
         if unexpected:
-            key = self.origin.get(unexpected[0], unexpected[0])
-            hint = (" (an SE-ResNet? mindzoo's ResNet has no squeeze-excitation layers)" if _SE_HINT.search(key)
+            squeeze_excite = [k for k in unexpected if _SE_HINT.search(k)]
+            key = (squeeze_excite or unexpected)[0]
+            hint = (" (an SE-ResNet? mindzoo's ResNet has no squeeze-excitation layers)" if squeeze_excite
                     else f" (is this a {arch} checkpoint?)")
             raise CheckpointError(f"{self.path}: unexpected key '{key}'{_more(len(unexpected))}, not a parameter "
                                   f"of {arch} in {self.format} layout{hint}")
