@@ -192,11 +192,15 @@ def test_zoo_resnet50_training_checkpoint(tmp_path: Path, caplog) -> None:
 def test_zoo_resnet18_mixes_bn_eps(tmp_path: Path) -> None:
     """ResNet18 of the zoo: symmetric padding, ``bn1d``/``bn2d`` with eps 1e-4, stem and shortcut BNs 1e-5."""
     peer = randomize(zoo_resnet("resnet18", class_num=1001), seed=10)
-    out = convert("resnet18", save_like_zoo_training(peer, tmp_path / "r18.ckpt"), tmp_path / "r18-mz.ckpt")
+    src = save_like_zoo_training(peer, tmp_path / "r18.ckpt")
+    out = convert("resnet18", src, tmp_path / "r18-mz.ckpt")
     net = create_model("resnet18", num_classes=1001, pretrained=str(out))
     assert net.variant == ResNetVariant(bn_eps=1e-5, block_bn_eps=1e-4)
     assert net.layer2[0].bn1.eps == pytest.approx(1e-4) and net.layer2[0].downsample[1].eps == pytest.approx(1e-5)
     assert_same_logits(peer, net, seed=11)
+    dropped = read_checkpoint(convert("resnet18", src, tmp_path / "r18-1000.ckpt", "--num_classes", "1000"))
+    np.testing.assert_array_equal(dropped["fc.weight"].asnumpy(), peer.end_point.weight.asnumpy()[:1000])
+    np.testing.assert_array_equal(dropped["fc.bias"].asnumpy(), peer.end_point.bias.asnumpy()[:1000])
 
 
 # ------------------------------------------------------------------------------- mindspore/models ResNeXt152
