@@ -30,7 +30,9 @@ setup(
         "scikit-learn",
     ],
     extras_require={
-        "test": ["pytest", "pytest-timeout"],
+        # tqdm is what MindCV needs at run time. MindCV itself (mindcv==0.3.0, the peer of tests/test_interop.py)
+        # is installed by scripts/test.sh with `pip install --no-deps`, which install_requires cannot express.
+        "test": ["pytest", "pytest-timeout", "tqdm"],
         # Only for weight import and reference/parity tests; the pin keeps pip on the CPU wheel.
         "torch": ["torch==2.13.0", "safetensors"],
     },

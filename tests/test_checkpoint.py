@@ -165,3 +165,39 @@ def test_eval_directory_listing_skips_temp_files(tmp_path):
     save_checkpoint_atomic(_params(1.0), tmp_path / "a-1_2.ckpt")
     (tmp_path / ".a-2_2.tmp-host-1.ckpt").write_bytes(b"half")
     assert [p.name for p in list_checkpoints(str(tmp_path))] == ["a-1_2.ckpt"]
+
+
+def test_train_step_checkpoints_record_the_variant_and_preprocessing_of_their_net(tmp_path):
+    """What train.py saves (a TrainStep wrapping the net, through CheckpointManager) carries the net's variant and
+    resize backend, so a fine-tuned converted checkpoint rebuilds the same network: create_model reads both back,
+    and a net built without the variant refuses it in one line."""
+    from mindzoo.checkpoint import PRETRAINED_CFG_KEY, read_pretrained_cfg
+    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.train.amp import build_train_step
+    from mindzoo.train.loss import CrossEntropySmooth
+    from mindzoo.train.optim import build_optimizer
+
+    variant = ResNetVariant(conv_padding="same", pool_padding="same", bn_eps=1e-4, block_bn_eps=1e-4)
+    net = create_model("resnet18", num_classes=3, variant=variant)
+    net.data_config = net.data_config.replace(resize_backend="pil")
+    optimizer = build_optimizer(net, 0.1, 0.9, 1e-4)
+    step = build_train_step(net, CrossEntropySmooth(3, 0.0), optimizer)
+    path = CheckpointManager(tmp_path, "resnet18", keep_max=2).save(step, 1, 5, {"epoch": 1})
+    state = read_checkpoint(path)
+    assert PRETRAINED_CFG_KEY in state and "epoch" in state
+    cfg = read_pretrained_cfg(state, str(path))
+    assert cfg.variant == variant and cfg.data_config == {"resize_backend": "pil"}
+    rebuilt = create_model("resnet18", num_classes=3, pretrained=str(path))
+    assert rebuilt.variant == variant and rebuilt.data_config.resize_backend == "pil"
+    np.testing.assert_array_equal(rebuilt.layer4[1].conv2.weight.asnumpy(), net.layer4[1].conv2.weight.asnumpy())
+    with pytest.raises(CheckpointError, match=r"conv_padding='same' \(not 'symmetric'\).*create_model\(NAME") as err:
+        load_weights(create_model("resnet18", num_classes=3), path)
+    assert "\n" not in str(err.value)
+
+
+def test_checkpoint_without_metadata_is_torchvisions_variant(tmp_path):
+    """Checkpoints from before the metadata (or from plain ms.save_checkpoint) load into the default network."""
+    path = tmp_path / "plain.ckpt"
+    ms.save_checkpoint(create_model("resnet18", num_classes=2), str(path))
+    net = create_model("resnet18", num_classes=2, pretrained=str(path))
+    assert net.variant.is_torchvision and net.data_config.resize_backend == "opencv"

@@ -15,7 +15,7 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 
 import mindspore as ms  # noqa: E402
 
-from mindzoo.checkpoint import read_checkpoint  # noqa: E402
+from mindzoo.checkpoint import PRETRAINED_CFG_KEY, read_checkpoint  # noqa: E402
 from mindzoo.convert import convert_file, convert_state_dict, ms_to_torch_name  # noqa: E402
 from mindzoo.convert.__main__ import main  # noqa: E402
 from mindzoo.errors import CheckpointError  # noqa: E402
@@ -146,6 +146,8 @@ def test_safetensors_input_matches_torch(
 def test_every_tensor_lands_under_its_mindspore_name(
     resnet18_sd: Dict[str, "torch.Tensor"], resnet18_pth: Path, tmp_path: Path
 ) -> None:
+    """Every tensor of the state_dict is in the checkpoint, bit for bit: BN leaves renamed, BN counters under their
+    torch names (for the way back), plus the pretrained_cfg entry."""
     out = tmp_path / "r18.ckpt"
     assert main(["--arch", "resnet18", "--src", str(resnet18_pth), "--out", str(out)]) == 0
     params = read_checkpoint(out)
@@ -156,11 +158,11 @@ def test_every_tensor_lands_under_its_mindspore_name(
         if prefix in bn_prefixes and leaf != "num_batches_tracked":
             leaf = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}[leaf]
             expected[f"{prefix}.{leaf}"] = value.numpy()
-        elif leaf != "num_batches_tracked":
+        else:
             expected[key] = value.numpy()
-    assert set(params) == set(expected)
-    for name, param in params.items():
-        np.testing.assert_array_equal(param.asnumpy(), expected[name], err_msg=name)
+    assert set(params) == set(expected) | {PRETRAINED_CFG_KEY}
+    for name, value in expected.items():
+        np.testing.assert_array_equal(params[name].asnumpy(), value, err_msg=name)
 
 
 def test_bn_mapping_error_would_be_caught(
@@ -308,3 +310,57 @@ def test_command_exit_code_2_on_unexpected_key(resnet18_sd, tmp_path: Path) -> N
     assert proc.returncode == 2
     assert "unexpected key 'head.weight'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------------- back to PyTorch
+
+
+@pytest.mark.parametrize("arch, suffix", [("resnet18", ".pth"), ("resnext50_32x4d", ".safetensors")])
+def test_round_trip_to_torch_gives_back_the_same_state_dict(arch: str, suffix: str, tmp_path: Path) -> None:
+    """torchvision/timm keys -> mindzoo -> ``--to torchvision``: the same keys in the same order, dtypes and values
+    bit for bit (BN counters included), so the same logits; mindzoo's own logits match in between."""
+    model = make_torch_model(arch, SMALL_CLASSES, seed=20)
+    state = model.state_dict()
+    src, ckpt, back_path = tmp_path / "in.pth", tmp_path / "mz.ckpt", tmp_path / f"back{suffix}"
+    torch.save(state, src)
+    assert main(["--arch", arch, "--src", str(src), "--out", str(ckpt)]) == 0
+    assert main(["--to", "torchvision", "--arch", arch, "--src", str(ckpt), "--out", str(back_path)]) == 0
+    back = (safetensors_torch.load_file(str(back_path)) if suffix == ".safetensors"
+            else torch.load(str(back_path), weights_only=True))
+    if suffix == ".pth":
+        assert list(back) == list(state)
+    else:  # safetensors stores its keys sorted
+        assert sorted(back) == sorted(state)
+    for key, value in state.items():
+        assert back[key].dtype == value.dtype and torch.equal(back[key], value), key
+    fresh = torch_reference.build(arch, num_classes=SMALL_CLASSES)
+    fresh.load_state_dict(back, strict=True)
+    fresh.eval()
+    x = small_input()
+    assert np.array_equal(torch_logits(fresh, x), torch_logits(model, x))
+    net = mindzoo.create_model(arch, num_classes=SMALL_CLASSES, pretrained=str(ckpt))
+    net.set_train(False)
+    assert rel_err(ms_logits(net, x), torch_logits(model, x)) < REL_TOL
+
+
+def test_torch_file_given_straight_to_create_model(resnet18_torch, resnet18_pth: Path, caplog) -> None:
+    """A torchvision .pth as ``pretrained``: converted on the fly (the log says so), PIL preprocessing recorded."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="mindzoo"):
+        net = mindzoo.create_model("resnet18", num_classes=SMALL_CLASSES, pretrained=str(resnet18_pth))
+    assert "torchvision checkpoint: converted to mindzoo names on the fly" in caplog.text
+    assert net.data_config.resize_backend == "pil"
+    net.set_train(False)
+    x = small_input()
+    assert rel_err(ms_logits(net, x), torch_logits(resnet18_torch, x)) < REL_TOL
+
+
+def test_to_torchvision_usage_errors(resnet18_pth: Path, tmp_path: Path, capsys) -> None:
+    ckpt = tmp_path / "r18.ckpt"
+    assert main(["--arch", "resnet18", "--src", str(resnet18_pth), "--out", str(ckpt)]) == 0
+    capsys.readouterr()
+    assert main(["--to", "torchvision", "--arch", "resnet18", "--src", str(ckpt), "--out", str(tmp_path / "x.ckpt")]) == 2
+    assert ".pth" in capsys.readouterr().err
+    assert main(["--arch", "resnet18", "--src", str(ckpt), "--out", str(tmp_path / "again.ckpt")]) == 2
+    assert "already a mindzoo checkpoint" in capsys.readouterr().err

@@ -90,17 +90,21 @@ def _first_pipeline(monkeypatch: pytest.MonkeyPatch, cli: str, argv: List[str]) 
     """The (split, transforms) the CLI's first create_dataset call gets, without building or loading anything."""
     import importlib
 
-    import mindzoo.checkpoint
     import mindzoo.data
 
     def capture(data_dir: Any, split: str, transforms: list, *args: Any, **kwargs: Any) -> None:
         raise _Captured(split, transforms)
 
     monkeypatch.setattr(mindzoo.data, "create_dataset", capture)
-    monkeypatch.setattr(mindzoo.checkpoint, "load_weights", lambda net, path: {})
     with pytest.raises(_Captured) as caught:
         importlib.import_module(f"mindzoo.cli.{cli}").main(argv)
     return caught.value.split, caught.value.transforms
+
+
+def _saved_model(path: Path, net_name: str) -> Path:
+    """A real (random-weight) checkpoint for ``--pretrained``: the CLIs build the network from it."""
+    ms.save_checkpoint(create_model(net_name, num_classes=3), str(path))
+    return path
 
 
 def _through_pipeline(transforms: list, encoded: np.ndarray, copies: int) -> List[np.ndarray]:
@@ -133,7 +137,7 @@ def test_train_py_finetune_feeds_test_crops_at_the_test_size(
     from mindzoo.data import eval_transforms
 
     common = [f"--net_name={net_name}", "--num_classes=3", f"--data_path={data}", "--fixres_finetune=True",
-              f"--pretrained={tmp_path / 'unused.ckpt'}", "--train_image_size=40", *size_flags]
+              f"--pretrained={_saved_model(tmp_path / 'start.ckpt', net_name)}", "--train_image_size=40", *size_flags]
     encoded = _jpeg(217, 300, seed=test_size)
     data_config = create_model(net_name, num_classes=3).data_config
     reference = _through_pipeline(eval_transforms(test_size, data_config, crop_pct=224 / 256), encoded, 1)[0]
@@ -164,10 +168,9 @@ def test_resize_edge_height_reaches_the_finetune_and_eval_pipelines(
                                 portrait, 1)[0]
     assert not np.array_equal(reference, shorter)
     common = ["--net_name=resnet18", "--num_classes=3", f"--data_path={data}", "--eval_image_size=56",
-              "--resize_edge=height", f"--pretrained={tmp_path / 'unused.ckpt'}"]
+              "--resize_edge=height", f"--pretrained={_saved_model(tmp_path / 'start.ckpt', 'resnet18')}"]
     _, train = _first_pipeline(monkeypatch, "train", [*common, "--fixres_finetune=True",
                                                       f"--output_dir={tmp_path / 'ft'}"])
-    (tmp_path / "unused.ckpt").write_bytes(b"")
     _, evaluate = _first_pipeline(monkeypatch, "eval", [*common, f"--output_dir={tmp_path / 'ev'}"])
     for transforms in (train, evaluate):
         assert np.array_equal(_through_pipeline(transforms, portrait, 1)[0], reference)
@@ -212,8 +215,8 @@ def test_eval_and_export_default_to_384_for_fixres_resnet50(
         monkeypatch: pytest.MonkeyPatch, data: Path, tmp_path: Path) -> None:
     from mindzoo.data.geometry import resolve_eval_geometry
 
-    ckpt = tmp_path / "unused.ckpt"
-    ckpt.write_bytes(b"")
+    ckpt = tmp_path / "fixres.ckpt"  # eval.py builds its network from the checkpoint (variant, preprocessing)
+    ms.save_checkpoint(create_model("fixres_resnet50", num_classes=3), str(ckpt))
     split, transforms = _first_pipeline(monkeypatch, "eval", [
         "--net_name=fixres_resnet50", "--num_classes=3", f"--data_path={data}", f"--pretrained={ckpt}",
         f"--output_dir={tmp_path / 'eval'}"])

@@ -62,6 +62,21 @@ def test_folded_network_has_no_batchnorm_and_the_same_logits(name):
     assert len(names) == len(set(names)) and "conv1.bias" in names and "layer1.0.conv1.bias" in names
 
 
+def test_folding_keeps_same_padding_and_bn_eps_of_a_variant():
+    """The model zoo's variant (``same`` convs/pool, eps 1e-4): folded convs keep ``same`` and the eps goes into the
+    scale, at an odd size where ``same`` and symmetric padding differ."""
+    from mindzoo.models.resnet import ResNetVariant
+
+    net = create_model("resnet50", num_classes=5, variant=ResNetVariant("same", "same", 1e-4, 1e-3))
+    _randomise_batchnorm(net)
+    net.set_train(False)
+    x = _x((1, 3, 33, 47))
+    before = net(x).asnumpy()
+    fold_batchnorm(net)
+    assert net.conv1.pad_mode == "same" and net.layer2[0].conv2.pad_mode == "same"
+    assert relative_error(net(x).asnumpy(), before) <= TOL
+
+
 def test_folding_a_training_network_is_refused():
     net = create_model("resnet18", num_classes=3)
     net.set_train(True)

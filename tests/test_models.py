@@ -12,16 +12,19 @@ from conftest import PYTHON, REPO
 
 EXPECTED_MODELS = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "resnext152_64x4d", "fixres_resnet50",
+    "resnext50_32x4d", "resnext101_32x4d", "resnext101_32x8d", "resnext101_64x4d", "resnext152_64x4d",
+    "fixres_resnet50",
 ]
 
-# torchvision's sum(p.numel() for p in model.parameters()) for the same architectures.
+# torchvision's sum(p.numel() for p in model.parameters()) for the same architectures; resnext101_32x4d is not in
+# torchvision: its count is MindCV 0.3.0's (trainable parameters) and timm's.
 TORCHVISION_PARAMS = {
     "resnet18": 11_689_512,
     "resnet34": 21_797_672,
     "resnet50": 25_557_032,
     "resnet101": 44_549_160,
     "resnet152": 60_192_808,
+    "resnext101_32x4d": 44_177_704,
     "resnext101_32x8d": 88_791_336,
     "resnext50_32x4d": 25_028_904,
     "resnext101_64x4d": 83_455_272,
@@ -68,6 +71,38 @@ def test_padding_is_explicit_and_symmetric():
     for block in net.layer2:
         assert isinstance(block, BasicBlock)
         assert block.conv1.pad_mode == "pad" and block.conv1.padding == 1
+
+
+def test_variant_selects_mindspore_same_padding_and_bn_eps():
+    """The model zoo's ResNet50: every 7x7/3x3 conv and the pool ``same``, 1x1 convs unpadded, eps 1e-4."""
+    from mindzoo.models.resnet import ResNetVariant
+
+    variant = ResNetVariant(conv_padding="same", pool_padding="same", bn_eps=1e-4, block_bn_eps=1e-3)
+    net = create_model("resnet50", num_classes=10, variant=variant)
+    assert net.variant == variant and not variant.is_torchvision and ResNetVariant().is_torchvision
+    assert net.conv1.pad_mode == "same" and net.maxpool.pad_mode == "SAME"
+    block = net.layer2[0]
+    assert block.conv2.pad_mode == "same" and block.conv2.stride == (2, 2)
+    assert block.conv1.pad_mode == "valid" and block.downsample[0].pad_mode == "valid"
+    assert net.bn1.eps == pytest.approx(1e-4) and block.downsample[1].eps == pytest.approx(1e-4)
+    assert block.bn1.eps == pytest.approx(1e-3) and block.bn3.eps == pytest.approx(1e-3)
+    assert [p.name for p in net.get_parameters()] == [p.name for p in create_model("resnet50", 10).get_parameters()]
+    with pytest.raises(ValueError, match="conv_padding must be one of"):
+        ResNetVariant(conv_padding="valid")
+
+
+def test_same_padding_differs_from_symmetric_only_where_a_stride_meets_an_even_size():
+    """Same weights, 64x64 input: "same" pads stride-2 windows bottom/right only, so the logits move."""
+    from mindzoo.models.resnet import ResNetVariant
+
+    ms.set_seed(0)
+    a = create_model("resnet18", num_classes=4)
+    b = create_model("resnet18", num_classes=4, variant=ResNetVariant(pool_padding="same"))
+    ms.load_param_into_net(b, {p.name: p for p in a.get_parameters()})
+    a.set_train(False)
+    b.set_train(False)
+    x = ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32))
+    assert np.abs(a(x).asnumpy() - b(x).asnumpy()).max() > 1e-4
 
 
 def test_unknown_model_suggests_the_closest_name():

@@ -82,13 +82,14 @@ def read_labels(path: str, num_classes: int) -> List[str]:
 
 
 def _checkpoint_num_classes(path: str) -> int:
-    """The classifier width stored in a checkpoint, so ``--num_classes`` is rarely needed."""
-    from mindzoo.checkpoint import read_checkpoint
+    """The classifier width stored in a checkpoint (mindzoo's or a foreign one), so ``--num_classes`` is rarely
+    needed."""
+    from mindzoo.checkpoint import open_checkpoint
 
-    params = read_checkpoint(path)
-    if "fc.weight" not in params:
-        raise UsageError(f"{path} has no fc.weight; pass --num_classes")
-    return int(params["fc.weight"].shape[0])
+    source = open_checkpoint(path)
+    if source.num_classes is None:
+        raise UsageError(f"{path} has no classifier '{source.source_name('fc.weight')}'; pass --num_classes")
+    return source.num_classes
 
 
 def _ckpt_predictor(args: argparse.Namespace) -> Predictor:

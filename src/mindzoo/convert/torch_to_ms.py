@@ -1,10 +1,11 @@
-"""torchvision / timm ResNet and ResNeXt state_dicts -> MindSpore checkpoints for mindzoo's ``ResNet``.
+"""Reading torchvision / timm ResNet and ResNeXt state_dicts (``.pth`` via ``torch.load``, ``.safetensors``).
 
 Our parameter names are torchvision's module paths, so conversion is a rename of the BatchNorm leaves
-(``weight/bias/running_mean/running_var`` -> ``gamma/beta/moving_mean/moving_variance``) plus strict
-checks: every key and shape must match the target network exactly, because a silently skipped or
-mis-shaped tensor gives a model that runs and is quietly wrong. timm's ResNet/ResNeXt use the same
-names as torchvision (``conv1``, ``bn1``, ``layerN.i.convK``, ``downsample.0/1``, ``fc``).
+(``weight/bias/running_mean/running_var`` -> ``gamma/beta/moving_mean/moving_variance``, in
+:mod:`mindzoo.convert.formats`) plus strict checks: every key and shape must match the target network
+exactly, because a silently skipped or mis-shaped tensor gives a model that runs and is quietly wrong.
+timm's ResNet/ResNeXt use the same names as torchvision (``conv1``, ``bn1``, ``layerN.i.convK``,
+``downsample.0/1``, ``fc``).
 """
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
-import mindspore as ms
 from mindspore import nn
 
-from mindzoo.checkpoint import save_checkpoint_atomic
+from mindzoo.convert.formats import from_torch_state_dict, ms_to_torch_name  # noqa: F401  (re-exported)
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
 
 PathLike = Union[str, Path]
@@ -25,29 +25,9 @@ WRAPPER_KEYS = ("state_dict", "model")
 DDP_PREFIX = "module."
 INSTALL_HINT = "pip install -e .[torch]"
 
-# MindSpore BatchNorm leaf -> torch BatchNorm leaf. Conv and Dense leaves have the same names in both.
-_MS_TO_TORCH_LEAF = {
-    "gamma": "weight",
-    "beta": "bias",
-    "moving_mean": "running_mean",
-    "moving_variance": "running_var",
-}
-_BN_COUNTER_LEAF = "num_batches_tracked"
-
-
-def ms_to_torch_name(ms_name: str) -> str:
-    """The torch state_dict key that feeds MindSpore parameter ``ms_name``."""
-    prefix, _, leaf = ms_name.rpartition(".")
-    torch_leaf = _MS_TO_TORCH_LEAF.get(leaf, leaf)
-    return f"{prefix}.{torch_leaf}" if prefix else torch_leaf
-
 
 def _shape(shape: Any) -> tuple:
     return tuple(int(d) for d in shape)
-
-
-def _describe_more(count: int) -> str:
-    return f" (and {count} more)" if count else ""
 
 
 def convert_state_dict(
@@ -58,38 +38,8 @@ def convert_state_dict(
     Raises a one-line ``CheckpointError`` for the first unexpected key, missing key, or shape mismatch,
     so a state_dict of another architecture never converts partially.
     """
-    params = list(net.get_parameters())
-    torch_to_ms = {ms_to_torch_name(p.name): p for p in params}
-    bn_prefixes = {p.name.rpartition(".")[0] for p in params if p.name.endswith(".moving_mean")}
-
-    def is_bn_counter(key: str) -> bool:
-        prefix, _, leaf = key.rpartition(".")
-        return leaf == _BN_COUNTER_LEAF and prefix in bn_prefixes
-
-    unexpected = [k for k in state_dict if k not in torch_to_ms and not is_bn_counter(k)]
-    if unexpected:
-        raise CheckpointError(
-            f"{source}: unexpected key '{unexpected[0]}'{_describe_more(len(unexpected) - 1)}, "
-            f"not a parameter of {arch} (is this a {arch} state_dict?)"
-        )
-    missing = [k for k in torch_to_ms if k not in state_dict]
-    if missing:
-        first = torch_to_ms[missing[0]].name
-        raise CheckpointError(
-            f"{source}: missing key '{missing[0]}'{_describe_more(len(missing) - 1)}, "
-            f"needed for {arch} parameter '{first}'"
-        )
-
-    converted: List[Dict[str, Any]] = []
-    for torch_key, param in torch_to_ms.items():
-        array = np.asarray(state_dict[torch_key])
-        if _shape(array.shape) != _shape(param.shape):
-            raise CheckpointError(
-                f"{source}: key '{torch_key}' has shape {_shape(array.shape)}, "
-                f"{arch} expects {_shape(param.shape)} for '{param.name}'"
-            )
-        converted.append({"name": param.name, "data": ms.Tensor(np.ascontiguousarray(array), dtype=param.dtype)})
-    return converted
+    params = from_torch_state_dict(state_dict, source).params_for(net, arch)
+    return [{"name": p.name, "data": params[p.name]} for p in net.get_parameters()]
 
 
 def _unwrap(obj: Any, source: str) -> Mapping[str, Any]:
@@ -167,15 +117,6 @@ def load_torch_state_dict(path: PathLike) -> Dict[str, np.ndarray]:
     return _to_arrays(raw, str(path))
 
 
-def _build_net(arch: str, num_classes: int) -> nn.Cell:
-    from mindzoo.models import create_model
-
-    try:
-        return create_model(arch, num_classes=num_classes)
-    except ValueError as exc:  # unknown name, with the registry's "did you mean" hint
-        raise UsageError(first_line(exc)) from None
-
-
 def resolve_num_classes(state_dict: Mapping[str, np.ndarray], num_classes: Optional[int], source: str) -> int:
     """The classifier size found in the state_dict, checked against an explicit ``num_classes``."""
     weight = state_dict.get(CLASSIFIER_WEIGHT)
@@ -192,17 +133,3 @@ def resolve_num_classes(state_dict: Mapping[str, np.ndarray], num_classes: Optio
             f"{_shape(np.shape(weight))} has {found} classes (omit --num_classes to use {found})"
         )
     return found
-
-
-def convert_file(arch: str, src: PathLike, out: PathLike, num_classes: Optional[int] = None) -> Path:
-    """Convert torch weights in ``src`` into a MindSpore checkpoint ``out`` for model ``arch``."""
-    out = Path(out)
-    if out.suffix != ".ckpt":
-        raise UsageError(f"output must be a .ckpt file (MindSpore loads only that suffix): {out}")
-    if num_classes is not None and num_classes < 0:
-        raise UsageError(f"--num_classes must be >= 0, got {num_classes}")
-    state_dict = load_torch_state_dict(src)
-    classes = resolve_num_classes(state_dict, num_classes, str(src))
-    net = _build_net(arch, classes)
-    converted = convert_state_dict(state_dict, net, source=str(src), arch=arch)
-    return save_checkpoint_atomic(converted, out)

@@ -28,6 +28,17 @@ INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area")
 #   facebookresearch/FixRes ``transforms.py``), with which its published ResNet-50 weights were fine-tuned and
 #   evaluated; width = ``int(size * w / h)``, so a portrait image comes out narrower than ``resize_size``.
 RESIZE_EDGES = ("shorter", "height")
+# How the eval resize is computed. "opencv": MindSpore's vision.Resize (OpenCV, no antialiasing), what MindCV and
+# the mindspore/models zoo evaluate with. "pil": PIL's resize (antialiased when downscaling) with torchvision's
+# output size and centre-crop rounding, what torchvision's and timm's published accuracies use.
+OPENCV = "opencv"
+PIL = "pil"
+RESIZE_BACKENDS = (OPENCV, PIL)
+
+
+def _check_resize_backend(value: str, where: str) -> None:
+    if value not in RESIZE_BACKENDS:
+        raise ConfigError(f"{where}: unknown resize_backend '{value}'; use one of {', '.join(RESIZE_BACKENDS)}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,8 @@ class DataConfig:
 
     ``input_size`` is the training crop; ``test_input_size`` the evaluation/export crop (FixRes tests
     higher than it trains). Evaluation resizes the ``resize_edge`` side (shorter by default) to
-    ``int(size / crop_pct)`` and centre-crops ``size``. Mean/std are on the 0-1 scale.
+    ``int(size / crop_pct)`` and centre-crops ``size``. Mean/std are on the 0-1 scale. ``resize_backend`` is the
+    evaluation resize of the weights' origin (see ``RESIZE_BACKENDS``); converted checkpoints record it.
     """
 
     input_size: int = 224
@@ -46,6 +58,10 @@ class DataConfig:
     mean: Tuple[float, float, float] = IMAGENET_MEAN
     std: Tuple[float, float, float] = IMAGENET_STD
     resize_edge: str = "shorter"
+    resize_backend: str = OPENCV
+
+    def __post_init__(self) -> None:
+        _check_resize_backend(self.resize_backend, "data config")
 
     def resize_size(self, size: int) -> int:
         """Shorter-side resize used before a centre crop of ``size`` (256 for 224, 438 for 384)."""
@@ -62,8 +78,9 @@ class DataConfig:
 class EvalGeometry:
     """Everything the evaluation transform does to an image, resolved: what eval scores and export records.
 
-    The ``resize_edge`` side (see :data:`RESIZE_EDGES`) is resized to ``resize_size`` with ``interpolation``,
-    a ``crop_height x crop_width`` centre crop is taken, then ``(pixel / 255 - mean) / std`` per RGB channel,
+    The ``resize_edge`` side (see :data:`RESIZE_EDGES`) is resized to ``resize_size`` with ``interpolation`` by
+    ``resize_backend``, a ``crop_height x crop_width`` centre crop is taken, then ``(pixel / 255 - mean) / std`` per
+    RGB channel,
     HWC -> CHW.
     """
 
@@ -75,6 +92,7 @@ class EvalGeometry:
     mean: Tuple[float, float, float]
     std: Tuple[float, float, float]
     resize_edge: str = "shorter"
+    resize_backend: str = OPENCV
 
     @property
     def crop_size(self) -> int:
@@ -87,7 +105,7 @@ class EvalGeometry:
         """A DataConfig whose eval transform at ``crop_size`` is this geometry (for the transform builders)."""
         return DataConfig(input_size=self.crop_height, test_input_size=self.crop_height, crop_pct=self.crop_pct,
                           interpolation=self.interpolation, mean=self.mean, std=self.std,
-                          resize_edge=self.resize_edge)
+                          resize_edge=self.resize_edge, resize_backend=self.resize_backend)
 
     def to_sidecar(self) -> Dict[str, Any]:
         """The ``preprocess`` entry of an export's ``NAME.json``."""
@@ -100,6 +118,7 @@ class EvalGeometry:
             "mean": list(self.mean),
             "std": list(self.std),
             "resize_edge": self.resize_edge,
+            "resize_backend": self.resize_backend,
         }
 
     @classmethod
@@ -116,6 +135,7 @@ class EvalGeometry:
                 crop_pct=float(preprocess["crop_pct"]), interpolation=str(preprocess.get("interpolation", "bilinear")),
                 mean=_triple(preprocess["mean"], "mean"), std=_triple(preprocess["std"], "std"),
                 resize_edge=str(preprocess.get("resize_edge", "shorter")),
+                resize_backend=str(preprocess.get("resize_backend", OPENCV)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: bad 'preprocess' entry ({type(exc).__name__}: {exc}); re-export the model") \
@@ -132,6 +152,7 @@ class EvalGeometry:
         if self.resize_edge not in RESIZE_EDGES:
             raise ConfigError(f"{where}: unknown resize_edge '{self.resize_edge}'; use one of "
                               f"{', '.join(RESIZE_EDGES)}")
+        _check_resize_backend(self.resize_backend, where)
         return self
 
 
@@ -168,7 +189,7 @@ def resolve_eval_geometry(data_config: DataConfig, eval_image_size: int = 0, cro
     return EvalGeometry(
         resize_size=resize_for_crop(max(crop_height, crop_width), pct), crop_height=crop_height,
         crop_width=crop_width, crop_pct=pct, interpolation=data_config.interpolation,
-        mean=tuple(data_config.mean), std=tuple(data_config.std),
+        mean=tuple(data_config.mean), std=tuple(data_config.std), resize_backend=data_config.resize_backend,
         resize_edge=resize_edge or data_config.resize_edge,
     ).validated()
 
@@ -180,21 +201,44 @@ def geometry_from_config(data_config: DataConfig, cfg: Mapping[str, Any]) -> Eva
                                  resize_edge=str(cfg.get("resize_edge", "") or ""))
 
 
-def resized_shape(height: int, width: int, short: int) -> Tuple[int, int]:
-    """Output (height, width) of MindSpore's ``Resize(short)``: float32 ratio, truncated long side."""
+def resized_shape(height: int, width: int, short: int, resize_backend: str = OPENCV,
+                  resize_edge: str = "shorter") -> Tuple[int, int]:
+    """Output (height, width) of the eval resize of the ``resize_edge`` side to ``short``.
+
+    opencv (MindSpore's ``Resize(short)``): float32 ratio, truncated long side. pil (torchvision's
+    ``Resize(short)``): ``int(short * long / shorter)`` in double precision. ``resize_edge="height"`` (the FixRes
+    reference's ``Resize(size)``): height ``short``, width ``int(short * width / height)`` in double precision,
+    whichever the backend.
+    """
+    if resize_edge == "height":
+        return short, int(short * width / height)
+    if resize_backend == PIL:
+        if height < width:
+            return short, int(short * width / height)
+        return int(short * height / width), short
     if height < width:
         return short, int(np.float32(np.float32(width) / np.float32(height)) * np.float32(short))
     return int(np.float32(np.float32(height) / np.float32(width)) * np.float32(short)), short
 
 
-def height_resized_shape(height: int, width: int, size: int) -> Tuple[int, int]:
-    """Output (height, width) of the FixRes reference's ``Resize(size)``: height ``size``, width
-    ``int(size * width / height)`` in double precision (``resize_edge="height"``)."""
-    return size, int(size * width / height)
+def _centre_offset(size: int, crop: int, resize_backend: str) -> int:
+    if resize_backend == PIL:  # torchvision: round half to even; a larger crop pads (crop - size) // 2 first
+        return -((crop - size) // 2) if crop > size else int(round((size - crop) / 2.0))
+    return (size - crop) // 2
+
+
+def crop_offsets(resized_h: int, resized_w: int, crop_h: int, crop_w: int, resize_backend: str = OPENCV
+                 ) -> Tuple[int, int]:
+    """(top, left) of the centre crop, negative where the crop is larger than the image (zero padding).
+
+    MindSpore floors ``(size - crop) / 2``; torchvision rounds it half to even (Python's ``round``).
+    """
+    return (_centre_offset(resized_h, crop_h, resize_backend), _centre_offset(resized_w, crop_w, resize_backend))
 
 
 def crop_box(height: int, width: int, geometry: EvalGeometry) -> Tuple[int, int, int, int]:
     """(resized_h, resized_w, crop_top, crop_left) the eval transform applies to a ``height x width`` image."""
-    resize = height_resized_shape if geometry.resize_edge == "height" else resized_shape
-    resized_h, resized_w = resize(height, width, geometry.resize_size)
-    return (resized_h, resized_w, (resized_h - geometry.crop_height) // 2, (resized_w - geometry.crop_width) // 2)
+    resized_h, resized_w = resized_shape(height, width, geometry.resize_size, geometry.resize_backend,
+                                         geometry.resize_edge)
+    top, left = crop_offsets(resized_h, resized_w, geometry.crop_height, geometry.crop_width, geometry.resize_backend)
+    return resized_h, resized_w, top, left

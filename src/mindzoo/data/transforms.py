@@ -19,6 +19,10 @@ reproduces it):
    the extra row/column at the bottom/right; torchvision rounds instead). A crop larger than the image
    zero-pads with the same offsets.
 3. ``Normalize`` with mean*255 and std*255 on the uint8 RGB values, then HWC -> CHW.
+
+A geometry with ``resize_backend="pil"`` (weights converted from torchvision/timm) replaces steps 1-2 and the
+decode by :class:`PilResizeCenterCrop`, torchvision's eval transform: PIL decode + ``convert("RGB")``, PIL
+resize (antialiased when downscaling) to ``int(R * long / short)``, centre crop at ``round((size - crop) / 2)``.
 """
 from __future__ import annotations
 
@@ -27,8 +31,15 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from mindzoo.data.geometry import (INTERPOLATIONS, DataConfig, EvalGeometry, height_resized_shape,
-                                   resolve_eval_geometry)
+from mindzoo.data.geometry import (
+    INTERPOLATIONS,
+    PIL,
+    DataConfig,
+    EvalGeometry,
+    crop_offsets,
+    resized_shape,
+    resolve_eval_geometry,
+)
 from mindzoo.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -47,6 +58,40 @@ def interpolation_mode(name: str) -> "Inter":
     except KeyError:
         known = ", ".join(INTERPOLATIONS)
         raise ConfigError(f"unknown interpolation '{name}' in data config; use one of {known}") from None
+
+
+class PilResizeCenterCrop:
+    """Encoded image bytes -> uint8 HWC RGB, exactly torchvision's ``Resize(R)`` + ``CenterCrop`` on a PIL image.
+
+    A plain picklable callable, so ``dataset.map`` can run it in worker processes.
+    """
+
+    # Image.Resampling members; "area" is PIL's box filter.
+    RESAMPLING = {"bilinear": "BILINEAR", "bicubic": "BICUBIC", "nearest": "NEAREST", "area": "BOX"}
+
+    def __init__(self, resize_size: int, crop_height: int, crop_width: int, interpolation: str = "bilinear",
+                 resize_edge: str = "shorter") -> None:
+        if interpolation.lower() not in self.RESAMPLING:
+            raise ConfigError(f"unknown interpolation '{interpolation}'; use one of {', '.join(INTERPOLATIONS)}")
+        self.resize_size = resize_size
+        self.resize_edge = resize_edge
+        self.crop_height = crop_height
+        self.crop_width = crop_width
+        self.interpolation = interpolation.lower()
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(np.asarray(data).tobytes())) as opened:
+            image = opened.convert("RGB")
+        height, width = resized_shape(image.height, image.width, self.resize_size, PIL, self.resize_edge)
+        if (height, width) != (image.height, image.width):
+            image = image.resize((width, height), getattr(Image.Resampling, self.RESAMPLING[self.interpolation]))
+        top, left = crop_offsets(height, width, self.crop_height, self.crop_width, PIL)
+        image = image.crop((left, top, left + self.crop_width, top + self.crop_height))
+        return np.asarray(image, dtype=np.uint8)
 
 
 def _normalize(settings: Union[DataConfig, EvalGeometry]) -> list:
@@ -102,7 +147,7 @@ class ResizeHeight:
         import mindspore.dataset.vision as vision
 
         height, width = image.shape[:2]
-        target = height_resized_shape(height, width, self.size)
+        target = resized_shape(height, width, self.size, resize_edge="height")
         return vision.Resize(target, interpolation_mode(self.interpolation))(image)
 
 
@@ -126,7 +171,11 @@ def geometry_transforms(geometry: EvalGeometry, flip: bool = False, color_jitter
 
     if color_jitter < 0:
         raise ConfigError(f"color_jitter must be >= 0, got {color_jitter}")
-    ops = [vision.Decode(), _resize(geometry), vision.CenterCrop((geometry.crop_height, geometry.crop_width))]
+    if geometry.resize_backend == PIL:
+        ops = [PilResizeCenterCrop(geometry.resize_size, geometry.crop_height, geometry.crop_width,
+                                   geometry.interpolation, geometry.resize_edge)]
+    else:
+        ops = [vision.Decode(), _resize(geometry), vision.CenterCrop((geometry.crop_height, geometry.crop_width))]
     if flip:
         ops.append(vision.RandomHorizontalFlip(prob=0.5))
     if color_jitter > 0:

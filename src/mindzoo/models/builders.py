@@ -48,6 +48,12 @@ def resnext50_32x4d(**kwargs: object) -> ResNet:
 
 
 @register_model
+def resnext101_32x4d(**kwargs: object) -> ResNet:
+    """MindCV's and timm's ResNeXt101 (torchvision has only 32x8d and 64x4d)."""
+    return _resnet(Bottleneck, (3, 4, 23, 3), groups=32, width_per_group=4, **kwargs)
+
+
+@register_model
 def resnext101_32x8d(**kwargs: object) -> ResNet:
     return _resnet(Bottleneck, (3, 4, 23, 3), groups=32, width_per_group=8, **kwargs)
 

@@ -35,13 +35,21 @@ def get_builder(name: str) -> Callable[..., nn.Cell]:
 
 
 def create_model(name: str, num_classes: int = 1000, pretrained: Optional[str] = None, **kwargs: object) -> nn.Cell:
-    """Build a registered model; ``pretrained`` is a MindSpore checkpoint path loaded strictly.
+    """Build a registered model; ``pretrained`` is a checkpoint path loaded strictly.
 
-    There is no download: weights come from a local ``.ckpt`` (see ``python -m mindzoo.convert``).
+    The network is the one the checkpoint records (its ResNet variant: padding, BN eps; its preprocessing
+    origin goes into ``net.data_config``), so converted weights give their source's logits. A foreign checkpoint
+    (MindCV, mindspore/models, a torch ``.pth``/``.safetensors``) is converted in memory and the log says so.
+    There is no download: weights come from local files (see ``python -m mindzoo.convert``).
     """
-    net = get_builder(name)(num_classes=num_classes, **kwargs)
-    if pretrained:
-        from mindzoo.checkpoint import load_weights
+    builder = get_builder(name)
+    if not pretrained:
+        return builder(num_classes=num_classes, **kwargs)
+    from mindzoo.checkpoint import load_params, open_checkpoint
 
-        load_weights(net, pretrained)
+    source = open_checkpoint(pretrained)
+    kwargs.setdefault("variant", source.cfg.variant)
+    net = builder(num_classes=num_classes, **kwargs)
+    net.data_config = source.cfg.apply_data_config(net.data_config, str(pretrained))
+    load_params(net, source, name)
     return net

@@ -2,15 +2,20 @@
 
 Parameter names follow torchvision's module layout (``layer1.0.conv1.weight``, ``downsample.0``,
 ``fc``) with MindSpore's BatchNorm names (``gamma``, ``beta``, ``moving_mean``, ``moving_variance``),
-so weight import is a name map, not a re-layout. Every padding is explicit and symmetric: the stem
-max-pool is ``nn.Pad`` + ``MaxPool2d(pad_mode="valid")``, which equals torchvision's padded pool
+so weight import is a name map, not a re-layout. By default every padding is explicit and symmetric: the
+stem max-pool is ``nn.Pad`` + ``MaxPool2d(pad_mode="valid")``, which equals torchvision's padded pool
 (its input is non-negative after ReLU) and, unlike ``pad_mode="pad"``, exports to ONNX.
+
+A :class:`ResNetVariant` selects what other sources of ResNet weights do differently (MindCV's and the
+mindspore/models zoo's ``pad_mode="same"``, BatchNorm eps), so their checkpoints give their exact logits;
+the variant is recorded in every checkpoint (:mod:`mindzoo.checkpoint`).
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import Optional, Sequence, Type, Union
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
 
 import mindspore as ms
 from mindspore import nn, ops
@@ -20,17 +25,79 @@ from mindzoo.data.geometry import DataConfig
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.9  # MindSpore keeps `momentum` of the old value: 0.9 here is torch's momentum=0.1.
+SYMMETRIC = "symmetric"
+SAME = "same"
+PADDINGS = (SYMMETRIC, SAME)
 
 
-def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    """A bias-free conv with torchvision's symmetric padding and Kaiming-normal (fan_out) init."""
+@dataclass(frozen=True)
+class ResNetVariant:
+    """The details in which the networks behind published ResNet weights differ; torchvision's by default.
+
+    ``conv_padding`` applies to the 7x7 stem conv and every 3x3 conv, ``pool_padding`` to the 3x3/2 stem
+    max-pool: ``"symmetric"`` is torchvision's ``kernel // 2`` on every side, ``"same"`` MindSpore's
+    ``pad_mode="same"`` (output ``ceil(size / stride)``, an odd padding pixel at the bottom/right; it differs
+    from symmetric wherever a stride-2 window meets an even size). 1x1 convs never pad. ``bn_eps`` is the eps
+    of the stem and shortcut BatchNorms, ``block_bn_eps`` of those inside the residual branches (the
+    mindspore/models ResNet18/34 use 1e-5 and 1e-4).
+
+    Who uses what: torchvision/timm all default; MindCV and the zoo's ResNeXt152 ``pool_padding="same"``; the
+    zoo's ResNet50/101/152 both paddings ``"same"`` and eps 1e-4 everywhere.
+    """
+
+    conv_padding: str = SYMMETRIC
+    pool_padding: str = SYMMETRIC
+    bn_eps: float = BN_EPS
+    block_bn_eps: float = BN_EPS
+
+    def __post_init__(self) -> None:
+        for name in ("conv_padding", "pool_padding"):
+            if getattr(self, name) not in PADDINGS:
+                raise ValueError(f"{name} must be one of {', '.join(PADDINGS)}, got {getattr(self, name)!r}")
+        for name in ("bn_eps", "block_bn_eps"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+
+    @property
+    def is_torchvision(self) -> bool:
+        """True if torchvision's ResNet computes the same function (so the weights export to PyTorch)."""
+        return self == ResNetVariant()
+
+    def differences(self, other: "ResNetVariant") -> str:
+        """``field=self_value (other other_value)`` for every field that differs, for one-line errors."""
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r} (not {getattr(other, f.name)!r})"
+                         for f in fields(self) if getattr(self, f.name) != getattr(other, f.name))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "ResNetVariant":
+        """The inverse of :meth:`to_dict`; an unknown field or a bad value raises ValueError naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown variant field '{unknown[0]}' (known: {', '.join(sorted(known))})")
+        return cls(**{k: (float(v) if k.endswith("eps") else str(v)) for k, v in values.items()})
+
+
+DEFAULT_VARIANT = ResNetVariant()
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1,
+          padding_mode: str = SYMMETRIC) -> nn.Conv2d:
+    """A bias-free conv, symmetric (torchvision) or MindSpore ``same`` padded, Kaiming-normal (fan_out) init."""
     padding = kernel_size // 2
+    if padding and padding_mode == SAME:
+        pad_mode, padding = "same", 0
+    else:
+        pad_mode = "pad" if padding else "valid"
     return nn.Conv2d(
         in_channels,
         out_channels,
         kernel_size,
         stride=stride,
-        pad_mode="pad" if padding else "valid",
+        pad_mode=pad_mode,
         padding=padding,
         group=groups,
         has_bias=False,
@@ -38,9 +105,9 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1
     )
 
 
-def _bn(channels: int, zero_gamma: bool = False) -> nn.BatchNorm2d:
+def _bn(channels: int, zero_gamma: bool = False, eps: float = BN_EPS) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(
-        channels, eps=BN_EPS, momentum=BN_MOMENTUM, gamma_init="zeros" if zero_gamma else "ones", beta_init="zeros"
+        channels, eps=eps, momentum=BN_MOMENTUM, gamma_init="zeros" if zero_gamma else "ones", beta_init="zeros"
     )
 
 
@@ -58,14 +125,16 @@ class BasicBlock(nn.Cell):
         groups: int = 1,
         base_width: int = 64,
         zero_init_last_bn: bool = False,
+        variant: ResNetVariant = DEFAULT_VARIANT,
     ) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock supports only groups=1 and width_per_group=64")
-        self.conv1 = _conv(in_channels, channels, 3, stride)
-        self.bn1 = _bn(channels)
-        self.conv2 = _conv(channels, channels, 3)
-        self.bn2 = _bn(channels, zero_gamma=zero_init_last_bn)
+        pad, eps = variant.conv_padding, variant.block_bn_eps
+        self.conv1 = _conv(in_channels, channels, 3, stride, padding_mode=pad)
+        self.bn1 = _bn(channels, eps=eps)
+        self.conv2 = _conv(channels, channels, 3, padding_mode=pad)
+        self.bn2 = _bn(channels, zero_gamma=zero_init_last_bn, eps=eps)
         self.relu = nn.ReLU()
         self.has_downsample = downsample is not None
         self.downsample = downsample
@@ -97,15 +166,17 @@ class Bottleneck(nn.Cell):
         groups: int = 1,
         base_width: int = 64,
         zero_init_last_bn: bool = False,
+        variant: ResNetVariant = DEFAULT_VARIANT,
     ) -> None:
         super().__init__()
         width = int(channels * (base_width / 64.0)) * groups
+        eps = variant.block_bn_eps
         self.conv1 = _conv(in_channels, width, 1)
-        self.bn1 = _bn(width)
-        self.conv2 = _conv(width, width, 3, stride, groups)
-        self.bn2 = _bn(width)
+        self.bn1 = _bn(width, eps=eps)
+        self.conv2 = _conv(width, width, 3, stride, groups, padding_mode=variant.conv_padding)
+        self.bn2 = _bn(width, eps=eps)
         self.conv3 = _conv(width, channels * self.expansion, 1)
-        self.bn3 = _bn(channels * self.expansion, zero_gamma=zero_init_last_bn)
+        self.bn3 = _bn(channels * self.expansion, zero_gamma=zero_init_last_bn, eps=eps)
         self.relu = nn.ReLU()
         self.has_downsample = downsample is not None
         self.downsample = downsample
@@ -139,6 +210,7 @@ class ResNet(nn.Cell):
         width_per_group: channels per group at the first stage (ResNeXt's d).
         zero_init_last_bn: start each residual branch at zero (gamma of its last BN = 0).
         data_config: the input settings the weights expect; travels with the model.
+        variant: padding and BatchNorm eps of the network the weights come from (torchvision's by default).
     """
 
     def __init__(
@@ -151,6 +223,7 @@ class ResNet(nn.Cell):
         width_per_group: int = 64,
         zero_init_last_bn: bool = False,
         data_config: Optional[DataConfig] = None,
+        variant: ResNetVariant = DEFAULT_VARIANT,
     ) -> None:
         super().__init__()
         if len(layers) != 4:
@@ -158,18 +231,20 @@ class ResNet(nn.Cell):
         if num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {num_classes}")
         self.data_config = data_config or DataConfig()
+        self.variant = variant
         self.groups = groups
         self.base_width = width_per_group
         self.in_channels = 64
 
-        self.conv1 = nn.Conv2d(
-            in_chans, 64, 7, stride=2, pad_mode="pad", padding=3, has_bias=False,
-            weight_init=HeNormal(mode="fan_out", nonlinearity="relu"),
-        )
-        self.bn1 = _bn(64)
+        self.conv1 = _conv(in_chans, 64, 7, stride=2, padding_mode=variant.conv_padding)
+        self.bn1 = _bn(64, eps=variant.bn_eps)
         self.relu = nn.ReLU()
-        self.pool_pad = nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
+        if variant.pool_padding == SAME:
+            self.pool_pad = nn.Identity()
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="same")
+        else:
+            self.pool_pad = nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="valid")
         self.layer1 = self._make_stage(block, 64, layers[0], 1, zero_init_last_bn)
         self.layer2 = self._make_stage(block, 128, layers[1], 2, zero_init_last_bn)
         self.layer3 = self._make_stage(block, 256, layers[2], 2, zero_init_last_bn)
@@ -182,11 +257,14 @@ class ResNet(nn.Cell):
         downsample = None
         out_channels = channels * block.expansion
         if stride != 1 or self.in_channels != out_channels:
-            downsample = nn.SequentialCell([_conv(self.in_channels, out_channels, 1, stride), _bn(out_channels)])
-        blocks = [block(self.in_channels, channels, stride, downsample, self.groups, self.base_width, zero_init_last_bn)]
+            downsample = nn.SequentialCell([_conv(self.in_channels, out_channels, 1, stride),
+                                            _bn(out_channels, eps=self.variant.bn_eps)])
+        blocks = [block(self.in_channels, channels, stride, downsample, self.groups, self.base_width, zero_init_last_bn,
+                        self.variant)]
         self.in_channels = out_channels
         for _ in range(1, depth):
-            blocks.append(block(self.in_channels, channels, 1, None, self.groups, self.base_width, zero_init_last_bn))
+            blocks.append(block(self.in_channels, channels, 1, None, self.groups, self.base_width, zero_init_last_bn,
+                                self.variant))
         return nn.SequentialCell(blocks)
 
     def _make_classifier(self, num_classes: int) -> nn.Cell:
@@ -233,6 +311,13 @@ class ResNet(nn.Cell):
 
     def construct(self, x: ms.Tensor) -> ms.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def find_resnet(cell: nn.Cell) -> Optional[ResNet]:
+    """The :class:`ResNet` inside ``cell`` (itself, or wrapped by a loss/train-step cell), or None."""
+    if isinstance(cell, ResNet):
+        return cell
+    return next((sub for _, sub in cell.cells_and_names() if isinstance(sub, ResNet)), None)
 
 
 def count_params(net: nn.Cell) -> int:
