@@ -163,3 +163,32 @@ def test_fixres_export_runs_at_438_384_from_its_sidecar(exported, tmp_path):
     assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
     assert (_meta(tmp_path)["resize"], _meta(tmp_path)["crop"], _meta(tmp_path)["count"]) == (438, 384, 6)
     assert "resize 438, crop 384 (sidecar)" in proc.stdout
+
+
+@pytest.mark.parametrize("suffix,device,ascend_present,expected", [
+    (".onnx", "", False, ("onnxruntime", "CPU")),
+    (".onnx", "CPU", True, ("onnxruntime", "CPU")),
+    (".mindir", "", False, ("mindspore_python", "CPU")),
+    (".mindir", "", True, ("mindspore", "Ascend310")),
+    (".mindir", "CPU", True, ("mindspore_python", "CPU")),
+    (".MINDIR", "Ascend", False, ("mindspore", "Ascend310")),
+    (".mindir", "Ascend310P", False, ("mindspore", "Ascend310P")),
+])
+def test_backend_follows_model_and_device(suffix, device, ascend_present, expected):
+    """.onnx -> ONNX Runtime; .mindir -> the C++ API on Ascend, the embedded Python runtime on CPU."""
+    from mindzoo.infer_plan import choose_backend
+
+    assert choose_backend(Path("model" + suffix), device, ascend_present) == expected
+
+
+@pytest.mark.parametrize("suffix,device,message", [
+    (".onnx", "Ascend310", "ONNX Runtime CPU backend"),
+    (".mindir", "GPU", "DEVICE_TYPE must be"),
+    (".pb", "", "expected .onnx or .mindir"),
+])
+def test_backend_refusals(suffix, device, message):
+    from mindzoo.errors import UsageError
+    from mindzoo.infer_plan import choose_backend
+
+    with pytest.raises(UsageError, match=message):
+        choose_backend(Path("model" + suffix), device, False)
