@@ -65,7 +65,8 @@ LOG=infer.log
 rm -rf result_Files time_Result acc.log imagenet_label.json
 : >"$LOG" || die "cannot write $LOG in $(pwd)"
 cat "$PLAN_ERR" >>"$LOG"
-echo "model $MODEL ($PLAN_BACKEND, $PLAN_DEVICE_TYPE:$DEVICE_ID), data $DATA_PATH, resize $PLAN_RESIZE, crop $PLAN_CROP ($PLAN_SIZES)" | tee -a "$LOG"
+echo "model $MODEL ($PLAN_BACKEND, $PLAN_DEVICE_TYPE:$DEVICE_ID), data $DATA_PATH," \
+  "resize $PLAN_RESIZE, crop $PLAN_CROP ($PLAN_SIZES)" | tee -a "$LOG"
 
 step_failed() {  # step name, exit status: the step's own one-line error if it printed one, else the log's tail
   local reason

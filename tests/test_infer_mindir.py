@@ -139,7 +139,8 @@ def mindspore_lite() -> Path:
                           timeout=1800)
     assert proc.returncode == 0, proc.stderr
     path = Path(proc.stdout.strip().splitlines()[-1])
-    assert (path / "include" / "api" / "model.h").is_file() and (path / "lib" / "libmindspore-extendrt_python.so").is_file()
+    assert (path / "include" / "api" / "model.h").is_file()
+    assert (path / "lib" / "libmindspore-extendrt_python.so").is_file()
     return path
 
 

@@ -43,7 +43,8 @@ def exported(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("sidecar")
     make_image_folder(root / "data", {"val": {"a": 2, "b": 2, "c": 1, "d": 1}}, size=48)
     onnx = _export(root, "resnet18", "ONNX", f"--eval_image_size={SIZE}", f"--crop_pct={CROP_PCT}")
-    return {"root": root, "val": root / "data" / "val", "onnx": onnx, "sidecar": json.loads(onnx.with_suffix(".json").read_text())}
+    sidecar = json.loads(onnx.with_suffix(".json").read_text())
+    return {"root": root, "val": root / "data" / "val", "onnx": onnx, "sidecar": sidecar}
 
 
 def _script(model: Path, data: Path, cwd: Path, *args: str, env: dict = None, script: str = str(RUN_INFER)):

@@ -201,7 +201,9 @@ class MindSporeBackend : public Backend {
     return true;
   }
 
-  std::vector<int64_t> InputShape() const override { return inputs_.empty() ? std::vector<int64_t>() : inputs_[0].Shape(); }
+  std::vector<int64_t> InputShape() const override {
+    return inputs_.empty() ? std::vector<int64_t>() : inputs_[0].Shape();
+  }
 
   bool Predict(const float *input, const std::vector<int64_t> &shape, Output *output) override {
     size_t count = 1;

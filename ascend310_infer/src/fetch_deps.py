@@ -35,7 +35,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 HERE = Path(__file__).resolve().parent
 NPM_REGISTRY = "https://registry.npmjs.org"
@@ -151,7 +151,8 @@ def _extract_headers(tarball: Path, out_dir: Path) -> None:
             name = member.name
             if not member.isfile():
                 continue
-            if name.startswith(ORT_HEADERS_IN_PACKAGE) and name.endswith(".h") and "/" not in name[len(ORT_HEADERS_IN_PACKAGE):]:
+            in_headers = name.startswith(ORT_HEADERS_IN_PACKAGE) and "/" not in name[len(ORT_HEADERS_IN_PACKAGE):]
+            if in_headers and name.endswith(".h"):
                 target = include / Path(name).name
             elif name == ORT_LICENSE_IN_PACKAGE:
                 target = out_dir / "LICENSE"
@@ -164,7 +165,7 @@ def _extract_headers(tarball: Path, out_dir: Path) -> None:
         raise FetchError(f"{tarball} has no headers under {ORT_HEADERS_IN_PACKAGE}")
 
 
-def fetch_onnxruntime_headers(tarball: Path = None) -> Path:
+def fetch_onnxruntime_headers(tarball: Optional[Path] = None) -> Path:
     """Include dir with the verified ONNX Runtime headers (fetched and unpacked once, checked every time).
 
     ``tarball``: use this local file instead of downloading (still checked against the registry's integrity).
@@ -215,7 +216,8 @@ def _lite_members(names: Iterable[str]) -> List[str]:
 def fetch_mindspore_lite() -> Path:
     """Install dir (include/api/*.h, lib/*.so, version.txt) of MindSpore Lite's C++ API from its PyPI wheel."""
     dest = cache_root() / f"mindspore-lite-{LITE_VERSION}"
-    if (dest / "include" / "api" / "model.h").is_file() and (dest / "lib" / "libmindspore-extendrt_python.so").is_file():
+    library = dest / "lib" / "libmindspore-extendrt_python.so"
+    if (dest / "include" / "api" / "model.h").is_file() and library.is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
@@ -247,7 +249,7 @@ def fetch_mindspore_lite() -> Path:
     return dest
 
 
-def main(argv: List[str] = None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["onnxruntime-headers", "mindspore-lite"])
     parser.add_argument("--tarball", type=Path, default=None,
