@@ -8,9 +8,10 @@
  * src/CMakeLists.txt. Compiled and linked here against mindspore-lite 2.0.0 (tests/test_infer_mindir.py), never
  * run on Ascend.
  *
- * A runtime older than the MINDIR refuses it with "Common error code." and the reason only in its log: the log
- * of Build is captured, kept on stdout, and the refusal becomes one line that names both versions (the file's
- * mind_ir_version and producer, read from the file here, and the runtime's maximum, from its log).
+ * A runtime older than the MINDIR refuses it with "Common error code." and the reason only in its log
+ * (Model::Build(path)) or in a thrown exception (Serialization::Load): the log is captured and kept on stdout,
+ * and the refusal becomes one line that names both versions (the file's mind_ir_version and producer, read
+ * from the file here, and the runtime's maximum, from the log or the exception).
  *
  * This file may be compiled with _GLIBCXX_USE_CXX11_ABI=0 (CMake option MS_CXX11_ABI=OFF, the default, as
  * MindSpore's packages and its model-zoo harnesses are): the Backend interface carries no std::string.
@@ -98,6 +99,7 @@ MindirHeader ReadMindirHeader(const std::string &path) {
 // only in its log (glog, on stderr), not in the Status it returns.
 class StderrCapture {
  public:
+  ~StderrCapture() { Stop(); }
   void Start() {
     std::fflush(stderr);
     file_ = std::tmpfile();
@@ -168,23 +170,17 @@ class MindSporeBackend : public Backend {
     const std::string path(model_path);
     StderrCapture capture;
     capture.Start();
-#ifdef MINDZOO_MINDSPORE_LITE
-    // MindSpore Lite loads and builds in one call.
-    mindspore::Status status = model_.Build(path, mindspore::ModelType::kMindIR, context);
     const char *step = "Model::Build";
-#else
-    mindspore::Graph graph;
-    mindspore::Status status = mindspore::Serialization::Load(path, mindspore::ModelType::kMindIR, &graph);
-    const char *step = "Serialization::Load";
-    if (status == mindspore::kSuccess) {
-      status = model_.Build(mindspore::GraphCell(graph), context);
-      step = "Model::Build";
+    std::string status_text;
+    try {
+      status_text = BuildModel(path, context, &step);
+    } catch (const std::exception &e) {  // MindSpore throws from some load paths instead of returning a Status
+      status_text = std::string("exception: ") + e.what();
     }
-#endif
     const std::string log = capture.Stop();
     if (!log.empty()) std::cout << "MindSpore log of " << step << ":\n" << log << std::flush;
-    if (status != mindspore::kSuccess) {
-      error_ = BuildFailure(path, step, status.ToString(), log);
+    if (!status_text.empty()) {
+      error_ = BuildFailure(path, step, status_text.substr(0, status_text.find('\n')), log);
       return false;
     }
     inputs_ = model_.GetInputs();
@@ -211,9 +207,15 @@ class MindSporeBackend : public Backend {
     std::vector<mindspore::MSTensor> inputs;
     inputs.emplace_back(inputs_[0].Name(), inputs_[0].DataType(), shape, input, count * sizeof(float));
     std::vector<mindspore::MSTensor> outputs;
-    mindspore::Status status = model_.Predict(inputs, &outputs);
-    if (status != mindspore::kSuccess) {
-      error_ = "Model::Predict failed: " + status.ToString();
+    try {
+      mindspore::Status status = model_.Predict(inputs, &outputs);
+      if (status != mindspore::kSuccess) {
+        error_ = "Model::Predict failed: " + status.ToString();
+        return false;
+      }
+    } catch (const std::exception &e) {
+      error_ = std::string("Model::Predict threw: ") + e.what();
+      error_ = error_.substr(0, error_.find('\n'));
       return false;
     }
     if (outputs.empty()) {
@@ -245,6 +247,24 @@ class MindSporeBackend : public Backend {
   const char *Description() const override { return description_.c_str(); }
 
  private:
+  // Loads and builds the model; "" on success, else the failed Status's text (*step names the failing call).
+  std::string BuildModel(const std::string &path, const std::shared_ptr<mindspore::Context> &context,
+                         const char **step) {
+#ifdef MINDZOO_MINDSPORE_LITE
+    // MindSpore Lite loads and builds in one call.
+    mindspore::Status status = model_.Build(path, mindspore::ModelType::kMindIR, context);
+#else
+    mindspore::Graph graph;
+    *step = "Serialization::Load";
+    mindspore::Status status = mindspore::Serialization::Load(path, mindspore::ModelType::kMindIR, &graph);
+    if (status == mindspore::kSuccess) {
+      *step = "Model::Build";
+      status = model_.Build(mindspore::GraphCell(graph), context);
+    }
+#endif
+    return status == mindspore::kSuccess ? std::string() : status.ToString();
+  }
+
   // mindspore::Version() where the library fills it in (the mindspore-lite wheel's returns ""), else the
   // package recorded at build time (MINDSPORE_PATH/version.txt).
   static std::string RuntimeName() {
@@ -258,9 +278,10 @@ class MindSporeBackend : public Backend {
   std::string BuildFailure(const std::string &path, const char *step, const std::string &status,
                            const std::string &log) const {
     const MindirHeader header = ReadMindirHeader(path);
+    const std::string reported = status + "\n" + log;  // the reason is in the log, or in a thrown exception
     std::smatch match;
     static const std::regex kTooNew("maximum mind ir version: ([0-9]+)");
-    if (header.readable && std::regex_search(log, match, kTooNew)) {
+    if (header.readable && std::regex_search(reported, match, kTooNew)) {
       const std::string producer = header.producer.empty() ? "an unknown MindSpore" : "MindSpore " + header.producer;
       return "this MindSpore runtime (" + runtime_ + ") is too old for this MINDIR: it reads mind_ir_version <= " +
              match[1].str() + ", the file has mind_ir_version " + std::to_string(header.mind_ir_version) +

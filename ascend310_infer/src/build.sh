@@ -21,6 +21,8 @@
 #                     mindspore package if it has include/api (Ascend packages do; the PyPI CPU wheel does not).
 #                     MINDSPORE_PATH=$(python3 ascend310_infer/src/fetch_deps.py mindspore-lite) builds against
 #                     the mindspore-lite 2.0.0 PyPI wheel (which cannot read MindSpore 2.10 MINDIR files).
+#                     MS_LOAD=graph|path forces Serialization::Load + Model::Build(GraphCell) or
+#                     Model::Build(path) (default auto: graph with libmindspore.so, path with MindSpore Lite).
 #   mindspore_python  MindSpore's runtime through its Python API, embedded: the Python development files of
 #                     $PYTHON (its headers and libpython), whose site-packages has mindspore and mindzoo.
 # Exit status: 0 built, 1 compile error, 2 a prerequisite is missing (the message names it).
@@ -149,7 +151,7 @@ EOF
   [ -f "$MINDSPORE_PATH/lib/libmindspore.so" ] || [ -f "$MINDSPORE_PATH/lib/libmindspore-lite.so" ] || \
     [ -f "$MINDSPORE_PATH/lib/libmindspore-extendrt_python.so" ] || \
     missing "none of libmindspore.so, libmindspore-lite.so, libmindspore-extendrt_python.so found in $MINDSPORE_PATH/lib"
-  CMAKE_ARGS+=(-DMINDSPORE_PATH="$MINDSPORE_PATH")
+  CMAKE_ARGS+=(-DMINDSPORE_PATH="$MINDSPORE_PATH" -DMS_LOAD="${MS_LOAD:-auto}")
 fi
 
 mkdir -p "$BUILD_DIR"
