@@ -3,13 +3,16 @@
 #
 #   bash scripts/run_infer_310.sh MODEL DATA_PATH [DEVICE_ID] [DEVICE_TYPE] [RESIZE] [CROP]
 #
-#   MODEL        .onnx -> ONNX Runtime backend (DEVICE_TYPE CPU); .mindir -> MindSpore backend (default Ascend310)
+#   MODEL        .onnx -> ONNX Runtime C++ API (CPU); .mindir -> MindSpore C++ API on Ascend310/Ascend310P, or on
+#                CPU MindSpore's runtime through its Python API embedded in the harness (not the C++ API)
 #   DATA_PATH    ImageNet-layout split dir: DATA_PATH/<class>/<image>, e.g. DATA/val
 #   DEVICE_ID    default 0 (or $DEVICE_ID)
-#   DEVICE_TYPE  CPU | Ascend310 | Ascend310P
-#   RESIZE CROP  eval sizes, default $RESIZE/$CROP or 256/224 (FixRes 384: RESIZE=438 CROP=384)
+#   DEVICE_TYPE  CPU | Ascend310 | Ascend310P (or $DEVICE_TYPE); default for .mindir: Ascend310 on a host with
+#                the Ascend driver (/dev/davinci_manager), else CPU
+#   RESIZE CROP  eval sizes (or $RESIZE/$CROP); default: the export's NAME.json next to MODEL
+#                (preprocess.resize_size / crop_size, also its mean/std); explicit values win
 #
-# Python: $PYTHON, else the repo's .venv/bin/python, else python3.
+# Python: $PYTHON, else the repo's .venv/bin/python, else python3 (mindzoo.infer_plan reads NAME.json).
 # Builds ascend310_infer (incrementally), runs it, writes imagenet_label.json and runs postprocess.py, all in
 # the current directory: result_Files/, time_Result/, imagenet_label.json, infer.log (everything logged) and
 # acc.log. Returns only after acc.log is written. Exit status: 0 ok, 2 bad arguments or a missing
@@ -33,26 +36,7 @@ REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 MODEL=$(abspath "$1")
 DATA_PATH=$(abspath "$2")
 DEVICE_ID=${3:-${DEVICE_ID:-0}}
-RESIZE=${5:-${RESIZE:-256}}
-CROP=${6:-${CROP:-224}}
-
-case "$MODEL" in
-  *.onnx|*.ONNX) BACKEND=onnxruntime; DEFAULT_DEVICE=CPU ;;
-  *.mindir|*.MINDIR) BACKEND=mindspore; DEFAULT_DEVICE=Ascend310 ;;
-  *) die "cannot tell the backend from the model's extension: $1 (expected .onnx or .mindir)" ;;
-esac
-DEVICE_TYPE=${4:-${DEVICE_TYPE:-$DEFAULT_DEVICE}}
-[ "$DEVICE_TYPE" = Ascend ] && DEVICE_TYPE=Ascend310
-case "$DEVICE_TYPE" in
-  CPU|Ascend310|Ascend310P) ;;
-  *) die "DEVICE_TYPE must be CPU, Ascend310 or Ascend310P, got '$DEVICE_TYPE'" ;;
-esac
-[ "$BACKEND" = onnxruntime ] && [ "$DEVICE_TYPE" != CPU ] && \
-  die "an .onnx model runs on the ONNX Runtime CPU backend; use DEVICE_TYPE CPU or a .mindir model for $DEVICE_TYPE"
-for pair in "DEVICE_ID:$DEVICE_ID:0" "RESIZE:$RESIZE:1" "CROP:$CROP:1"; do
-  IFS=: read -r name value minimum <<<"$pair"
-  [[ "$value" =~ ^[0-9]+$ ]] && [ "$value" -ge "$minimum" ] || die "$name must be an integer >= $minimum, got '$value'"
-done
+[[ "$DEVICE_ID" =~ ^[0-9]+$ ]] || die "DEVICE_ID must be an integer >= 0, got '$DEVICE_ID'"
 
 if [ -n "${PYTHON:-}" ]; then
   :  # the caller's choice
@@ -63,27 +47,50 @@ else
 fi
 export PYTHON
 
+# Backend, device and preprocessing: mindzoo.infer_plan reads the sidecar (one-line error, exit 2, if it can't).
+PLAN_ERR=$(mktemp)
+trap 'rm -f "$PLAN_ERR"' EXIT
+PLAN=$(PYTHONPATH="$REPO_DIR/src${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m mindzoo.infer_plan "$MODEL" \
+  --device_type "${4:-${DEVICE_TYPE:-}}" --resize "${5:-${RESIZE:-}}" --crop "${6:-${CROP:-}}" 2>"$PLAN_ERR")
+status=$?
+cat "$PLAN_ERR" >&2
+[ "$status" -eq 0 ] || exit "$status"
+while IFS='=' read -r key value; do
+  case "$key" in
+    BACKEND|DEVICE_TYPE|RESIZE|CROP|MEAN|STD|SIZES) printf -v "PLAN_$key" '%s' "$value" ;;
+  esac
+done <<<"$PLAN"
+
 LOG=infer.log
 rm -rf result_Files time_Result acc.log imagenet_label.json
 : >"$LOG" || die "cannot write $LOG in $(pwd)"
-echo "model $MODEL ($BACKEND, $DEVICE_TYPE:$DEVICE_ID), data $DATA_PATH, resize $RESIZE, crop $CROP" | tee -a "$LOG"
+cat "$PLAN_ERR" >>"$LOG"
+echo "model $MODEL ($PLAN_BACKEND, $PLAN_DEVICE_TYPE:$DEVICE_ID), data $DATA_PATH," \
+  "resize $PLAN_RESIZE, crop $PLAN_CROP ($PLAN_SIZES)" | tee -a "$LOG"
 
-step_failed() {  # step name, exit status
-  echo "run_infer_310.sh: error: $1 failed (exit $2); last lines of $(pwd)/$LOG:" >&2
-  tail -n 15 "$LOG" >&2
+step_failed() {  # step name, exit status: the step's own one-line error if it printed one, else the log's tail
+  local reason
+  reason=$(grep -E '(^|: )error: ' "$LOG" | tail -n 1)
+  if [ -n "$reason" ]; then
+    echo "run_infer_310.sh: error: $1 failed (exit $2): ${reason#*error: } (log: $(pwd)/$LOG)" >&2
+  else
+    echo "run_infer_310.sh: error: $1 failed (exit $2); last lines of $(pwd)/$LOG:" >&2
+    tail -n 15 "$LOG" >&2
+  fi
   exit "$2"
 }
 
-echo "[1/4] building ascend310_infer ($BACKEND)" | tee -a "$LOG"
-BUILD_OUT=$(bash "$REPO_DIR/ascend310_infer/src/build.sh" "$BACKEND" 2>>"$LOG")
+echo "[1/4] building ascend310_infer ($PLAN_BACKEND)" | tee -a "$LOG"
+BUILD_OUT=$(bash "$REPO_DIR/ascend310_infer/src/build.sh" "$PLAN_BACKEND" 2>>"$LOG")
 status=$?
 [ "$status" -eq 0 ] || step_failed "build" "$status"
 BIN=$(printf '%s\n' "$BUILD_OUT" | tail -n 1)
 [ -x "$BIN" ] || step_failed "build (no binary at '$BIN')" 1
 
 echo "[2/4] inference" | tee -a "$LOG"
-"$BIN" --model_path "$MODEL" --dataset_path "$DATA_PATH" --device_type "$DEVICE_TYPE" --device_id "$DEVICE_ID" \
-  --resize "$RESIZE" --crop "$CROP" --output_dir . >>"$LOG" 2>&1 || step_failed "inference" $?
+"$BIN" --model_path "$MODEL" --dataset_path "$DATA_PATH" --device_type "$PLAN_DEVICE_TYPE" --device_id "$DEVICE_ID" \
+  --resize "$PLAN_RESIZE" --crop "$PLAN_CROP" --mean "$PLAN_MEAN" --std "$PLAN_STD" --output_dir . \
+  >>"$LOG" 2>&1 || step_failed "inference" $?
 
 echo "[3/4] label file" | tee -a "$LOG"
 "$PYTHON" "$REPO_DIR/create_imagenet2012_label.py" --img_path "$DATA_PATH" --output imagenet_label.json \

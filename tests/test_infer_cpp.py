@@ -1,18 +1,23 @@
 """The C++ deployment harness (ascend310_infer, ONNX Runtime backend) against MindSpore's eval preprocessing.
 
 Builds the harness once per session with ascend310_infer/src/build.sh (incremental; the first build also
-fetches the ONNX Runtime headers from npm into ascend310_infer/third_party/), then checks on a small image
-folder made here (JPEG of many shapes, grayscale, CMYK, EXIF-rotated, PNG, BMP) that:
+fetches the ONNX Runtime headers from the npm registry into ~/.cache/mindzoo/, without Node.js), then checks on
+a small image folder made here (JPEG of many shapes, grayscale, CMYK, EXIF-rotated, PNG, BMP) that:
 - its preprocessed tensors equal mindspore.dataset.vision Decode/Resize/CenterCrop/Normalize/HWC2CHW,
   for the 224 and FixRes 384 sizes and small ones;
 - its logits equal onnxruntime-from-Python on those tensors (top-1 agreement and max abs diff);
 - meta.json, the timing file, the result names and the label file fit together;
 - --warmup calls are untimed and change no result;
-- scripts/run_infer_310.sh runs build -> inference -> labels -> postprocess and writes acc.log.
+- scripts/run_infer_310.sh runs build -> inference -> labels -> postprocess and writes acc.log;
+- the header fetch is verified: a changed header or a tarball that does not match the registry's integrity
+  fails with one line.
+The sidecar-driven runs of run_infer_310.sh are in tests/test_infer_sidecar.py, the MINDIR backends in
+tests/test_infer_mindir.py.
 """
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +27,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SH = REPO / "ascend310_infer" / "src" / "build.sh"
+FETCH_DEPS = REPO / "ascend310_infer" / "src" / "fetch_deps.py"
 RUN_INFER = REPO / "scripts" / "run_infer_310.sh"
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 NUM_CLASSES = 10
 INPUT = 64  # the ResNet18 test export's input size; FixRes-style eval sizes: resize 73 = int(64 / 0.875)
+SIZES = ("--resize", "73", "--crop", str(INPUT))
 
 
 def _infer_io():
@@ -231,20 +238,23 @@ def test_stale_results_are_removed_and_flat_folder_works(harness, workdir, tmp_p
 
 
 def test_usage_errors_exit_2(harness, workdir, tmp_path):
+    r18, val = ["--model_path", str(workdir["r18"])], ["--dataset_path", str(workdir["val"])]
     cases = [
-        (["--model_path", str(tmp_path / "missing.onnx"), "--dataset_path", str(workdir["val"])], "model file not found"),
-        (["--model_path", str(workdir["r18"]), "--dataset_path", str(tmp_path / "nope")], "not a directory"),
-        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--bogus", "1"], "unknown flag"),
-        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--crop", "0"], "--crop"),
-        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--device_type", "Ascend310"],
-         "CPU only"),
+        (["--model_path", str(tmp_path / "missing.onnx"), *val, *SIZES], "model file not found"),
+        ([*r18, "--dataset_path", str(tmp_path / "nope"), *SIZES], "not a directory"),
+        ([*r18, *val, *SIZES, "--bogus", "1"], "unknown flag"),
+        ([*r18, *val, "--resize", "73", "--crop", "0"], "--crop"),
+        ([*r18, *val, *SIZES, "--device_type", "Ascend310"], "CPU only"),
+        # no built-in sizes: a forgotten --resize/--crop is an error, not a silent 256/224
+        ([*r18, *val], "--crop is required"),
+        ([*r18, *val, "--crop", "64"], "--resize is required"),
         # the export takes 64x64: a 224 crop cannot be fed to it
-        (["--model_path", str(workdir["r18"]), "--dataset_path", str(workdir["val"]), "--output_dir", str(tmp_path)],
+        ([*r18, *val, "--resize", "256", "--crop", "224", "--output_dir", str(tmp_path)],
          "does not take a batch-1 image"),
     ]
     empty = tmp_path / "empty"
     empty.mkdir()
-    cases.append((["--model_path", str(workdir["gap"]), "--dataset_path", str(empty)], "no images"))
+    cases.append((["--model_path", str(workdir["gap"]), "--dataset_path", str(empty), *SIZES], "no images"))
     for args, message in cases:
         proc = subprocess.run([str(harness), *args], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
@@ -253,7 +263,7 @@ def test_usage_errors_exit_2(harness, workdir, tmp_path):
 
 @pytest.mark.parametrize("value", ["-1", "x"])
 def test_warmup_must_be_a_non_negative_integer(harness, workdir, tmp_path, value):
-    proc = _run(harness, workdir["gap"], workdir["val"], tmp_path, "--warmup", value, check=False)
+    proc = _run(harness, workdir["gap"], workdir["val"], tmp_path, *SIZES, "--warmup", value, check=False)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "--warmup" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "result_Files").exists()
@@ -291,6 +301,82 @@ def test_build_sh_names_what_is_missing(tmp_path):
     env = dict(os.environ, MINDSPORE_PATH=str(tmp_path / "no_mindspore"), BUILD_DIR=str(tmp_path / "build"))
     proc = subprocess.run(["bash", str(BUILD_SH), "mindspore"], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2 and "include/api/model.h" in proc.stderr and "MINDSPORE_PATH" in proc.stderr
+    proc = subprocess.run(["bash", str(BUILD_SH), "tensorrt"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "mindspore_python" in proc.stderr
+
+
+def _fetch_headers(cache: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MINDZOO_CACHE=str(cache))
+    return subprocess.run([sys.executable, str(FETCH_DEPS), "onnxruntime-headers", *extra], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0], proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def test_fetched_headers_are_checked_against_the_recorded_checksums(harness, tmp_path):
+    """The harness fixture fetched the headers (a real download the first time); a changed header must fail."""
+    cached = Path(_fetch_headers(Path(os.environ.get("MINDZOO_CACHE", Path.home() / ".cache" / "mindzoo")))
+                  .stdout.strip().splitlines()[-1])
+    assert (cached / "onnxruntime_cxx_api.h").is_file()
+    recorded = {line.split()[1] for line in (FETCH_DEPS.parent / "onnxruntime_headers.sha256").read_text().splitlines()
+                if line and not line.startswith("#")}
+    assert {p.name for p in cached.glob("*.h")} == recorded
+    cache = tmp_path / "cache"
+    shutil.copytree(cached.parent, cache / "onnxruntime-headers" / cached.parent.name)
+    copy = cache / "onnxruntime-headers" / cached.parent.name / "include"
+    proc = _fetch_headers(cache)
+    assert proc.returncode == 0 and proc.stdout.strip() == str(copy), proc.stderr
+
+    header = copy / "onnxruntime_c_api.h"
+    text = header.read_text()
+    assert "#define ORT_API_VERSION 29" in text
+    header.write_text(text.replace("#define ORT_API_VERSION 29", "#define ORT_API_VERSION 30"))
+    _one_line_error(_fetch_headers(cache), "onnxruntime_c_api.h", "does not match its sha256")
+    # build.sh stops on it too, with that one line and exit 2, before compiling anything
+    env = dict(os.environ, MINDZOO_CACHE=str(cache), BUILD_DIR=str(tmp_path / "build"))
+    env.pop("ORT_INCLUDE_DIR", None)
+    env.pop("ORT_ROOT", None)
+    proc = subprocess.run(["bash", str(BUILD_SH), "onnxruntime"], capture_output=True, text=True, env=env, timeout=300)
+    _one_line_error(proc, "onnxruntime_c_api.h", "does not match its sha256")
+    assert not (tmp_path / "build").exists()
+
+    (copy / "onnxruntime_extra.h").write_text("/* not from the package */\n")
+    header.unlink()
+    _one_line_error(_fetch_headers(cache), "onnxruntime_extra.h", "not among the headers recorded")
+
+
+def _registry_reachable(url: str) -> bool:
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=30).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_tarball_must_match_the_registry_integrity(tmp_path):
+    """A tarball that is not the registry's (here: a real .tgz with a planted header) is refused before unpacking."""
+    import tarfile
+
+    if not _registry_reachable("https://registry.npmjs.org/com.github.asus4.onnxruntime/0.4.9"):
+        pytest.skip("the npm registry is unreachable from this machine: cannot read the recorded integrity")
+    planted = tmp_path / "planted.h"
+    planted.write_text("#define ORT_API_VERSION 29\n")
+    fake = tmp_path / "fake.tgz"
+    with tarfile.open(fake, "w:gz") as archive:
+        archive.add(planted, arcname="package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/"
+                                     "onnxruntime.framework/Headers/onnxruntime_c_api.h")
+    cache = tmp_path / "cache"
+    _one_line_error(_fetch_headers(cache, "--tarball", str(fake)), "sha512 integrity", "nothing was unpacked")
+    assert not list((cache / "onnxruntime-headers").glob("*/include"))
 
 
 def test_run_infer_310_end_to_end(harness, workdir, tmp_path):

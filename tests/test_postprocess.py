@@ -187,3 +187,13 @@ def test_create_imagenet2012_label_errors(tmp_path):
     proc = _label_tool(tmp_path, "--img_path", "hollow")
     assert proc.returncode == 2 and "no images" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_infer_io_errors_are_mindzoo_usage_errors():
+    """One error hierarchy: the deployment tools' errors are UsageErrors (exit 2), and stay MindSpore-free."""
+    proc = subprocess.run([sys.executable, "-c", (
+        "import sys; sys.path.insert(0, 'src'); from mindzoo import infer_io, errors; "
+        "assert issubclass(infer_io.InferIOError, errors.UsageError); "
+        "assert infer_io.InferIOError('x').exit_code == 2; assert 'mindspore' not in sys.modules")],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -1,9 +1,11 @@
 /**
  * mindzoo ascend310_infer: the inference backend interface.
  *
- * One backend is compiled in, chosen at configure time (cmake -DBACKEND=onnxruntime|mindspore):
- *   src/backend_onnxruntime.cc  ONNX Runtime C++ API, CPU (builds and runs anywhere)
- *   src/backend_mindspore.cc    MindSpore C++ inference API (include/api), MindIR on Ascend310/310P
+ * One backend is compiled in, chosen at configure time (cmake -DBACKEND=onnxruntime|mindspore|mindspore_python):
+ *   src/backend_onnxruntime.cc        ONNX Runtime C++ API, CPU (.onnx; builds and runs anywhere)
+ *   src/backend_mindspore.cc          MindSpore C++ inference API (include/api), MindIR on Ascend310/310P
+ *   src/backend_mindspore_python.cc   MindSpore's runtime through its Python API (embedded CPython), MindIR on
+ *                                     CPU: not the C++ API, which no registry package of MindSpore 2.x provides
  *
  * The interface passes no std::string, so a backend may be built with a different
  * _GLIBCXX_USE_CXX11_ABI than the rest of the harness.
@@ -33,7 +35,10 @@ class Backend {
   /** Runs one batch: input is a float32 NCHW tensor of the given shape. */
   virtual bool Predict(const float *input, const std::vector<int64_t> &shape, Output *output) = 0;
   virtual const char *LastError() const = 0;
+  /** Short name: onnxruntime | mindspore | mindspore_python (meta.json "backend"). */
   virtual const char *Name() const = 0;
+  /** What actually runs the model, for the log, meta.json and time_Result (valid after Load). */
+  virtual const char *Description() const = 0;
 };
 
 /** Defined by the one backend source compiled in. */

@@ -21,8 +21,10 @@ struct Options {
   std::string dataset_path;
   std::string device_type = "CPU";  // CPU | Ascend310 | Ascend310P
   int device_id = 0;
-  int resize = 256;  // shorter side before the centre crop: int(crop / crop_pct)
-  int crop = 224;    // centre crop = network input size
+  // Required, no defaults: a wrong size would silently cost accuracy. run_infer_310.sh passes the export's
+  // NAME.json preprocess.resize_size / crop_size.
+  int resize = 0;  // shorter side before the centre crop: int(crop / crop_pct)
+  int crop = 0;    // centre crop = network input size
   std::string output_dir = ".";  // result_Files/ and time_Result/ are created here
   std::string dump_input_dir;    // debug: write each preprocessed CHW float32 tensor here
   int max_images = 0;            // 0: all

@@ -20,7 +20,7 @@ class OnnxRuntimeBackend : public Backend {
     (void)device_id;
     if (std::string(device_type) != "CPU") {
       error_ = std::string("the onnxruntime backend runs on CPU only, got --device_type ") + device_type +
-               " (build with BACKEND=mindspore and use a .mindir model for Ascend)";
+               " (use a .mindir model and build.sh mindspore for Ascend)";
       return false;
     }
     // Headers newer than the library would leave the API table null: check instead of crashing.
@@ -52,8 +52,9 @@ class OnnxRuntimeBackend : public Backend {
         return false;
       }
       input_shape_ = input_info.GetShape();
-      std::cout << "onnxruntime " << OrtGetApiBase()->GetVersionString() << " (headers API " << ORT_API_VERSION
-                << "), input '" << input_name_ << "', output '" << output_name_ << "'" << std::endl;
+      description_ = std::string("ONNX Runtime ") + OrtGetApiBase()->GetVersionString() + " C++ API (headers API " +
+                     std::to_string(ORT_API_VERSION) + "), CPU execution provider";
+      std::cout << description_ << ", input '" << input_name_ << "', output '" << output_name_ << "'" << std::endl;
     } catch (const Ort::Exception &e) {
       error_ = e.what();
       return false;
@@ -97,6 +98,7 @@ class OnnxRuntimeBackend : public Backend {
 
   const char *LastError() const override { return error_.c_str(); }
   const char *Name() const override { return "onnxruntime"; }
+  const char *Description() const override { return description_.c_str(); }
 
  private:
   std::unique_ptr<Ort::Env> env_;
@@ -104,6 +106,7 @@ class OnnxRuntimeBackend : public Backend {
   std::string input_name_;
   std::string output_name_;
   std::vector<int64_t> input_shape_;
+  std::string description_ = "ONNX Runtime C++ API";
   std::string error_;
 };
 

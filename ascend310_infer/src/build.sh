@@ -1,21 +1,30 @@
 #!/bin/bash
 # Build the mindzoo ascend310_infer harness.
 #
-#   bash ascend310_infer/src/build.sh [onnxruntime|mindspore]      (default: $BACKEND or onnxruntime)
+#   bash ascend310_infer/src/build.sh [onnxruntime|mindspore|mindspore_python]   (default: $BACKEND or onnxruntime)
 #
 # Prints the path of the built binary as its last line: ascend310_infer/build/<backend>/main (or $BUILD_DIR/main).
 # Incremental: a second run only recompiles what changed.
 #
-# Needs cmake, a C++17 compiler, make and OpenCV (apt-get install cmake g++ make libopencv-dev), plus:
-#   onnxruntime  libonnxruntime: $ORT_LIBRARY, else $ORT_ROOT/lib, else the onnxruntime wheel of $PYTHON
-#                (default: the repo's .venv/bin/python, else python3);
-#                C/C++ headers: $ORT_INCLUDE_DIR, else $ORT_ROOT/include, else fetched once from the npm
-#                registry (package com.github.asus4.onnxruntime, a repackaging of the official ONNX Runtime
-#                release with its headers, MIT) into ascend310_infer/third_party/ (git-ignored).
-#                ORT_ROOT may be an official onnxruntime-linux-x64-<ver> release dir (include/ + lib/).
-#   mindspore    $MINDSPORE_PATH (dir with include/api/model.h and lib/libmindspore.so), else the install
-#                dir of $PYTHON's mindspore package if it has include/api (Ascend packages do; the PyPI CPU
-#                wheel does not).
+# Needs cmake, a C++17 compiler, make and OpenCV (scripts/install_system_deps.sh installs them on Debian/Ubuntu:
+# apt-get install cmake g++ make libopencv-dev), a Python 3 ($PYTHON, default: the repo's .venv/bin/python, else
+# python3), plus:
+#   onnxruntime       libonnxruntime: $ORT_LIBRARY, else $ORT_ROOT/lib, else the onnxruntime wheel of $PYTHON;
+#                     C/C++ headers: $ORT_INCLUDE_DIR, else $ORT_ROOT/include, else fetched once by fetch_deps.py
+#                     from the npm registry over HTTPS (package com.github.asus4.onnxruntime, a repackaging of
+#                     the official ONNX Runtime release with its headers, MIT; no Node.js needed), checked
+#                     against the registry's sha512 and the header checksums in onnxruntime_headers.sha256, and
+#                     cached in ~/.cache/mindzoo/ ($MINDZOO_CACHE). ORT_ROOT may be an official
+#                     onnxruntime-linux-x64-<ver> release dir (include/ + lib/).
+#   mindspore         MindSpore's C++ API: $MINDSPORE_PATH (dir with include/api/model.h and lib/libmindspore.so
+#                     or libmindspore-lite.so / libmindspore-extendrt_python.so), else the install dir of $PYTHON's
+#                     mindspore package if it has include/api (Ascend packages do; the PyPI CPU wheel does not).
+#                     MINDSPORE_PATH=$(python3 ascend310_infer/src/fetch_deps.py mindspore-lite) builds against
+#                     the mindspore-lite 2.0.0 PyPI wheel (which cannot read MindSpore 2.10 MINDIR files).
+#                     MS_LOAD=graph|path forces Serialization::Load + Model::Build(GraphCell) or
+#                     Model::Build(path) (default auto: graph with libmindspore.so, path with MindSpore Lite).
+#   mindspore_python  MindSpore's runtime through its Python API, embedded: the Python development files of
+#                     $PYTHON (its headers and libpython), whose site-packages has mindspore and mindzoo.
 # Exit status: 0 built, 1 compile error, 2 a prerequisite is missing (the message names it).
 set -euo pipefail
 
@@ -24,18 +33,13 @@ INFER_DIR=$(cd "$SRC_DIR/.." && pwd)
 REPO_DIR=$(cd "$INFER_DIR/.." && pwd)
 BACKEND=${1:-${BACKEND:-onnxruntime}}
 BUILD_DIR=${BUILD_DIR:-$INFER_DIR/build/$BACKEND}
-THIRD_PARTY=$INFER_DIR/third_party
-# Header source for the onnxruntime backend: headers of ONNX Runtime 1.2x, ORT_API_VERSION 29.
-ORT_HEADERS_NPM_PACKAGE=com.github.asus4.onnxruntime
-ORT_HEADERS_NPM_VERSION=0.4.9
-ORT_HEADERS_IN_PACKAGE="package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64_x86_64-simulator/onnxruntime.framework/Headers"
 
 missing() { echo "build.sh: error: $*" >&2; exit 2; }
 log() { echo "build.sh: $*" >&2; }
 
 case "$BACKEND" in
-  onnxruntime|mindspore) ;;
-  *) missing "unknown backend '$BACKEND' (use onnxruntime or mindspore)" ;;
+  onnxruntime|mindspore|mindspore_python) ;;
+  *) missing "unknown backend '$BACKEND' (use onnxruntime, mindspore or mindspore_python)" ;;
 esac
 
 command -v cmake >/dev/null 2>&1 || missing "cmake not found: install it (apt-get install cmake)"
@@ -66,6 +70,7 @@ elif [ -x "$REPO_DIR/.venv/bin/python" ]; then
 else
   PYTHON=python3
 fi
+command -v "$PYTHON" >/dev/null 2>&1 || missing "Python not found ('$PYTHON'): install python3 or set PYTHON"
 
 CMAKE_ARGS=(-DBACKEND="$BACKEND")
 [ -n "${OpenCV_DIR:-}" ] && CMAKE_ARGS+=(-DOpenCV_DIR="$OpenCV_DIR")
@@ -99,37 +104,7 @@ EOF
 }
 
 fetch_ort_headers() {
-  local dest=$THIRD_PARTY/onnxruntime-headers/$ORT_HEADERS_NPM_PACKAGE-$ORT_HEADERS_NPM_VERSION
-  if [ -f "$dest/include/onnxruntime_cxx_api.h" ]; then
-    echo "$dest/include"; return
-  fi
-  command -v npm >/dev/null 2>&1 || missing "ONNX Runtime C/C++ headers not cached and npm not found to fetch them:" \
-    "install npm (apt-get install npm), or set ORT_INCLUDE_DIR (dir with onnxruntime_cxx_api.h) or ORT_ROOT"
-  command -v tar >/dev/null 2>&1 || missing "tar not found (apt-get install tar)"
-  log "fetching ONNX Runtime headers: npm package $ORT_HEADERS_NPM_PACKAGE@$ORT_HEADERS_NPM_VERSION (~150 MB download, headers kept)"
-  mkdir -p "$THIRD_PARTY/onnxruntime-headers"
-  local tmp
-  tmp=$(mktemp -d "$THIRD_PARTY/onnxruntime-headers/.fetch.XXXXXX")
-  if ! (cd "$tmp" && npm pack --silent "$ORT_HEADERS_NPM_PACKAGE@$ORT_HEADERS_NPM_VERSION" >pack.log 2>&1); then
-    cat "$tmp/pack.log" >&2 || true
-    rm -rf "$tmp"
-    missing "could not fetch npm package $ORT_HEADERS_NPM_PACKAGE@$ORT_HEADERS_NPM_VERSION (ONNX Runtime headers);" \
-      "set ORT_INCLUDE_DIR or ORT_ROOT instead"
-  fi
-  local tgz="$tmp/$ORT_HEADERS_NPM_PACKAGE-$ORT_HEADERS_NPM_VERSION.tgz"
-  if ! tar -xzf "$tgz" -C "$tmp" "$ORT_HEADERS_IN_PACKAGE" package/LICENSE; then
-    rm -rf "$tmp"
-    missing "npm package $ORT_HEADERS_NPM_PACKAGE@$ORT_HEADERS_NPM_VERSION has no headers at $ORT_HEADERS_IN_PACKAGE"
-  fi
-  mkdir -p "$tmp/out/include"
-  cp "$tmp/$ORT_HEADERS_IN_PACKAGE"/*.h "$tmp/out/include/"
-  cp "$tmp/package/LICENSE" "$tmp/out/LICENSE"
-  printf 'ONNX Runtime C/C++ API headers (MIT, Copyright (c) Microsoft Corporation; see LICENSE)\nfrom npm package %s@%s, %s\n' \
-    "$ORT_HEADERS_NPM_PACKAGE" "$ORT_HEADERS_NPM_VERSION" "$ORT_HEADERS_IN_PACKAGE" >"$tmp/out/SOURCE.txt"
-  rm -rf "$dest"
-  mv "$tmp/out" "$dest"
-  rm -rf "$tmp"
-  echo "$dest/include"
+  "$PYTHON" "$SRC_DIR/fetch_deps.py" onnxruntime-headers | tail -n 1
 }
 
 if [ "$BACKEND" = onnxruntime ]; then
@@ -140,7 +115,7 @@ if [ "$BACKEND" = onnxruntime ]; then
     ORT_INC=$ORT_ROOT/include
     [ -f "$ORT_INC/onnxruntime_cxx_api.h" ] || [ ! -f "$ORT_INC/onnxruntime/onnxruntime_cxx_api.h" ] || ORT_INC=$ORT_INC/onnxruntime
   else
-    ORT_INC=$(fetch_ort_headers)
+    ORT_INC=$(fetch_ort_headers) || exit 2
   fi
   [ -f "$ORT_INC/onnxruntime_cxx_api.h" ] || missing "ONNX Runtime headers not found: $ORT_INC/onnxruntime_cxx_api.h is missing"
   # Headers may be older than the library (its C API is backward compatible), never newer.
@@ -152,6 +127,12 @@ if [ "$BACKEND" = onnxruntime ]; then
   fi
   log "onnxruntime library $ORT_LIB (API ${lib_api:-?}), headers $ORT_INC (API ${header_api:-?})"
   CMAKE_ARGS+=(-DORT_INCLUDE_DIR="$ORT_INC" -DORT_LIBRARY="$ORT_LIB")
+elif [ "$BACKEND" = mindspore_python ]; then
+  PYTHON_ABS=$(command -v "$PYTHON")
+  case "$PYTHON_ABS" in /*) ;; *) PYTHON_ABS="$(pwd)/$PYTHON_ABS" ;; esac
+  "$PYTHON_ABS" -c "import mindspore" >/dev/null 2>&1 || \
+    log "warning: $PYTHON_ABS cannot import mindspore; the harness will fail to load a model until it can"
+  CMAKE_ARGS+=(-DPython3_EXECUTABLE="$PYTHON_ABS")
 else
   if [ -z "${MINDSPORE_PATH:-}" ]; then
     MINDSPORE_PATH=$("$PYTHON" - <<'EOF' 2>/dev/null || true
@@ -168,8 +149,9 @@ EOF
       "MINDSPORE_PATH to the directory that contains include/api and lib/libmindspore.so"
   fi
   [ -f "$MINDSPORE_PATH/lib/libmindspore.so" ] || [ -f "$MINDSPORE_PATH/lib/libmindspore-lite.so" ] || \
-    missing "neither libmindspore.so nor libmindspore-lite.so found in $MINDSPORE_PATH/lib"
-  CMAKE_ARGS+=(-DMINDSPORE_PATH="$MINDSPORE_PATH")
+    [ -f "$MINDSPORE_PATH/lib/libmindspore-extendrt_python.so" ] || \
+    missing "none of libmindspore.so, libmindspore-lite.so, libmindspore-extendrt_python.so found in $MINDSPORE_PATH/lib"
+  CMAKE_ARGS+=(-DMINDSPORE_PATH="$MINDSPORE_PATH" -DMS_LOAD="${MS_LOAD:-auto}")
 fi
 
 mkdir -p "$BUILD_DIR"

@@ -1,8 +1,8 @@
 /**
  * mindzoo ascend310_infer: batch-1 inference over an ImageNet-layout folder.
  *
- *   main --model_path MODEL --dataset_path DATA/val [--device_type CPU|Ascend310|Ascend310P]
- *        [--device_id 0] [--resize 256 --crop 224] [--output_dir .] [--warmup 0]
+ *   main --model_path MODEL --dataset_path DATA/val --resize R --crop C [--device_type CPU|Ascend310|Ascend310P]
+ *        [--device_id 0] [--output_dir .] [--warmup 0]
  *
  * --warmup N first makes N untimed Predict calls on the first image's tensor (outputs discarded). Then
  * each image gets eval.py's preprocessing (utils.cc), one timed Predict, and its first output written raw
@@ -110,9 +110,11 @@ int main(int argc, char **argv) {
   }
 
   std::unique_ptr<Backend> backend(mindzoo::CreateBackend());
-  if (std::string(backend->Name()) == "onnxruntime" && options.device_type != "CPU") {
-    return Fail(kExitUsage, "this harness was built with the onnxruntime backend, which runs on CPU only: use "
-                            "--device_type CPU, or build with BACKEND=mindspore for " + options.device_type);
+  const std::string backend_name = backend->Name();
+  if (backend_name != "mindspore" && options.device_type != "CPU") {
+    return Fail(kExitUsage, "this harness was built with the " + backend_name + " backend, which runs on CPU "
+                            "only: use --device_type CPU, or build.sh mindspore (a .mindir model) for " +
+                            options.device_type);
   }
   if (!backend->Load(options.model_path.c_str(), options.device_type.c_str(), options.device_id, options.threads)) {
     return Fail(kExitFailure, std::string("cannot load model ") + options.model_path + " with the " + backend->Name() +
@@ -130,9 +132,10 @@ int main(int argc, char **argv) {
     return Fail(kExitFailure, error);
   }
 
-  std::cout << "backend " << backend->Name() << ", device " << options.device_type << ":" << options.device_id
-            << ", " << items.size() << " images, resize " << options.resize << ", crop " << options.crop
-            << std::endl;
+  const std::string description = backend->Description();
+  std::cout << "backend " << backend_name << ": " << description << "; device " << options.device_type << ":"
+            << options.device_id << ", " << items.size() << " images, resize " << options.resize << ", crop "
+            << options.crop << std::endl;
 
   const std::vector<int64_t> input_shape = {1, 3, options.crop, options.crop};
   if (options.warmup > 0) {
@@ -181,7 +184,8 @@ int main(int argc, char **argv) {
        << "  \"dtype\": \"" << output_dtype << "\",\n"
        << "  \"shape\": " << ShapeText(output_shape) << ",\n"
        << "  \"count\": " << items.size() << ",\n"
-       << "  \"backend\": \"" << backend->Name() << "\",\n"
+       << "  \"backend\": \"" << backend_name << "\",\n"
+       << "  \"backend_description\": \"" << mindzoo::JsonEscape(description) << "\",\n"
        << "  \"device_type\": \"" << options.device_type << "\",\n"
        << "  \"device_id\": " << options.device_id << ",\n"
        << "  \"model_path\": \"" << mindzoo::JsonEscape(options.model_path) << "\",\n"
@@ -207,7 +211,8 @@ int main(int argc, char **argv) {
   std::ostringstream timing;
   timing << "NN inference cost average time: " << average << " ms of infer_count " << latencies_ms.size() << "\n"
          << "NN inference cost median time: " << median << " ms of infer_count " << latencies_ms.size() << "\n"
-         << "warmup calls: " << options.warmup << "\n";
+         << "warmup calls: " << options.warmup << "\n"
+         << "backend: " << backend_name << ": " << description << "\n";
   std::cout << timing.str();
   std::ofstream time_file(mindzoo::JoinPath(time_dir, "test_perform_static.txt"), std::ios::trunc);
   time_file << timing.str();

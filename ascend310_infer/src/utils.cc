@@ -165,13 +165,14 @@ void PrintUsage(const char *program) {
   std::cout
     << "Usage: " << program << " --model_path MODEL --dataset_path DIR [options]\n"
     << "Batch-1 inference over an ImageNet-layout folder with eval.py's preprocessing.\n\n"
-    << "  --model_path PATH     model file (.onnx for the onnxruntime backend, .mindir for mindspore)\n"
+    << "  --model_path PATH     model file (.onnx for onnxruntime, .mindir for mindspore / mindspore_python)\n"
     << "                        (--mindir_path is accepted as an alias)\n"
     << "  --dataset_path DIR    split dir with class subfolders (e.g. DATA/val), or a flat image folder\n"
     << "  --device_type TYPE    CPU | Ascend310 | Ascend310P (default CPU)\n"
     << "  --device_id N         device id (default 0)\n"
-    << "  --resize N            shorter side before the crop, int(crop / crop_pct) (default 256)\n"
-    << "  --crop N              centre crop = network input size (default 224)\n"
+    << "  --resize N            shorter side before the crop, int(crop / crop_pct) (required; export.py's\n"
+    << "                        NAME.json preprocess.resize_size, e.g. 256 for a 224 crop, 438 for 384)\n"
+    << "  --crop N              centre crop = network input size (required; NAME.json preprocess.crop_size)\n"
     << "  --output_dir DIR      where result_Files/ and time_Result/ go (default .)\n"
     << "  --mean R,G,B          normalisation mean, 0-255 scale (default 123.675,116.28,103.53)\n"
     << "  --std R,G,B           normalisation std, 0-255 scale (default 58.395,57.12,57.375)\n"
@@ -261,6 +262,12 @@ bool ParseArgs(int argc, char **argv, Options *options, std::string *error) {
   }
   if (options->dataset_path.empty()) {
     *error = "--dataset_path is required";
+    return false;
+  }
+  if (options->resize == 0 || options->crop == 0) {
+    *error = std::string(options->crop == 0 ? "--crop" : "--resize") +
+             " is required: pass the export's sizes (NAME.json preprocess.crop_size and resize_size; "
+             "run_infer_310.sh reads them)";
     return false;
   }
   return true;

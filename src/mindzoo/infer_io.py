@@ -11,8 +11,8 @@ entries skipped. An image's key is its file name without the last extension; if 
 (two class folders, or ``a.JPEG`` next to ``a.png``), each of them is keyed ``<class>@<file name>`` instead.
 ImageNet's val names are unique, so there the keys are the plain stems the model zoo uses.
 
-Only numpy and the standard library are imported, so ``postprocess.py`` also runs on an inference host
-without MindSpore (it loads this file directly).
+Only numpy, the standard library and :mod:`mindzoo.errors` (plain Python) are imported, so ``postprocess.py``
+also runs on an inference host without MindSpore.
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mindzoo.errors import UsageError
+
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp")
 RESULT_SUFFIX = "_0.bin"
 META_FILE = "meta.json"
@@ -31,10 +33,8 @@ DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "fp64": "float64", "float
                  "double": "float64"}
 
 
-class InferIOError(ValueError):
-    """Bad input to the deployment scripts: they print it on one line and exit 2."""
-
-    exit_code = 2
+class InferIOError(UsageError):
+    """Bad input to the deployment scripts (a :class:`mindzoo.errors.UsageError`): one line, exit 2."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """The whole mission on CPU in one command (``bash scripts/quickstart.sh``), through the user-facing CLIs.
 
 Builds the demo digits dataset, trains the demo ResNet on it with train.py, scores the last checkpoint
-with eval.py, exports MINDIR + ONNX with export.py, runs the C++ harness through run_infer_310.sh and
-prints one table. Every step is the command a user would type; this module only sequences them.
+with eval.py, exports MINDIR + ONNX with export.py, runs the C++ harness through run_infer_310.sh on both
+(ONNX Runtime's C++ API for the ONNX; MindSpore's runtime through its Python API, embedded, for the MINDIR on
+CPU) and prints one table. Every step is the command a user would type; this module only sequences them, and
+the harness takes its sizes from the export's sidecar as a user's run does.
 """
 from __future__ import annotations
 
@@ -31,10 +33,12 @@ def _run(step: str, cmd: List[str], cwd: Path = REPO) -> float:
 
 
 def _latest_checkpoint(directory: Path, net_name: str) -> Path:
-    found = sorted(directory.glob(f"{net_name}-*_*.ckpt"), key=lambda p: int(p.name.split("-")[-1].split("_")[0]))
-    if not found:
+    from mindzoo.train.callbacks import CheckpointManager
+
+    latest = CheckpointManager(directory, net_name, keep_max=1).latest()
+    if latest is None:
         sys.exit(f"quickstart: no checkpoint was written to {directory}")
-    return found[-1]
+    return latest
 
 
 def _cpp_latency(infer_dir: Path) -> Dict[str, float]:
@@ -45,6 +49,22 @@ def _cpp_latency(infer_dir: Path) -> Dict[str, float]:
         if match:
             numbers[key] = float(match.group(1))
     return numbers
+
+
+def _harness_result(infer_dir: Path) -> Dict[str, object]:
+    """acc.log, latency and the backend's own description (result_Files/meta.json) of one harness run."""
+    match = ACC_LOG.search((infer_dir / "acc.log").read_text())
+    if not match:
+        sys.exit(f"quickstart: cannot read {infer_dir / 'acc.log'}")
+    meta = json.loads((infer_dir / "result_Files" / "meta.json").read_text())
+    latency = _cpp_latency(infer_dir)
+    return {
+        "total": int(match[1]), "top1": float(match[2]), "top5": float(match[3]),
+        "backend": meta.get("backend_description", meta.get("backend", "?")),
+        "resize": meta.get("resize"), "crop": meta.get("crop"),
+        "latency": f"{latency.get('mean_ms', float('nan')):.2f} ms mean, "
+                   f"{latency.get('median_ms', float('nan')):.2f} ms median",
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -60,7 +80,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     cfg = load_config([f"--config_path={REPO / config}"])
     size = cfg.eval_image_size
-    resize = int(size / (cfg.crop_pct or 0.875))
     times: Dict[str, float] = {}
     start = time.time()
 
@@ -77,19 +96,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                         f"--ckpt_file={ckpt}", f"--file_name={name}",
                                                         f"--file_format={fmt}"])
         exported[fmt] = json.loads(Path(f"{name}.json").read_text())
-    infer_dir = out / "infer_cpu"
-    infer_dir.mkdir(parents=True, exist_ok=True)
-    times["C++ inference"] = _run("C++ harness (ONNX Runtime, batch 1)", [
-        "bash", str(REPO / "scripts" / "run_infer_310.sh"), str(out / f"{cfg.net_name}_demo.onnx"),
-        str(data / "val"), "0", "CPU", str(resize), str(size)], cwd=infer_dir)
+    harness: Dict[str, Dict[str, object]] = {}
+    for fmt, suffix in (("ONNX", "onnx"), ("MINDIR", "mindir")):
+        infer_dir = out / f"infer_cpu_{suffix}"
+        infer_dir.mkdir(parents=True, exist_ok=True)
+        times[f"C++ inference {fmt}"] = _run(f"C++ harness on the {fmt} (batch 1)", [
+            "bash", str(REPO / "scripts" / "run_infer_310.sh"), str(out / f"{cfg.net_name}_demo.{suffix}"),
+            str(data / "val"), "0", "CPU"], cwd=infer_dir)
+        harness[fmt] = _harness_result(infer_dir)
 
     python_result = json.loads((out / "eval_result.json").read_text())
-    match = ACC_LOG.search((infer_dir / "acc.log").read_text())
-    if not match:
-        sys.exit(f"quickstart: cannot read {infer_dir / 'acc.log'}")
-    cpp_total, cpp_top1, cpp_top5 = int(match[1]), float(match[2]), float(match[3])
-    latency = _cpp_latency(infer_dir)
-    lat = f"{latency.get('mean_ms', float('nan')):.2f} ms mean, {latency.get('median_ms', float('nan')):.2f} ms median"
 
     print("\n## mindzoo quickstart results\n")
     print(f"model `{cfg.net_name}` trained {cfg.epoch_size} epochs on the demo digits at {size}x{size}; "
@@ -98,8 +114,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print("|---|---:|---:|---:|---|")
     print(f"| eval.py (MindSpore {cfg.mode}, CPU) | {python_result['total']} | {100 * python_result['top1']:.2f}% "
           f"| {100 * python_result['top5']:.2f}% | batch {cfg.eval_batch_size} |")
-    print(f"| C++ harness (ONNX Runtime, CPU) | {cpp_total} | {100 * cpp_top1:.2f}% | {100 * cpp_top5:.2f}% "
-          f"| batch 1, {lat} |")
+    for fmt, row in harness.items():
+        print(f"| C++ harness on the {fmt}: {row['backend']} | {row['total']} | {100 * row['top1']:.2f}% "
+              f"| {100 * row['top5']:.2f}% | batch 1, {row['latency']}; resize {row['resize']}, crop {row['crop']} "
+              f"from the export's sidecar |")
     for fmt, sidecar in exported.items():
         errors = sidecar.get("verify", {}).get("max_relative_error") or {}
         worst = max(errors.values()) if isinstance(errors, dict) and errors else float("nan")
