@@ -108,8 +108,9 @@ def _variant(exported, tmp_path: Path, **preprocess) -> Path:
 
 @pytest.mark.parametrize("change,message", [
     ({"interpolation": "bicubic"}, "preprocess.interpolation 'bicubic'"),
-    ({"resize_edge": "longer"}, "preprocess.resize_edge 'longer'"),
-    ({"resize_backend": "torch"}, "preprocess.resize_backend 'torch' is unknown"),
+    ({"resize_edge": "height"}, "preprocess.resize_edge 'height': the harness resizes the shorter edge only"),
+    ({"resize_edge": "longer"}, "unknown resize_edge 'longer'"),
+    ({"resize_backend": "torch"}, "unknown resize_backend 'torch'"),
     ({"crop_size": [SIZE, SIZE + 8]}, "is not square"),
     ({"crop_pct": "x"}, "bad 'preprocess' entry"),
 ])

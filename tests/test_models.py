@@ -8,7 +8,7 @@ import pytest
 
 import mindzoo
 from mindzoo.models import Bottleneck, BasicBlock, create_model, list_models
-from conftest import PYTHON, REPO
+from conftest import PYTHON
 
 EXPECTED_MODELS = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",

@@ -22,9 +22,9 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
-from mindzoo.data.geometry import IMAGENET_MEAN, IMAGENET_STD, EvalGeometry, resize_for_crop
+from mindzoo.data.geometry import IMAGENET_MEAN, IMAGENET_STD, PIL, EvalGeometry, resize_for_crop
 from mindzoo.errors import MindzooError, UsageError
 from mindzoo.export.exporter import read_sidecar, sidecar_path
 
@@ -32,7 +32,6 @@ DEVICE_TYPES = ("CPU", "Ascend310", "Ascend310P")
 ASCEND_DEVICE_NODE = "/dev/davinci_manager"  # created by the Ascend driver on Atlas hosts
 SUPPORTED_INTERPOLATION = "bilinear"  # OpenCV INTER_LINEAR = MindSpore's Inter.BILINEAR, bit for bit
 SUPPORTED_RESIZE_EDGE = "shorter"
-RESIZE_BACKENDS = ("opencv", "pil")
 # Measured with MindSpore 2.10's vision.Resize (= OpenCV INTER_LINEAR) against PIL's BILINEAR on three natural
 # photos (matplotlib's grace_hopper.jpg, scikit-learn's china.jpg and flower.jpg), shorter side to 256.
 PIL_RESIZE_DIFFERENCE = "0.8-4.0 grey levels on average (up to 80) at resize 256 on three natural photos"
@@ -82,22 +81,19 @@ def _positive(name: str, value: str) -> int:
     return int(value)
 
 
-def check_reproducible(preprocess: Mapping[str, Any], where: str) -> Optional[str]:
-    """A one-line warning for what the harness reproduces only approximately; UsageError for what it cannot."""
-    interpolation = str(preprocess.get("interpolation", SUPPORTED_INTERPOLATION)).lower()
-    if interpolation != SUPPORTED_INTERPOLATION:
-        raise UsageError(f"{where}: preprocess.interpolation '{interpolation}': the harness resizes bilinear only "
-                         f"(MindSpore's Inter.BILINEAR, bit for bit); evaluate this model with eval.py or "
-                         f"re-export it with bilinear interpolation")
-    edge = str(preprocess.get("resize_edge", SUPPORTED_RESIZE_EDGE))
-    if edge != SUPPORTED_RESIZE_EDGE:
-        raise UsageError(f"{where}: preprocess.resize_edge '{edge}': the harness resizes the shorter edge only "
-                         f"(resize_edge 'shorter'); evaluate this model with eval.py")
-    backend = str(preprocess.get("resize_backend", "opencv"))
-    if backend not in RESIZE_BACKENDS:
-        raise UsageError(f"{where}: preprocess.resize_backend '{backend}' is unknown (expected one of "
-                         f"{', '.join(RESIZE_BACKENDS)})")
-    if backend == "pil":
+def check_reproducible(geometry: EvalGeometry, where: str) -> Optional[str]:
+    """A one-line warning for what the harness reproduces only approximately; UsageError for what it cannot.
+
+    ``geometry`` is already validated (``EvalGeometry.from_sidecar``): its values are ones mindzoo knows.
+    """
+    if geometry.interpolation.lower() != SUPPORTED_INTERPOLATION:
+        raise UsageError(f"{where}: preprocess.interpolation '{geometry.interpolation}': the harness resizes "
+                         f"bilinear only (MindSpore's Inter.BILINEAR, bit for bit); evaluate this model with eval.py "
+                         f"or re-export it with bilinear interpolation")
+    if geometry.resize_edge != SUPPORTED_RESIZE_EDGE:
+        raise UsageError(f"{where}: preprocess.resize_edge '{geometry.resize_edge}': the harness resizes the shorter "
+                         f"edge only (resize_edge 'shorter'); evaluate this model with eval.py")
+    if geometry.resize_backend == PIL:
         return (f"warning: {where}: preprocess.resize_backend 'pil' (weights evaluated with PIL's antialiased "
                 f"bilinear resize); the harness resizes with OpenCV bilinear like eval.py, which differs from PIL by "
                 f"{PIL_RESIZE_DIFFERENCE}, so accuracy may differ slightly from the weights' reference")
@@ -122,7 +118,7 @@ def plan(model: Path, device_type: str = "", resize: str = "", crop: str = "",
         return InferPlan(backend, device, explicit_resize, explicit_crop, IMAGENET_MEAN, IMAGENET_STD,
                          "explicit"), warnings
     geometry = EvalGeometry.from_sidecar(sidecar["preprocess"], where)
-    warning = check_reproducible(sidecar["preprocess"], where)
+    warning = check_reproducible(geometry, where)
     if warning:
         warnings.append(warning)
     if explicit_crop:

@@ -107,7 +107,7 @@ def export_torch(arch: str, src: PathLike, out: PathLike, num_classes: Optional[
         raise UsageError(f"{src} needs a ResNet with {variant.differences(ResNetVariant())}, which torchvision's "
                          "ResNet cannot express (symmetric padding, BN eps 1e-5); it cannot be exported to PyTorch")
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         raise MindzooError(f"writing {out} needs PyTorch: {INSTALL_HINT}") from None
     classes = source.num_classes if num_classes is None else num_classes
@@ -121,8 +121,6 @@ def export_torch(arch: str, src: PathLike, out: PathLike, num_classes: Optional[
 
             save_file(state, str(tmp))
         else:
-            import torch
-
             torch.save(state, str(tmp))
         os.replace(tmp, out)
     finally:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 from mindspore import nn
 
-from mindzoo.convert.formats import from_torch_state_dict, ms_to_torch_name  # noqa: F401  (re-exported)
+from mindzoo.convert.formats import from_torch_state_dict
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
 
 PathLike = Union[str, Path]
