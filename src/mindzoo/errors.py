@@ -2,9 +2,17 @@
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's text (MindSpore and friends raise multi-line messages)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The message line of an exception's multi-line text (MindSpore and friends raise such).
+
+    MindSpore's dataset errors bury the message in an ``[ERROR] ...`` line after a header, and its C++ errors
+    follow the message with ``----`` separated call stacks: the ``[ERROR]`` line wins, else the first line
+    that is not a separator.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.lstrip().startswith("--")]
+    for line in lines:
+        if line.startswith("[ERROR]"):
+            return line[len("[ERROR]"):].strip()
+    return lines[0] if lines else type(exc).__name__
 
 
 class MindzooError(Exception):

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, TextIO
+from typing import Callable, List, NoReturn, Optional, Sequence, TextIO
 
 from mindzoo.errors import HelpRequested, MindzooError, UsageError
 
@@ -53,6 +53,19 @@ def print_help(text: str, out: Optional[TextIO] = None) -> None:
         print(text, file=out, flush=True)
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # Python flushes stdout again at exit
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the CLIs with positional arguments (infer.py, mindzoo.convert): a usage error raises a one-line
+    UsageError (``run_cli`` prints it and returns 2) instead of printing the usage and exiting; help is
+    :class:`HelpFormatter`'s."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        raise UsageError(message)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -18,22 +18,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mindzoo.cli.common import HelpFormatter, run_cli, set_mindspore_context
+from mindzoo.cli.common import ArgumentParser, run_cli, set_mindspore_context
 from mindzoo.errors import UsageError
 
 MODEL_SUFFIXES = (".ckpt", ".mindir", ".onnx")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises a one-line UsageError instead of printing usage and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="infer.py", description="Print the top-k ImageNet-style classes of each image.",
-                     formatter_class=HelpFormatter)
+    parser = ArgumentParser(prog="infer.py", description="Print the top-k ImageNet-style classes of each image.")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     parser.add_argument("--pretrained", required=True, help="a .ckpt, or a .mindir/.onnx written by export.py")
     parser.add_argument("--config_path", default="", help="model YAML giving net_name/num_classes for a .ckpt")

@@ -3,30 +3,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, NoReturn, Optional
+from typing import List, Optional
 
-from mindzoo.cli.common import HelpFormatter
+from mindzoo.cli.common import ArgumentParser
 from mindzoo.convert.formats import SOURCE_FORMATS
 from mindzoo.errors import MindzooError, UsageError
 
 PROG = "mindzoo-convert"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Raise instead of exiting, so ``main`` reports every usage error the same way and returns 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Convert ResNet/ResNeXt weights of torchvision or timm (.pth/.pt/.bin via torch.load, "
         ".safetensors), MindCV or the mindspore/models zoo (.ckpt) into a mindzoo checkpoint that records the "
         "network variant and preprocessing they need; or, with --to torchvision, a mindzoo checkpoint into a "
         "torchvision state_dict. Every key and shape must match.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--arch", required=True, help="mindzoo model name, e.g. resnet50 or resnext50_32x4d")
     parser.add_argument("--src", required=True, help="source weights: a torch file or a MindSpore .ckpt")

@@ -40,7 +40,7 @@ from mindzoo.data.geometry import (
     resized_shape,
     resolve_eval_geometry,
 )
-from mindzoo.errors import ConfigError, DataError
+from mindzoo.errors import ConfigError, DataError, first_line
 
 if TYPE_CHECKING:
     from mindspore.dataset.vision import Inter
@@ -286,14 +286,5 @@ def preprocess_image(path_or_bytes: Union[str, Path, bytes], geometry: EvalGeome
     try:
         out = Compose(geometry_transforms(geometry))(np.frombuffer(data, dtype=np.uint8))
     except RuntimeError as exc:
-        raise DataError(f"cannot decode {where}: {_first_error_line(exc)}") from None
+        raise DataError(f"cannot decode {where}: {first_line(exc)}") from None
     return np.ascontiguousarray(out, dtype=np.float32)
-
-
-def _first_error_line(exc: BaseException) -> str:
-    """The useful line of MindSpore's multi-line dataset error text."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.startswith("-")]
-    for line in lines:
-        if line.startswith("[ERROR]"):
-            return line[len("[ERROR]"):].strip()
-    return lines[0] if lines else type(exc).__name__

@@ -12,7 +12,6 @@ compiled) network, so evaluating many checkpoints compiles one graph (``mindzoo.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -21,6 +20,7 @@ import numpy as np
 from mindspore import nn
 
 from mindzoo.errors import MindzooError
+from mindzoo.models.resnet import renew_compile_stamp
 
 # (conv, bn) attribute pairs of the ResNet stem and of BasicBlock / Bottleneck.
 CONV_BN_ATTRIBUTES: Tuple[Tuple[str, str], ...] = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
@@ -141,7 +141,6 @@ def fold_batchnorm(net: nn.Cell) -> int:
             setattr(parent, conv_attr, fused)
             setattr(parent, bn_attr, nn.Identity())
         fused.weight.name, fused.bias.name = f"{prefix}.weight", f"{prefix}.bias"  # setattr renamed them
-    for cell in [net, *(parent for parent, *_ in pairs)]:
-        object.__setattr__(cell, "_create_time", time.time_ns())
+    renew_compile_stamp(net, *(parent for parent, *_ in pairs))
     net.set_train(False)
     return len(pairs)

@@ -22,10 +22,6 @@ def list_models() -> List[str]:
     return sorted(_MODELS)
 
 
-def is_model(name: str) -> bool:
-    return name in _MODELS
-
-
 def get_builder(name: str) -> Callable[..., nn.Cell]:
     if name not in _MODELS:
         close = difflib.get_close_matches(name, list(_MODELS), n=1)
