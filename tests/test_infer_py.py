@@ -119,3 +119,38 @@ def test_softmax_is_stable_for_large_logits():
     p = softmax(np.array([[1000.0, 999.0, -1000.0]]))
     assert np.isfinite(p).all() and p.sum() == pytest.approx(1.0)
     assert p[0, 0] == pytest.approx(1 / (1 + np.exp(-1.0)), rel=1e-9)
+
+
+def test_a_checkpoint_is_classified_with_eval_pys_geometry_of_its_config(tmp_path):
+    """infer.py --pretrained CKPT --config_path CFG must preprocess as eval.py does for CFG (its eval_image_size and
+    crop_pct), not at the model's default 224: the same probabilities and the same top-1 class on the demo images
+    as eval.py's pipeline and network."""
+    from mindzoo.config import load_config
+    from mindzoo.data import geometry_from_config, preprocess_image
+    from mindzoo.data.demo import build_demo_dataset
+
+    data = tmp_path / "demo"
+    build_demo_dataset(data, size=48)
+    images = sorted((data / "val").glob("*/*"))[::30][:12]
+    net = create_model("resnet18", num_classes=10)
+    net.fc.weight.set_data(net.fc.weight * 20.0)  # well-separated classes: top-1 is not a near-tie
+    ckpt = tmp_path / "demo.ckpt"
+    ms.save_checkpoint(net, str(ckpt))
+    config = tmp_path / "demo.yaml"
+    config.write_text("net_name: resnet18\nnum_classes: 10\neval_image_size: 40\ncrop_pct: 0.8\n")
+    proc = _infer(*map(str, images), f"--pretrained={ckpt}", f"--config_path={config}", "--json", "--topk=10",
+                  cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    got = np.array([[entry["prob"] for entry in sorted(r["topk"], key=lambda e: e["index"])]
+                    for r in json.loads(proc.stdout)])
+
+    net.set_train(False)
+    geometry = geometry_from_config(net.data_config, load_config([f"--config_path={config}"]))
+    assert (geometry.resize_size, geometry.crop_size) == (50, 40)
+    batch = np.stack([preprocess_image(path, geometry) for path in images])
+    expected = softmax(net(ms.Tensor(batch)).asnumpy())
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    at_default = softmax(net(ms.Tensor(np.stack([preprocess_image(path, geometry_from_config(net.data_config, {}))
+                                                 for path in images]))).asnumpy())
+    assert np.abs(at_default - expected).max() > 1e-3  # the geometry matters, so the test would catch ignoring it
