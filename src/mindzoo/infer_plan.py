@@ -95,8 +95,9 @@ def check_reproducible(geometry: EvalGeometry, where: str) -> Optional[str]:
                          f"edge only (resize_edge 'shorter'); evaluate this model with eval.py")
     if geometry.resize_backend == PIL:
         return (f"warning: {where}: preprocess.resize_backend 'pil' (weights evaluated with PIL's antialiased "
-                f"bilinear resize); the harness resizes with OpenCV bilinear like eval.py, which differs from PIL by "
-                f"{PIL_RESIZE_DIFFERENCE}, so accuracy may differ slightly from the weights' reference")
+                f"bilinear resize, as eval.py and infer.py do for them); the harness resizes with OpenCV bilinear, "
+                f"which differs from PIL by {PIL_RESIZE_DIFFERENCE}, so accuracy may differ slightly from the "
+                f"weights' reference")
     return None
 
 
