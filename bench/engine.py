@@ -85,7 +85,7 @@ class TrainLoop:
         info = ms_context(self.threads)
         from mindzoo.config import load_config
         from mindzoo.data.dataset import auto_num_workers
-        from mindzoo.train.engine import build_run, default_stepper, fit
+        from mindzoo.train.engine import build_run, default_stepper
 
         cfg = load_config(overrides={
             "net_name": self.model, "num_classes": self.num_classes, "batch_size": self.batch,
@@ -93,7 +93,6 @@ class TrainLoop:
             "epoch_size": EPOCHS_BUILT, "run_eval": False})
         with Timer() as t:
             self.run = build_run(cfg, write_outputs=False)
-        self.fit = fit
         self.steps = self.run.steps_per_epoch
         info.update(build_s=round(t.seconds, 3), steps_per_epoch=self.steps, log_interval=cfg.log_interval,
                     data_workers=cfg.num_parallel_workers or auto_num_workers(), mode=self.mode)
@@ -105,7 +104,7 @@ class TrainLoop:
                         reads_per_epoch=first["reads"])
         else:
             iterator = self.run.data.train_dataset(0).create_tuple_iterator(num_epochs=1)
-            self.images, self.labels = next(iterator)
+            self.fixed_images, self.fixed_labels = next(iterator)
             iterator.stop()
             with Timer() as t:
                 self._steps(1)
@@ -114,18 +113,20 @@ class TrainLoop:
         return info
 
     def _epoch(self) -> Dict[str, Any]:
+        from mindzoo.train.engine import fit
+
         run = self.run
         run.cfg.epoch_size = run.position.epochs_done + 1  # fit trains up to epoch_size: exactly one more epoch
         self.recorder.reads = 0
         with Timer() as t:
-            self.fit(run, callbacks=[self.recorder], stepper=self.stepper)
+            fit(run, callbacks=[self.recorder], stepper=self.stepper)
         summary = self.recorder.summary
         return t.record(steps=summary.steps, epoch_overhead_s=t.seconds - summary.seconds, reads=self.recorder.reads,
                         loss=summary.mean_loss)
 
     def _steps(self, steps: int) -> float:
         for _ in range(steps):
-            out = self.run.train_step(self.images, self.labels)
+            out = self.run.train_step(self.fixed_images, self.fixed_labels)
         return float(out[0].asnumpy())
 
     def step(self) -> Dict[str, Any]:
@@ -251,7 +252,7 @@ class EvalSweep:
 # ----------------------------------------------------------------------------------------------------------
 def plan(ctx: Context) -> Dict[str, Dict[str, Any]]:
     if ctx.quick:
-        return {"loop": {"model": "resnet18", "batch": 8, "size": 32, "num_classes": 4, "images": 64, "rounds": 2},
+        return {"loop": {"model": "resnet18", "batch": 8, "size": 32, "num_classes": 4, "images": 64, "rounds": 3},
                 "eval": {"model": "resnet18", "size": 32, "batch": 8, "num_classes": 4, "images": 20,
                          "checkpoints": 3, "rounds": 2}}
     return {"loop": {"model": "resnet18", "batch": 8, "size": 32, "num_classes": 4, "images": 384, "rounds": 3},
