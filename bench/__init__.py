@@ -11,6 +11,9 @@ prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>
               ``nn.GraphCell``, ONNX Runtime on our ONNX export, and the C++ harness (ascend310_infer);
 - ``data``    ``mindspore.dataset`` train/eval pipelines on generated ImageNet-sized JPEGs, 1 and 2 workers,
               and their ratio to what the train step consumes;
+- ``engine``  the training engine's host overhead: train.py's loop (``engine.fit``: JPEG pipeline, read points)
+              vs its bare train step on a fixed batch, ResNet18 32x32 batch 8; and eval.py over a directory of 5
+              checkpoints: graphs compiled and times with one ``CheckpointEvaluator`` vs a fresh network each;
 - ``scaling`` ResNet50 train step time vs batch size and vs resolution, with fitted log-log exponents;
 - ``tuning``  (opt-in, not in the default run) the speed experiments written up in bench/NOTES.md.
 
@@ -28,6 +31,6 @@ has a total budget (30 minutes; ``--budget-minutes``): nothing starts that is ex
 """
 
 SCHEMA = "mindzoo-bench/1"
-SECTIONS = ("train", "infer", "data", "scaling")
+SECTIONS = ("train", "infer", "data", "engine", "scaling")
 OPTIONAL_SECTIONS = ("tuning",)
 ALL_SECTIONS = SECTIONS + OPTIONAL_SECTIONS

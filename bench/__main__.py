@@ -1,6 +1,6 @@
 """``python -m bench [--quick] [--only SECTION[,SECTION...]] [--out FILE] [--threads N] [--estimate] ...``.
 
-Runs the sections (default: train, infer, data, scaling; ``tuning`` only when named), prints their tables
+Runs the sections (default: train, infer, data, engine, scaling; ``tuning`` only when named), prints their tables
 and writes one JSON file (default ``bench/results/<date>-<host>-<cpu kind>[-quick].json``). Modes this CPU cannot
 run natively are skipped (``skipped: <reason>`` rows; bench/cpu.py); every worker has time limits (bench/budget.py)
 and a worker over its limit is killed and becomes an error row; once the run's total budget (``--budget-minutes``)

@@ -43,6 +43,9 @@ MODEL_SCALE = {"ms": {"resnet18": 0.45, "resnext152_64x4d": 5.3},
 IMPORT_S = {"ms": 3.0, "torch": 3.0, "ort": 0.5}
 COMPILE_S = {"resnet18": 3.0, "resnet50": 5.0, "resnext152_64x4d": 22.0}
 FIRST_STEP_STEPS = 2.0  # a first (cold) step costs 1.3-2.4 steps beyond the compile (Zen 5 runs: both frameworks)
+# a train step's cost that does not scale with the images (kernel launches, the optimizer over every parameter):
+# MindSpore's ResNet18 step at 32x32 took 146 ms at batch 1, 225 ms at batch 8 (Intel Xeon, load ~1.8; session 4)
+STEP_FIXED_S = {"ms": 0.08, "torch": 0.01}
 PAUSE_S = 0.1  # bench.common.run_lockstep's pause between steps
 EXIT_S = 1.0  # a worker's finish + process exit
 
@@ -94,7 +97,7 @@ def _pixels(size: int) -> float:
 def train_step_s(framework: str, mode: str, model: str, batch: int, size: int, kind: str) -> float:
     key = "ms_train" if framework == "ms" else f"torch_{mode}"
     table = MODEL_SCALE["torch_bf16" if mode.startswith("bf16") else framework]
-    return batch * rates(kind)[key] * table.get(model, 1.0) * _pixels(size) + 0.01
+    return batch * rates(kind)[key] * table.get(model, 1.0) * _pixels(size) + STEP_FIXED_S[framework]
 
 
 def _ms_train(spec: Dict[str, Any], kind: str) -> Expected:
@@ -138,10 +141,51 @@ def _pipeline(spec: Dict[str, Any], kind: str) -> Expected:
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + step, step)
 
 
+# engine section (ResNet18 at 32-64 px; session 4, Intel Xeon at load ~2, halved for a quiet machine: estimates)
+LOOP_HOST_FACTOR = 1.1  # train.py's loop around the step (pipeline on the same cores, reads): at most this, expected
+EPOCH_START_S = 0.5  # an epoch's pipeline: build it, start its workers, wait for the first batch; stop it at the end
+EVAL_BATCH_S = 0.05  # an eval batch's fixed cost: the counting Cell's call and its three host reads
+EVAL_COMPILE_S = {"resnet18": 0.4, "resnet50": 1.0}  # the counting graph (eval network + top-k) of one batch shape
+BUILD_S = 0.3  # create_model with a checkpoint, then fold_batchnorm (ResNet18)
+CKPT_WRITE_S = 0.3  # create_model + save_checkpoint (ResNet18)
+SMALL_IMAGE_S = 0.002  # generating one small JPEG (bench.data.SMALL_SIZES)
+
+
+def _train_loop(spec: Dict[str, Any], kind: str) -> Expected:
+    """bench.engine.TrainLoop: a round is one epoch of ``images // batch`` steps (and, in the loop, its pipeline)."""
+    step = train_step_s("ms", "fp32", spec["model"], spec["batch"], spec["size"], kind)
+    steps = max(1, spec["images"] // spec["batch"])
+    loop = spec["mode"] == "loop"
+    round_s = steps * step * (LOOP_HOST_FACTOR if loop else 1.0) + (EPOCH_START_S * fixed_scale(kind) if loop else 0.0)
+    fixed = (IMPORT_S["ms"] + COMPILE_S.get(spec["model"], 5.0) + BUILD_S) * fixed_scale(kind)
+    return Expected(fixed + FIRST_STEP_STEPS * step + round_s, round_s)
+
+
+def _checkpoints(spec: Dict[str, Any], kind: str) -> Expected:
+    return Expected((IMPORT_S["ms"] + spec["count"] * CKPT_WRITE_S) * fixed_scale(kind), 0.0)
+
+
+def _eval_sweep(spec: Dict[str, Any], kind: str) -> Expected:
+    """bench.engine.EvalSweep: a round is one sweep over ``checkpoints`` (a network built and compiled once, or per
+    checkpoint in mode ``before``); the setup reads the split once and runs a cold sweep."""
+    r, images, batch = rates(kind), spec["images"], spec["batch"]
+    batches, shapes = -(-images // batch), 1 + bool(images % batch and images > batch)
+    per_image = (r["ms_infer"] * MODEL_SCALE["ms"].get(spec["model"], 1.0) + r["data_eval"]) * _pixels(spec["size"])
+    evaluate = images * per_image + batches * EVAL_BATCH_S
+    build = (BUILD_S + shapes * EVAL_COMPILE_S.get(spec["model"], 1.0)) * fixed_scale(kind)
+    if spec["mode"] == "before":  # a network built, folded and compiled per checkpoint
+        builds = spec["checkpoints"] * build
+    else:  # one, and the unfolded twin later checkpoints are loaded into
+        builds = build + BUILD_S * fixed_scale(kind)
+    sweep = spec["checkpoints"] * evaluate + builds
+    return Expected(IMPORT_S["ms"] * fixed_scale(kind) + images * r["data_eval"] * _pixels(spec["size"]) + sweep, sweep)
+
+
 EXPECTED: Dict[str, Callable[[Dict[str, Any], str], Expected]] = {
     "train.MsTrain": _ms_train, "train.TorchTrain": _torch_train, "infer.MsEval": _infer("ms_infer"),
     "infer.Mindir": _infer("ms_infer"), "infer.Ort": _infer("ort"), "infer.Cpp": _cpp, "infer.Export": _export,
-    "data.Pipeline": _pipeline,
+    "data.Pipeline": _pipeline, "engine.TrainLoop": _train_loop, "engine.Checkpoints": _checkpoints,
+    "engine.EvalSweep": _eval_sweep,
 }
 
 

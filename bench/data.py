@@ -28,6 +28,8 @@ from bench.measure import Timer
 
 IMAGENET_LIKE_SIZES: Tuple[Tuple[int, int], ...] = ((500, 375), (375, 500), (500, 333), (500, 400), (333, 500),
                                                     (500, 375), (450, 350), (500, 375))
+# small photos (CIFAR-like thumbnails) for models run at 32-64 px, where decoding should cost what it would there
+SMALL_SIZES: Tuple[Tuple[int, int], ...] = ((80, 60), (60, 80), (72, 72), (80, 64))
 JPEG_QUALITY = 90
 
 
@@ -46,13 +48,16 @@ def synthetic_image(width: int, height: int, seed: int) -> Any:
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def make_image_folder(root: Path, split: str, num_images: int, num_classes: int = 4, seed: int = 0) -> Dict[str, Any]:
-    """Write (once) ``root/split/class_k/img_i.JPEG``; return the count and mean file size."""
+def make_image_folder(root: Path, split: str, num_images: int, num_classes: int = 4, seed: int = 0,
+                      sizes: Sequence[Tuple[int, int]] = IMAGENET_LIKE_SIZES) -> Dict[str, Any]:
+    """Write (once) ``root/split/class_k/img_i.JPEG`` of ``sizes`` (width, height; in turn); return the count and
+    mean file size."""
     folder = Path(root) / split
-    marker = folder / f".complete-{num_images}-{num_classes}-{seed}"
+    shapes = "" if tuple(sizes) == IMAGENET_LIKE_SIZES else "-" + "-".join(f"{w}x{h}" for w, h in sizes)
+    marker = folder / f".complete-{num_images}-{num_classes}-{seed}{shapes}"
     if not marker.exists():
         for i in range(num_images):
-            width, height = IMAGENET_LIKE_SIZES[i % len(IMAGENET_LIKE_SIZES)]
+            width, height = sizes[i % len(sizes)]
             class_dir = folder / f"class_{i % num_classes:03d}"
             class_dir.mkdir(parents=True, exist_ok=True)
             buf = io.BytesIO()

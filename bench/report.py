@@ -35,10 +35,25 @@ T = {
         "batch_axis": "batch (224x224)", "res_axis": "resolution (batch {b})", "yes": "yes", "no": "no",
         "source": "Measured on {host}: {cpu}, CPU kind `{kind}`, {threads} threads; `{file}`.",
         "skipped": "skipped", "error": "error", "duration": "run duration {run:.0f} min (estimated {est:.0f} min)",
+        "quick": "; **quick mode** (`--quick`: tiny sizes and rounds, a smoke test)",
         "skips": {"bf16_emulated": "bf16 would be emulated: no AVX512_BF16 or AMX-BF16",
                   "same_as_default": "no AVX-512: an AVX2 cap changes nothing on this CPU",
                   "budget": "it would not finish within the run's total time budget"},
         "old_kind": "{kind}, from the file's avx512/avx512_bf16 fields",
+        "engine_title": "Engine: host overhead of train.py's loop, eval.py over a checkpoint directory",
+        "loop_caption": "train.py's loop (`engine.fit`: the JPEG pipeline with its default {workers} workers, read "
+                        "points every {interval} steps) vs its bare train step on a fixed batch: {model} {size}x{size}, "
+                        "batch {batch}, a round = one epoch of {steps} steps, median of {rounds} lockstep rounds",
+        "feed": "Feed", "steps_s": "steps/s", "ms_step": "ms/step", "x_bare": "loop / bare (target >= {t})",
+        "epoch_over": "per-epoch overhead s",
+        "loop_rows": {"loop": "train.py loop (engine fit)", "bare": "bare train step, fixed batch"},
+        "sweep_caption": "eval.py over {n} checkpoints: {model} {size}x{size}, {images} images, batch {batch} "
+                         "({shapes} batch shapes), median of {rounds} lockstep rounds",
+        "sweep": "Sweep", "graphs": "graphs compiled", "graphs_each": "after each checkpoint",
+        "first_result": "first result s", "per_ckpt": "per checkpoint s", "total": "total s",
+        "x_after": "before / after (total)",
+        "sweep_rows": {"before": "before: fresh network per checkpoint (BN folded, compiled)",
+                       "after": "after: one CheckpointEvaluator (eval.py now)"},
     },
     "cn": {
         "machine": "测试机器", "load": "负载 (1/5/15 分钟平均) 开始 / 结束",
@@ -60,10 +75,25 @@ T = {
         "batch_axis": "batch (224x224)", "res_axis": "分辨率 (batch {b})", "yes": "是", "no": "否",
         "source": "测试机器 {host}: {cpu}, CPU 类别 `{kind}`, {threads} 线程; `{file}`。",
         "skipped": "跳过", "error": "错误", "duration": "运行耗时 {run:.0f} 分钟 (预估 {est:.0f} 分钟)",
+        "quick": "; **快速模式** (`--quick`: 极小的规模和轮数, 仅作冒烟测试)",
         "skips": {"bf16_emulated": "bf16 会被软件模拟: 无 AVX512_BF16 或 AMX-BF16",
                   "same_as_default": "无 AVX-512: 限制到 AVX2 不起作用",
                   "budget": "在整次运行的时间预算内无法完成"},
         "old_kind": "{kind}, 由该文件的 avx512/avx512_bf16 字段推出",
+        "engine_title": "训练引擎: train.py 训练循环的主机开销, eval.py 评估整个 checkpoint 目录",
+        "loop_caption": "train.py 的训练循环 (`engine.fit`: JPEG 数据管道, 默认 {workers} 个并行, 每 {interval} 步一个"
+                        "读取点) 对比在固定 batch 上直接调用训练步: {model} {size}x{size}, batch {batch}, 每轮 = 一个 "
+                        "{steps} 步的 epoch, {rounds} 轮交替运行的中位数",
+        "feed": "输入方式", "steps_s": "步/秒", "ms_step": "毫秒/步", "x_bare": "循环 / 裸训练步 (目标 >= {t})",
+        "epoch_over": "每个 epoch 的额外开销 s",
+        "loop_rows": {"loop": "train.py 训练循环 (engine fit)", "bare": "裸训练步, 固定 batch"},
+        "sweep_caption": "eval.py 评估 {n} 个 checkpoint: {model} {size}x{size}, {images} 张图, batch {batch} "
+                         "({shapes} 种 batch 形状), {rounds} 轮交替运行的中位数",
+        "sweep": "方式", "graphs": "编译的图数", "graphs_each": "每个 checkpoint 后累计",
+        "first_result": "首个结果 s", "per_ckpt": "每个 checkpoint s", "total": "总计 s",
+        "x_after": "之前 / 之后 (总时间)",
+        "sweep_rows": {"before": "之前: 每个 checkpoint 新建网络 (折叠 BN, 重新编译)",
+                       "after": "之后: 一个 CheckpointEvaluator (现在的 eval.py)"},
     },
 }
 
@@ -85,6 +115,8 @@ TARGETS_CN = (  # (start of the English target text, Chinese text); the model na
      "MindSpore 评估网络 batch-1 时延 <= 关闭自旋的 ONNX Runtime 的 1.25 倍"),
     ("C++ harness", "C++ 推理程序 batch-1 时延 <= Python 中的 ONNX Runtime (时延比)"),
     ("train pipeline", "训练数据管道 (2 并行) >= 训练步消耗速度的 10 倍 (img/s 比)"),
+    ("train.py loop >=", "train.py 训练循环 >= 裸训练步速度的 0.9 倍 (步/秒 之比)"),
+    ("eval.py over", "eval.py 评估整个目录时每种 batch 形状只编译一个图 (编译的图数)"),
 )
 
 
@@ -136,9 +168,9 @@ def machine_line(doc: Dict[str, Any], lang: str) -> str:
     t = T[lang]
     kind, derived = cpu_kind(doc)
     cpu = f"{m['cpu_model']} ({t['old_kind'].format(kind=kind) if derived else kind})"
-    duration = ""
+    duration = t["quick"] if doc.get("quick") else ""
     if doc.get("seconds") and doc.get("budget", {}).get("estimate_s"):
-        duration = "; " + t["duration"].format(run=doc["seconds"] / 60, est=doc["budget"]["estimate_s"] / 60)
+        duration += "; " + t["duration"].format(run=doc["seconds"] / 60, est=doc["budget"]["estimate_s"] / 60)
     if lang == "cn":
         return (f"{t['machine']}: {cpu}, {m['cores']} 核, 每个框架均用 {m['threads_used']} 线程, "
                 f"内存 {m['memory_gb'].get('MemTotal')} GB, {m['os']}; Python {m['python']}, MindSpore {v['mindspore']}, "
@@ -209,6 +241,40 @@ def scaling_table(doc: Dict[str, Any], lang: str) -> str:
     return table([t["axis"], t["points"], t["exp"]], rows, markdown=True)
 
 
+def engine_table(doc: Dict[str, Any], lang: str) -> str:
+    t = T[lang]
+    res = doc["results"].get("engine", {})
+    parts = []
+    loop = res.get("loop")
+    if loop:
+        info = next((r for r in loop["rows"] if r.get("steps_per_epoch")), {})
+        parts.append(t["loop_caption"].format(workers=info.get("data_workers", "?"),
+                                              interval=info.get("log_interval", "?"), model=loop["model"],
+                                              size=loop["size"], batch=loop["batch"],
+                                              steps=info.get("steps_per_epoch", "?"),
+                                              rounds=loop.get("rounds_done", loop["rounds"])) + ":")
+        rows = [[t["loop_rows"][r["mode"]], status_cell(r, fmt(r.get("steps_per_s")), lang), fmt(r.get("step_ms"), 0),
+                 f"**{fmt(loop.get('loop_over_bare'))}x**" if r["mode"] == "loop" else "-",
+                 fmt(r.get("epoch_overhead_s_median"), 3) if r["mode"] == "loop" else "-"] for r in loop["rows"]]
+        parts += ["", table([t["feed"], t["steps_s"], t["ms_step"], t["x_bare"].format(t=loop["target"]),
+                             t["epoch_over"]], rows, markdown=True), ""]
+    sweep = res.get("eval_sweep")
+    if sweep:
+        parts.append(t["sweep_caption"].format(n=sweep["checkpoints"], model=sweep["model"], size=sweep["size"],
+                                               images=sweep["images"], batch=sweep["batch"],
+                                               shapes=sweep.get("batch_shapes") or "?",
+                                               rounds=sweep.get("rounds_done", sweep["rounds"])) + ":")
+        rows = [[t["sweep_rows"][r["mode"]], status_cell(r, fmt(r.get("graphs_compiled")), lang),
+                 ", ".join(map(str, r.get("graphs_after_each", []))) or "-", fmt(r.get("first_result_s_median")),
+                 ", ".join(fmt(x) for x in r.get("checkpoint_s_median", [])) or "-", fmt(r.get("total_s_median")),
+                 f"**{fmt(sweep.get('before_over_after'))}x**" if r["mode"] == "before" else "-"]
+                for r in sweep.get("rows", [])]
+        body = table([t["sweep"], t["graphs"], t["graphs_each"], t["first_result"], t["per_ckpt"], t["total"],
+                      t["x_after"]], rows, markdown=True) if rows else status_cell(sweep, "-", lang)
+        parts += ["", body]
+    return "\n".join(parts).rstrip()
+
+
 def targets_table(doc: Dict[str, Any], lang: str) -> str:
     t = T[lang]
     rows = [[target_text(x["target"], lang), fmt(x["value"], 3), {True: t["yes"], False: t["no"], None: "-"}[x["met"]]]
@@ -221,7 +287,8 @@ def render(doc: Dict[str, Any], lang: str = "en", source: str = "") -> str:
     parts: List[str] = [machine_line(doc, lang), ""]
     where = source_line(doc, lang, source or "?")
     for title, fn, section in ((t["train_title"], train_table, "train"), (t["infer_title"], infer_table, "infer"),
-                               (t["data_title"], data_table, "data"), (t["scale_title"], scaling_table, "scaling")):
+                               (t["data_title"], data_table, "data"), (t["engine_title"], engine_table, "engine"),
+                               (t["scale_title"], scaling_table, "scaling")):
         if section not in doc["results"]:
             continue
         result = doc["results"][section]

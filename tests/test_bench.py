@@ -1,7 +1,8 @@
 """The benchmark suite (bench/): it runs and writes the JSON its docs and tables are built from.
 
 Never asserts a speed: only that ``python -m bench --quick`` runs and its JSON has the expected structure.
-The default tests run the ``data`` section (generated JPEGs, pipelines, a tiny train.py loop) and the ``train``
+The default tests run the ``data`` section (generated JPEGs, pipelines, a tiny train.py loop), the ``engine``
+section (train.py's loop vs its bare step; eval.py's compile counts over a checkpoint directory) and the ``train``
 section planned as an AVX2-only CPU (its bf16 mode skipped), check CPU-kind detection on canned /proc/cpuinfo
 texts of the three machine kinds, and run real worker processes into their time limits; the slow one runs every
 section in quick mode.
@@ -93,11 +94,47 @@ def test_quick_data_section_writes_json(tmp_path: Path) -> None:
     assert "load_average" in data and "seconds" in data
 
 
+def test_quick_engine_section_loop_overhead_and_checkpoint_sweep_compiles(tmp_path: Path) -> None:
+    doc = _run_bench(tmp_path, "--only", "engine", timeout=600)
+    engine = doc["results"]["engine"]
+    loop = engine["loop"]
+    rows = {r["mode"]: r for r in loop["rows"]}
+    assert [r["name"] for r in loop["rows"]] == ["engine-loop", "engine-bare"] and loop["rounds_done"] == loop["rounds"]
+    assert rows["loop"]["stepper"] == "HostStepper" and rows["loop"]["data_workers"] >= 1  # train.py's CPU loop
+    steps = rows["loop"]["steps_per_epoch"]
+    assert steps == engine["images"]["train"]["images"] // loop["batch"] == rows["bare"]["steps_per_round"]
+    # the loop reads the host at its read points: every log_interval steps and at the epoch's end
+    assert rows["loop"]["reads"] == [-(-steps // rows["loop"]["log_interval"])] * loop["rounds"]
+    for row in rows.values():
+        assert row["steps_per_s"] > 0 and len(row["round_s"]) == loop["rounds"] and "error" not in row
+    assert loop["loop_over_bare"] > 0 and loop["target"] == 0.9
+    assert loop["met"] is (loop["loop_over_bare"] >= 0.9)
+    sweep = engine["eval_sweep"]
+    before, after = ({r["mode"]: r for r in sweep["rows"]}[m] for m in ("before", "after"))
+    n, shapes = sweep["checkpoints"], sweep["batch_shapes"]
+    assert n >= 3 and shapes == len(sweep["batch_sizes"]) == 2  # full batches and the last partial one
+    # after: one graph per batch shape whatever the number of checkpoints; before: the shapes again per checkpoint
+    assert after["graphs_compiled"] == shapes and after["graphs_after_each"] == [shapes] * n
+    assert before["graphs_compiled"] == n * shapes and before["graphs_after_each"] == [shapes * (i + 1) for i in range(n)]
+    assert after["graphs_compiled_rounds"] == [shapes] * sweep["rounds"] and after["cold_graphs_compiled"] == shapes
+    assert sweep["compiles_once_per_shape"] is True and sweep["results_agree"] is True
+    for row in (before, after):
+        assert len(row["checkpoint_s_median"]) == n and 0 < row["first_result_s_median"] <= row["total_s_median"]
+    assert sweep["before_over_after"] > 0
+    targets = {t["target"].split(" ")[0]: t for t in doc["summary"]["targets"]}
+    assert targets["train.py"]["value"] == loop["loop_over_bare"] and targets["train.py"]["met"] is loop["met"]
+    assert targets["eval.py"]["value"] == shapes and targets["eval.py"]["met"] is True
+    text = report.render(doc, "en", "run.json")
+    assert "Engine: host overhead" in text and "quick mode" in text and "CPU kind `" in text
+    cn = report.render(doc, "cn", "run.json")
+    assert "训练引擎" in cn and "每种 batch 形状只编译一个图" in cn
+
+
 @pytest.mark.slow
 def test_quick_all_sections_write_json(tmp_path: Path) -> None:
     doc = _run_bench(tmp_path, timeout=1800)
     results = doc["results"]
-    assert set(results) == {"train", "infer", "data", "scaling"}
+    assert set(results) == {"train", "infer", "data", "engine", "scaling"}
     group = results["train"]["groups"][0]
     assert [r["task"] for r in group["rows"]][0] == "train.MsTrain"
     assert {r["mode"] for r in group["rows"]} >= {"ms", "fp32", "fp32_passive"}
@@ -155,15 +192,22 @@ def test_summary_targets_from_one_run() -> None:
                            {"kind": "mindir", "latency_vs_ort": 1.25},
                            {"kind": "ort", "latency_vs_ort": 1.0}, {"kind": "cpp", "latency_vs_ort": 0.98}]},
         "data": {"train_consumption_ratio": 250.0},
+        "engine": {"loop": {"model": "resnet18", "size": 32, "batch": 8, "target": 0.9, "loop_over_bare": 0.95},
+                   "eval_sweep": {"checkpoints": 5, "batch_shapes": 2,
+                                  "rows": [{"mode": "before", "graphs_compiled": 10},
+                                           {"mode": "after", "graphs_compiled": 2}]}},
     }
     targets = summary.build(results)["targets"]
-    assert [t["met"] for t in targets] == [True, False, True, True, True, True]
+    assert [t["met"] for t in targets] == [True, False, True, True, True, True, True, True]
     assert targets[0]["value"] == pytest.approx(1.2)
+    results["engine"]["loop"]["loop_over_bare"] = 0.85
+    results["engine"]["eval_sweep"]["rows"][1]["graphs_compiled"] = 4  # compiled again for a later checkpoint
+    assert [t["met"] for t in summary.build(results)["targets"]][-2:] == [False, False]
 
 
 def test_cli_options_and_error_collection() -> None:
     assert parse_args(["--only", "data,train"]).sections == ["data", "train"]
-    assert parse_args([]).sections == ["train", "infer", "data", "scaling"]
+    assert parse_args([]).sections == ["train", "infer", "data", "engine", "scaling"]
     assert parse_args([]).budget_minutes == 30 and parse_args(["--quick"]).budget_minutes == 20
     assert parse_args(["--budget-minutes", "0"]).budget_minutes == 0
     for bad in (["--only", "nope"], ["--plan-as", "avx1024"], ["--limit-scale", "0"]):
