@@ -293,7 +293,9 @@ class Worker:
             except (subprocess.TimeoutExpired, OSError):
                 pass
         self.kill()  # a worker that ignored the closed pipe, and whatever its children left behind
-        for handle in (self._reply, self._log):
+        for handle in (self.proc.stdin, self._reply, self._log):  # stdin too: a killed worker's was never closed
+            if handle is None:
+                continue
             try:
                 handle.close()
             except OSError:
