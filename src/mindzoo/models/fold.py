@@ -2,8 +2,9 @@
 
 ``gamma * (conv(x, W) + b - mean) / sqrt(var + eps) + beta`` equals ``conv(x, W * s) + (beta + (b - mean) * s)``
 with ``s = gamma / sqrt(var + eps)`` per output channel, so each conv -> BN pair of an eval-mode network
-becomes one conv with a bias and the BN leaves the graph. On CPU this is +8% batch-32 throughput for the ResNet50
-eval network and +5% for its MINDIR (``bench/results/2026-11-23-vm-fold.json``, bench/NOTES.md section 3).
+becomes one conv with a bias and the BN leaves the graph. On an AMD Zen 5 CPU this is +8% batch-32 throughput for
+the ResNet50 eval network and +5% for its MINDIR (``bench/results/2026-11-23-vm-fold.json``, bench/NOTES.md
+section 3); on the Intel Xeon (``bench/results/2026-12-01-vm-avx512-bf16-amx.json``) the difference is within noise.
 Training graphs keep their BN: the fold bakes in the running statistics.
 
 The arithmetic is one function, :func:`fold_conv_bn`, used both ways: :func:`fold_batchnorm` rewrites a network
