@@ -34,8 +34,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 NPM_REGISTRY = "https://registry.npmjs.org"
@@ -165,6 +166,22 @@ def _extract_headers(tarball: Path, out_dir: Path) -> None:
         raise FetchError(f"{tarball} has no headers under {ORT_HEADERS_IN_PACKAGE}")
 
 
+@contextmanager
+def staged_install(dest: Path) -> Iterator[Tuple[Path, Path]]:
+    """``(work, out)``: a scratch dir for downloads and the dir to build the install in, both beside ``dest``;
+    ``out`` replaces ``dest`` only if the block completes, so an interrupted fetch never leaves half an install."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
+    try:
+        out = work / "out"
+        yield work, out
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(out, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def fetch_onnxruntime_headers(tarball: Optional[Path] = None) -> Path:
     """Include dir with the verified ONNX Runtime headers (fetched and unpacked once, checked every time).
 
@@ -177,27 +194,19 @@ def fetch_onnxruntime_headers(tarball: Optional[Path] = None) -> Path:
         return dest / "include"
     what = f"{ORT_PACKAGE}@{ORT_VERSION}"
     dist = npm_metadata(ORT_PACKAGE, ORT_VERSION)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
-    try:
+    with staged_install(dest) as (work, out):
         if tarball is None:
             tarball = work / f"{ORT_PACKAGE}-{ORT_VERSION}.tgz"
             print(f"fetch_deps.py: downloading {dist['tarball']} (~150 MB; only the headers are kept)",
                   file=sys.stderr, flush=True)
             download(dist["tarball"], tarball, what)
         check_integrity(tarball, dist["integrity"], what)
-        out = work / "out"
         _extract_headers(tarball, out)
         verify_headers(out / "include", sums)
         (out / "SOURCE.txt").write_text(
             f"ONNX Runtime C/C++ API headers (MIT, Copyright (c) Microsoft Corporation; see LICENSE)\n"
             f"from npm package {what} ({dist['tarball']}, {dist['integrity']}),\n{ORT_HEADERS_IN_PACKAGE}\n",
             encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(out, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return dest / "include"
 
 
@@ -219,9 +228,7 @@ def fetch_mindspore_lite() -> Path:
     library = dest / "lib" / "libmindspore-extendrt_python.so"
     if (dest / "include" / "api" / "model.h").is_file() and library.is_file():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent))
-    try:
+    with staged_install(dest) as (work, out):
         print(f"fetch_deps.py: pip download {LITE_PACKAGE}=={LITE_VERSION} (169 MB)", file=sys.stderr, flush=True)
         proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(work),
                                f"{LITE_PACKAGE}=={LITE_VERSION}", *LITE_WHEEL_TAGS],
@@ -230,7 +237,6 @@ def fetch_mindspore_lite() -> Path:
         if proc.returncode != 0 or not wheels:
             last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
             raise FetchError(f"pip download {LITE_PACKAGE}=={LITE_VERSION} failed (exit {proc.returncode}): {last}")
-        out = work / "out"
         with zipfile.ZipFile(wheels[0]) as wheel:
             for name in _lite_members(wheel.namelist()):
                 target = out / Path(name).relative_to("mindspore_lite")
@@ -241,11 +247,6 @@ def fetch_mindspore_lite() -> Path:
             raise FetchError(f"{wheels[0].name} has no mindspore_lite/include/api/model.h")
         (out / "version.txt").write_text(f"MindSpore Lite {LITE_VERSION} (PyPI {LITE_PACKAGE})\n",
                                          encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(out, dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return dest
 
 

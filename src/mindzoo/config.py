@@ -562,10 +562,10 @@ def _log_notes(notes: Sequence[str]) -> None:
     """Log through the ``mindzoo`` logger; before a CLI has set it up, on stderr (stdout may carry results)."""
     handler = None
     if not logger.handlers:
-        from mindzoo.cli.common import LOG_FORMAT
+        from mindzoo.cli.common import log_formatter
 
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(log_formatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:

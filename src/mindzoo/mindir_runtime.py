@@ -18,8 +18,9 @@ import numpy as np
 from mindzoo.errors import MindzooError, UsageError, first_line
 from mindzoo.export.exporter import model_io
 from mindzoo.export.verify import load_mindir
+from mindzoo.infer_io import DTYPES
 
-DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float16): "float16", np.dtype(np.float64): "float64"}
+DTYPE_NAMES = {np.dtype(dtype): name for name, dtype in DTYPES.items()}  # the result dtypes postprocess.py reads
 
 
 class MindirRunner:

@@ -11,6 +11,12 @@ from typing import Callable, List, NoReturn, Optional, Sequence, TextIO
 from mindzoo.errors import HelpRequested, MindzooError, UsageError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def log_formatter() -> logging.Formatter:
+    """The one format of mindzoo's log lines (train_rank<r>.log, eval logs, config notes)."""
+    return logging.Formatter(LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
 
 
 def run_cli(main_fn: Callable[[List[str]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:
@@ -93,7 +99,7 @@ def setup_logging(log_file: Optional[Path] = None, level: int = logging.INFO) ->
         old.close()
     logger.handlers.clear()
     logger.propagate = False
-    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S")
+    formatter = log_formatter()
     stream = logging.StreamHandler(sys.stdout)
     stream.setFormatter(formatter)
     logger.addHandler(stream)

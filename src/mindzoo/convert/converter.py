@@ -16,12 +16,12 @@ import numpy as np
 
 from mindzoo.checkpoint import Checkpoint, load_params, open_checkpoint, save_checkpoint_atomic
 from mindzoo.convert.formats import MINDSPORE_MODELS, ZOO_IMAGENET_CLASSES, ms_to_torch_name
+from mindzoo.convert.torch_to_ms import INSTALL_HINT
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
-from mindzoo.models.resnet import ResNetVariant
+from mindzoo.models.resnet import DEFAULT_VARIANT, ResNetVariant
 
 PathLike = Union[str, Path]
 TORCH_OUT_SUFFIXES = (".pth", ".pt", ".safetensors")
-INSTALL_HINT = "pip install -e .[torch]"
 
 
 def _build_net(arch: str, num_classes: int, variant: ResNetVariant) -> Any:
@@ -104,7 +104,7 @@ def export_torch(arch: str, src: PathLike, out: PathLike, num_classes: Optional[
     source = open_checkpoint(src)
     variant = source.cfg.variant
     if not variant.is_torchvision:
-        raise UsageError(f"{src} needs a ResNet with {variant.differences(ResNetVariant())}, which torchvision's "
+        raise UsageError(f"{src} needs a ResNet with {variant.differences(DEFAULT_VARIANT)}, which torchvision's "
                          "ResNet cannot express (symmetric padding, BN eps 1e-5); it cannot be exported to PyTorch")
     try:
         import torch

@@ -250,9 +250,11 @@ def _more(count: int) -> str:
     return f" (and {count - 1} more)" if count > 1 else ""
 
 
-def _strip_wrapper(arrays: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    if arrays and all(k.startswith(WRAPPER_PREFIX) for k in arrays):
-        return {k[len(WRAPPER_PREFIX):]: v for k, v in arrays.items()}
+def strip_common_prefix(arrays: Dict[str, np.ndarray], prefix: str) -> Dict[str, np.ndarray]:
+    """Drop ``prefix`` when every key has it: a wrapper's name (torch DDP's ``module.``, a MindSpore train cell's
+    ``network.``) in front of the model's own names."""
+    if arrays and all(k.startswith(prefix) for k in arrays):
+        return {k[len(prefix):]: v for k, v in arrays.items()}
     return arrays
 
 
@@ -280,8 +282,8 @@ def from_torch_state_dict(state_dict: Mapping[str, np.ndarray], where: str, fmt:
 
 def from_mindspore_params(params: Mapping[str, Any], where: str, fmt: str) -> SourceWeights:
     """A MindCV or mindspore/models checkpoint as :class:`SourceWeights` (training state dropped)."""
-    arrays = _strip_wrapper({k: v.asnumpy() if hasattr(v, "asnumpy") else np.asarray(v)
-                             for k, v in params.items() if not is_training_state(k)})
+    arrays = strip_common_prefix({k: v.asnumpy() if hasattr(v, "asnumpy") else np.asarray(v)
+                             for k, v in params.items() if not is_training_state(k)}, WRAPPER_PREFIX)
     if fmt == MINDCV:
         arrays, origin = _rename(arrays, lambda k: _rewrite(k, MINDCV_RULES), where)
         return SourceWeights(where, fmt, arrays, origin, SAME_POOL_VARIANT, MINDCV_BACK)

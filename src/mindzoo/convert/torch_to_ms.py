@@ -10,24 +10,19 @@ timm's ResNet/ResNeXt use the same names as torchvision (``conv1``, ``bn1``, ``l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Union
 
 import numpy as np
 from mindspore import nn
 
-from mindzoo.convert.formats import from_torch_state_dict
+from mindzoo.convert.formats import from_torch_state_dict, strip_common_prefix
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
 
 PathLike = Union[str, Path]
 
-CLASSIFIER_WEIGHT = "fc.weight"
 WRAPPER_KEYS = ("state_dict", "model")
 DDP_PREFIX = "module."
 INSTALL_HINT = "pip install -e .[torch]"
-
-
-def _shape(shape: Any) -> tuple:
-    return tuple(int(d) for d in shape)
 
 
 def convert_state_dict(
@@ -52,13 +47,6 @@ def _unwrap(obj: Any, source: str) -> Mapping[str, Any]:
     return obj
 
 
-def _strip_ddp_prefix(state_dict: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """DistributedDataParallel saves every key as ``module.<name>``; the names underneath are the model's."""
-    if state_dict and all(k.startswith(DDP_PREFIX) for k in state_dict):
-        return {k[len(DDP_PREFIX):]: v for k, v in state_dict.items()}
-    return state_dict
-
-
 def _torch_to_numpy(value: Any) -> np.ndarray:
     """bf16/fp16 tensors go through float32: numpy has no bfloat16 and our parameters are float32."""
     tensor = value.detach().cpu()
@@ -76,7 +64,7 @@ def _to_arrays(raw: Mapping[str, Any], source: str) -> Dict[str, np.ndarray]:
             arrays[str(key)] = _torch_to_numpy(value)
         else:
             raise CheckpointError(f"{source}: key '{key}' holds a {type(value).__name__}, not a tensor")
-    return _strip_ddp_prefix(arrays)
+    return strip_common_prefix(arrays, DDP_PREFIX)  # DistributedDataParallel saves ``module.<name>``
 
 
 def _load_safetensors(path: Path) -> Mapping[str, Any]:
@@ -115,21 +103,3 @@ def load_torch_state_dict(path: PathLike) -> Dict[str, np.ndarray]:
         raise UsageError(f"source state_dict not found: {path}")
     raw = _load_safetensors(path) if path.suffix == ".safetensors" else _load_torch(path)
     return _to_arrays(raw, str(path))
-
-
-def resolve_num_classes(state_dict: Mapping[str, np.ndarray], num_classes: Optional[int], source: str) -> int:
-    """The classifier size found in the state_dict, checked against an explicit ``num_classes``."""
-    weight = state_dict.get(CLASSIFIER_WEIGHT)
-    if weight is None:
-        if num_classes is None:
-            raise CheckpointError(
-                f"{source} has no classifier '{CLASSIFIER_WEIGHT}'; pass --num_classes 0 to convert a headless backbone"
-            )
-        return num_classes
-    found = int(np.shape(weight)[0])
-    if num_classes is not None and num_classes != found:
-        raise CheckpointError(
-            f"--num_classes {num_classes} does not match {source}: classifier '{CLASSIFIER_WEIGHT}' "
-            f"{_shape(np.shape(weight))} has {found} classes (omit --num_classes to use {found})"
-        )
-    return found

@@ -80,8 +80,7 @@ class EvalGeometry:
 
     The ``resize_edge`` side (see :data:`RESIZE_EDGES`) is resized to ``resize_size`` with ``interpolation`` by
     ``resize_backend``, a ``crop_height x crop_width`` centre crop is taken, then ``(pixel / 255 - mean) / std`` per
-    RGB channel,
-    HWC -> CHW.
+    RGB channel, HWC -> CHW.
     """
 
     resize_size: int

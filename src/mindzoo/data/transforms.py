@@ -94,6 +94,17 @@ class PilResizeCenterCrop:
         return np.asarray(image, dtype=np.uint8)
 
 
+def _color_jitter(strength: float) -> list:
+    """A random brightness/contrast/saturation change of ``strength`` (none for 0)."""
+    import mindspore.dataset.vision as vision
+
+    if strength < 0:
+        raise ConfigError(f"color_jitter must be >= 0, got {strength}")
+    if strength == 0:
+        return []
+    return [vision.RandomColorAdjust(brightness=strength, contrast=strength, saturation=strength)]
+
+
 def _normalize(settings: Union[DataConfig, EvalGeometry]) -> list:
     import mindspore.dataset.vision as vision
 
@@ -114,8 +125,7 @@ def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0
 
     if not random_augment:
         return eval_transforms(size, data_config)
-    if color_jitter < 0:
-        raise ConfigError(f"color_jitter must be >= 0, got {color_jitter}")
+    jitter = _color_jitter(color_jitter)
     if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
         raise ConfigError(f"train_crop_scale must be [min, max] with 0 < min <= max <= 1, got {list(scale)}")
     if not 0 <= hflip_prob <= 1:
@@ -126,9 +136,7 @@ def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0
     ]
     if hflip_prob > 0:
         ops.append(vision.RandomHorizontalFlip(prob=hflip_prob))
-    if color_jitter > 0:
-        ops.append(vision.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
-    return ops + _normalize(data_config)
+    return ops + jitter + _normalize(data_config)
 
 
 class ResizeHeight:
@@ -169,8 +177,7 @@ def geometry_transforms(geometry: EvalGeometry, flip: bool = False, color_jitter
     """
     import mindspore.dataset.vision as vision
 
-    if color_jitter < 0:
-        raise ConfigError(f"color_jitter must be >= 0, got {color_jitter}")
+    jitter = _color_jitter(color_jitter)
     if geometry.resize_backend == PIL:
         ops = [PilResizeCenterCrop(geometry.resize_size, geometry.crop_height, geometry.crop_width,
                                    geometry.interpolation, geometry.resize_edge)]
@@ -178,9 +185,7 @@ def geometry_transforms(geometry: EvalGeometry, flip: bool = False, color_jitter
         ops = [vision.Decode(), _resize(geometry), vision.CenterCrop((geometry.crop_height, geometry.crop_width))]
     if flip:
         ops.append(vision.RandomHorizontalFlip(prob=0.5))
-    if color_jitter > 0:
-        ops.append(vision.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
-    return ops + _normalize(geometry)
+    return ops + jitter + _normalize(geometry)
 
 
 def eval_transforms(size: int, data_config: DataConfig, crop_pct: Optional[float] = None) -> list:

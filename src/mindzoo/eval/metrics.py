@@ -136,10 +136,8 @@ def result_lines(result: EvalResult, ckpt: object) -> List[str]:
     The official ResNet eval.py's ``result: {...} ckpt= ...`` line, then the ResNeXt152_64x4d eval.py's two
     ``after allreduce eval:`` lines (its ``acc=80.08%(TOP1)`` / ``acc=94.71%(TOP5)``), from the summed counts.
     """
-    return [
-        f"result: {{'top_1_accuracy': {result.top1}, 'top_5_accuracy': {result.top5}}} ckpt= {ckpt}",
-        "after allreduce eval: top1_correct={}, tot={},acc={:.2f}%(TOP1)".format(
-            result.correct_top1, result.total, 100.0 * result.correct_top1 / (result.total or 1)),
-        "after allreduce eval: top5_correct={}, tot={},acc={:.2f}%(TOP5)".format(
-            result.correct_top5, result.total, 100.0 * result.correct_top5 / (result.total or 1)),
-    ]
+    lines = [f"result: {{'top_1_accuracy': {result.top1}, 'top_5_accuracy': {result.top5}}} ckpt= {ckpt}"]
+    for k, correct, accuracy in ((1, result.correct_top1, result.top1), (5, result.correct_top5, result.top5)):
+        lines.append(f"after allreduce eval: top{k}_correct={correct}, tot={result.total},acc={100.0 * accuracy:.2f}%"
+                     f"(TOP{k})")
+    return lines

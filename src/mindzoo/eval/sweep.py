@@ -50,9 +50,9 @@ class CheckpointEvaluator:
         if not self.fold_bn:
             load_weights(self.network, checkpoint)
         else:
-            if self._unfolded is None:
+            if self._unfolded is None:  # the first network's architecture; its weights come from each load
                 self._unfolded = create_model(self.net_name, num_classes=self.num_classes,
-                                              pretrained=str(self.first_checkpoint))
+                                              variant=self.network.variant)
             load_weights(self._unfolded, checkpoint)
             load_folded(self.network, self.plan, {p.name: p.asnumpy() for p in self._unfolded.get_parameters()})
         self.loaded = checkpoint

@@ -61,7 +61,7 @@ class ResNetVariant:
     @property
     def is_torchvision(self) -> bool:
         """True if torchvision's ResNet computes the same function (so the weights export to PyTorch)."""
-        return self == ResNetVariant()
+        return self == DEFAULT_VARIANT
 
     def differences(self, other: "ResNetVariant") -> str:
         """``field=self_value (other other_value)`` for every field that differs, for one-line errors."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from mindzoo.checkpoint import save_checkpoint_atomic
 from mindzoo.errors import first_line
-from mindzoo.train.resume import list_checkpoints, newest_checkpoint
+from mindzoo.train.resume import checkpoint_name, list_checkpoints, newest_checkpoint
 from mindzoo.train.stepping import Readout, crossed
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class CheckpointManager:
         self.keep_max = max(1, keep_max)
 
     def save(self, save_obj: Any, epoch: int, step: int, append_dict: Dict[str, Any]) -> Path:
-        path = save_checkpoint_atomic(save_obj, self.directory / f"{self.net_name}-{epoch}_{step}.ckpt", append_dict)
+        path = save_checkpoint_atomic(save_obj, self.directory / checkpoint_name(self.net_name, epoch, step), append_dict)
         for old in self.epoch_checkpoints()[: -self.keep_max]:
             old.unlink()
         return path

@@ -76,14 +76,11 @@ class TrainData:
 
     def eval_dataset(self):
         """Every val image once across the ranks, in order."""
-        from mindzoo.data import create_dataset
-
-        from mindzoo.data import geometry_transforms
+        from mindzoo.data import create_dataset, geometry_transforms
 
         cfg = self.cfg
         return create_dataset(str(self.root), "val", geometry_transforms(self.eval_geometry), cfg.eval_batch_size,
-                              shuffle=False,
-                              num_parallel_workers=cfg.num_parallel_workers, drop_remainder=False,
+                              shuffle=False, num_parallel_workers=cfg.num_parallel_workers, drop_remainder=False,
                               info=self.val_info, **self.shard)
 
 
