@@ -27,6 +27,6 @@ ensure_venv() {
         echo "$want" > "$stamp"
     fi
     export PATH="$root/.venv/bin:$PATH"
-    # See README "Why ONEDNN_MAX_CPU_ISA": oneDNN's AVX-512 path uses a reference convolution (~40x slower).
+    # See docs/models.md "Why ONEDNN_MAX_CPU_ISA": oneDNN's AVX-512 path uses a reference convolution (~40x slower).
     export ONEDNN_MAX_CPU_ISA="${ONEDNN_MAX_CPU_ISA:-AVX2}"
 }

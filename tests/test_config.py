@@ -233,8 +233,8 @@ def test_help_flag_and_keys_set_by(tmp_path):
     assert keys_set_by(["--per_batch_size=4"], "eval") == {"eval_batch_size"}
 
 
-@pytest.mark.parametrize("readme", ["README.md", "README_CN.md"])
-def test_readmes_list_every_alias(readme):
-    text = (REPO / readme).read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", ["docs/configuration.md", "docs/configuration_CN.md"])
+def test_docs_list_every_alias(page):
+    text = (REPO / page).read_text(encoding="utf-8")
     missing = [name for name in ALIASES if f"`{name}`" not in text]
-    assert not missing, f"{readme} does not list the model-zoo keys {missing}"
+    assert not missing, f"{page} does not list the model-zoo keys {missing}"
