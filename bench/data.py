@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from bench import budget
-from bench.common import BUDGET_EXHAUSTED, Context, median, ratio, rnd, status, table
+from bench.common import BUDGET_EXHAUSTED, Context, median, ratio, rnd
 from bench.measure import Timer
 
 IMAGENET_LIKE_SIZES: Tuple[Tuple[int, int], ...] = ((500, 375), (375, 500), (500, 333), (500, 400), (333, 500),
@@ -174,15 +174,3 @@ def run(ctx: Context) -> Dict[str, Any]:
                      key=lambda r: r["workers"], default=None)
     return {"images": folder, "rows": rows, "train_step_img_per_s": consumption, "train_step": consumer,
             "train_consumption_ratio": best_train and best_train.get("x_train_step")}
-
-
-def report(result: Dict[str, Any]) -> str:
-    img = result["images"]
-    lines = [f"data pipeline: {img['images']} generated JPEGs (mean {img['mean_kb']} KB), batch 32, 224x224; "
-             f"x train step = pipeline img/s / {result.get('train_step') or 'train step (not measured)'} "
-             f"({rnd(result.get('train_step_img_per_s'), 2)} img/s)"]
-    rows = [(f"{r['kind']} transforms", r["workers"], r.get("img_per_s"), r.get("x_train_step"),
-             r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"), status(r))
-            for r in result["rows"]]
-    lines.append(table(["pipeline", "workers", "img/s", "x train step", "peak RSS GB", "cpu util", "error"], rows))
-    return "\n".join(lines)

@@ -299,15 +299,20 @@ TABLES = {"train": train_table, "infer": infer_table, "data": data_table, "engin
           "scaling": scaling_table}
 
 
+def section_body(doc: Dict[str, Any], section: str, lang: str) -> str:
+    """One section's table, or why there is none (``skipped: ...`` / ``error: ...``)."""
+    result = doc["results"][section]
+    if result.get("skipped") or result.get("error"):
+        return status_cell(result, "", lang)
+    return TABLES[section](doc, lang)
+
+
 def render(doc: Dict[str, Any], lang: str = "en", source: str = "") -> str:
     parts: List[str] = [machine_line(doc, lang), ""]
     where = source_line(doc, lang, source or "?")
-    for section, fn in TABLES.items():
-        if section not in doc["results"]:
-            continue
-        result = doc["results"][section]
-        body = status_cell(result, "", lang) if result.get("skipped") or result.get("error") else fn(doc, lang)
-        parts += [f"#### {section_title(doc, section, lang)}", "", where, "", body, ""]
+    for section in TABLES:
+        if section in doc["results"]:
+            parts += [f"#### {section_title(doc, section, lang)}", "", where, "", section_body(doc, section, lang), ""]
     parts += [f"#### {tr('Targets (ratios from this run)', lang)}", "", where, "", targets_table(doc, lang)]
     return "\n".join(parts)
 

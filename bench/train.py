@@ -16,7 +16,7 @@ import time
 from typing import Any, Dict, List
 
 from bench import budget
-from bench.common import Context, median, paired_ratio, rnd, run_lockstep, status, table, torch_env
+from bench.common import Context, median, paired_ratio, rnd, run_lockstep, torch_env
 from bench.cpu import skipped_row, torch_mode_skip
 from bench.measure import Timer, build_torch_model, ms_context
 
@@ -227,18 +227,3 @@ def run(ctx: Context) -> Dict[str, Any]:
         groups.append({**g, "rounds_done": rounds_done, "rows": rows, "ms_img_per_s": rows[0].get("img_per_s"),
                        "torch_fp32_best_step_s": [rnd(t) for t in best]})
     return {"groups": groups}
-
-
-def report(result: Dict[str, Any]) -> str:
-    lines = []
-    for g in result["groups"]:
-        rows = [(r["label"], r.get("img_per_s"), r.get("step_s_median"), r.get("vs_torch_fp32"),
-                 r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"),
-                 status(r)) for r in g["rows"]]
-        lines.append(f"train step: {g['model']}, batch {g['batch']}, {g['size']}x{g['size']}, median of "
-                     f"{g.get('rounds_done', g['rounds'])} lockstep rounds; x torch fp32 = paired per-round speed "
-                     f"ratio to the faster PyTorch fp32 NCHW (default or PASSIVE OpenMP wait) of each round")
-        lines.append(table(["framework / mode", "img/s", "step s", "x torch fp32", "first step s", "peak RSS GB",
-                            "cpu util", "error"], rows))
-        lines.append("")
-    return "\n".join(lines)
