@@ -313,8 +313,9 @@ def render(doc: Dict[str, Any], lang: str = "en", source: str = "") -> str:
     for section in TABLES:
         if section in doc["results"]:
             parts += [f"#### {section_title(doc, section, lang)}", "", where, "", section_body(doc, section, lang), ""]
-    parts += [f"#### {tr('Targets (ratios from this run)', lang)}", "", where, "", targets_table(doc, lang)]
-    return "\n".join(parts)
+    if doc.get("summary", {}).get("targets"):
+        parts += [f"#### {tr('Targets (ratios from this run)', lang)}", "", where, "", targets_table(doc, lang)]
+    return "\n".join(parts).rstrip()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
