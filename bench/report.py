@@ -23,6 +23,19 @@ MACHINE = ("Machine: {cpu}, {cores} cores, {threads} threads for every framework
            "MindSpore {mindspore}, PyTorch {torch}, ONNX Runtime {onnxruntime}, numpy {numpy}. load average (1/5/15 "
            "min) at start / end: {start} / {end}{duration}.")
 DERIVED_KIND = "{kind}, from the file's avx512/avx512_bf16 fields"
+# The targets' entries of ZH: their English keys are how bench.summary's target texts start (after a model name).
+TARGETS_ZH = {
+    "train step >= 1.1x PyTorch fp32": "训练步速度 >= PyTorch fp32 eager 的 1.1 倍 (速度比)",
+    "MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime's":
+        "MindSpore 评估网络 batch-1 时延 <= ONNX Runtime 的 1.25 倍 (时延比)",
+    "MindSpore exported MINDIR": "导出的 MINDIR batch-1 时延 <= ONNX Runtime 的 1.25 倍 (时延比)",
+    "MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime without":
+        "MindSpore 评估网络 batch-1 时延 <= 关闭自旋的 ONNX Runtime 的 1.25 倍",
+    "C++ harness": "C++ 推理程序 batch-1 时延 <= Python 中的 ONNX Runtime (时延比)",
+    "train pipeline": "训练数据管道 (2 并行) >= 训练步消耗速度的 10 倍 (img/s 比)",
+    "train.py loop >=": "train.py 训练循环 >= 裸训练步速度的 0.9 倍 (步/秒 之比)",
+    "eval.py over": "eval.py 评估整个目录时每种 batch 形状只编译一个图 (编译的图数)",
+}
 ZH: Dict[str, str] = {
     # machine and source lines
     MACHINE: "测试机器: {cpu}, {cores} 核, 每个框架均用 {threads} 线程, 内存 {mem} GB, {os}; Python {python}, MindSpore "
@@ -87,22 +100,9 @@ ZH: Dict[str, str] = {
     "Scaling of our {model} train step": "本仓库 {model} 训练步的扩展性", "Sweep": "扫描", "step s at": "各点单步耗时 s",
     "fitted exponent k (step time ~ x^k)": "拟合指数 k (单步耗时 ~ x^k)", "batch ({size}x{size})": "batch ({size}x{size})",
     "resolution (batch {b})": "分辨率 (batch {b})",
-    # targets: the English keys are the starts of bench.summary's target texts (TARGET_PREFIXES)
     "Targets (ratios from this run)": "目标 (本次运行内的比值)", "Target": "目标", "Value": "数值", "Met": "达成",
-    "train step >= 1.1x PyTorch fp32": "训练步速度 >= PyTorch fp32 eager 的 1.1 倍 (速度比)",
-    "MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime's":
-        "MindSpore 评估网络 batch-1 时延 <= ONNX Runtime 的 1.25 倍 (时延比)",
-    "MindSpore exported MINDIR": "导出的 MINDIR batch-1 时延 <= ONNX Runtime 的 1.25 倍 (时延比)",
-    "MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime without":
-        "MindSpore 评估网络 batch-1 时延 <= 关闭自旋的 ONNX Runtime 的 1.25 倍",
-    "C++ harness": "C++ 推理程序 batch-1 时延 <= Python 中的 ONNX Runtime (时延比)",
-    "train pipeline": "训练数据管道 (2 并行) >= 训练步消耗速度的 10 倍 (img/s 比)",
-    "train.py loop >=": "train.py 训练循环 >= 裸训练步速度的 0.9 倍 (步/秒 之比)",
-    "eval.py over": "eval.py 评估整个目录时每种 batch 形状只编译一个图 (编译的图数)",
+    **TARGETS_ZH,
 }
-TARGET_PREFIXES = ("train step >= 1.1x PyTorch fp32", "MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime's",
-                   "MindSpore exported MINDIR", "MindSpore eval network batch-1 latency <= 1.25x ONNX Runtime without",
-                   "C++ harness", "train pipeline", "train.py loop >=", "eval.py over")
 # The train table's PyTorch columns, in this order; a mode not listed here follows with its recorded label.
 TORCH_COLUMNS = {"fp32": "PyTorch fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
                  "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
@@ -121,11 +121,11 @@ def target_text(text: str, lang: str) -> str:
     if lang != "cn":
         return text
     model, _, rest = text.partition(" ")
-    for prefix in sorted(TARGET_PREFIXES, key=len, reverse=True):
+    for prefix in sorted(TARGETS_ZH, key=len, reverse=True):
         if text.startswith(prefix):
-            return ZH[prefix]
+            return TARGETS_ZH[prefix]
         if rest.startswith(prefix):
-            return f"{model} {ZH[prefix]}"
+            return f"{model} {TARGETS_ZH[prefix]}"
     return text
 
 
