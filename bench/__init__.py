@@ -4,7 +4,7 @@
 prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>.json`` (``python -m bench
 --estimate`` only prints how long that should take):
 
-- ``train``   img/s of the real train step (``mindzoo.train.amp.build_train_step``, GRAPH mode) vs PyTorch eager
+- ``train``   img/s of train.py's train step (``mindzoo.train.engine``, GRAPH mode) vs PyTorch eager
               (fp32 NCHW, channels_last, bf16 autocast, bf16 + channels_last; bf16 only on CPUs with bf16
               instructions) on the identical architecture;
 - ``infer``   batch-1 latency and batch-32 throughput: MindSpore eval network (GRAPH), exported MINDIR through
@@ -12,10 +12,12 @@ prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>
 - ``data``    ``mindspore.dataset`` train/eval pipelines on generated ImageNet-sized JPEGs, 1 and 2 workers,
               and their ratio to what the train step consumes;
 - ``engine``  the training engine's host overhead: train.py's loop (``engine.fit``: JPEG pipeline, read points)
-              vs its bare train step on a fixed batch, ResNet18 32x32 batch 8; and eval.py over a directory of 5
-              checkpoints: graphs compiled and times with one ``CheckpointEvaluator`` vs a fresh network each;
-- ``scaling`` ResNet50 train step time vs batch size and vs resolution, with fitted log-log exponents;
-- ``tuning``  (opt-in, not in the default run) the speed experiments written up in bench/NOTES.md.
+              vs its bare train step on a fixed batch, ResNet18 32x32 batch 8; and eval.py over a directory of
+              checkpoints: graphs compiled (one per batch shape) and times with one ``CheckpointEvaluator``.
+
+``python -m bench.report RESULTS.json [--lang en|cn]`` prints a result file's tables as Markdown (the source of
+docs/performance.md). The finished experiments (speed tuning, oneDNN profiles, the scaling sweeps, "before"
+replays) are written up in bench/NOTES.md with their result files; their code is in git history.
 
 Every measurement runs in its own worker process (``python -m bench.worker``), so its first-step (compile) time
 and peak RSS are its own. Workers of one comparison are kept alive together and stepped round-robin in
@@ -31,6 +33,4 @@ has a total budget (30 minutes; ``--budget-minutes``): nothing starts that is ex
 """
 
 SCHEMA = "mindzoo-bench/1"
-SECTIONS = ("train", "infer", "data", "engine", "scaling")
-OPTIONAL_SECTIONS = ("tuning",)
-ALL_SECTIONS = SECTIONS + OPTIONAL_SECTIONS
+SECTIONS = ("train", "infer", "data", "engine")

@@ -1,6 +1,6 @@
 """``python -m bench [--quick] [--only SECTION[,SECTION...]] [--out FILE] [--threads N] [--estimate] ...``.
 
-Runs the sections (default: train, infer, data, engine, scaling; ``tuning`` only when named), prints their tables
+Runs the sections (default: all of train, infer, data, engine), prints their tables
 and writes one JSON file (default ``bench/results/<date>-<host>-<cpu kind>[-quick].json``). Modes this CPU cannot
 run natively are skipped (``skipped: <reason>`` rows; bench/cpu.py); every worker has time limits (bench/budget.py)
 and a worker over its limit is killed and becomes an error row; once the run's total budget (``--budget-minutes``)
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from bench import ALL_SECTIONS, SCHEMA, SECTIONS, budget
+from bench import SCHEMA, SECTIONS, budget, report, summary
 from bench.common import (BUDGET_EXHAUSTED, REPO, Context, available_cores, kill_all_workers, load_average,
                           machine_info)
 from bench.cpu import KINDS, as_kind, detect
@@ -34,7 +34,7 @@ BUDGET_MINUTES = {False: 30.0, True: 20.0}  # full run, --quick
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny models, sizes and step counts (CI smoke test)")
-    parser.add_argument("--only", default="", help=f"comma-separated sections out of {', '.join(ALL_SECTIONS)}")
+    parser.add_argument("--only", default="", help=f"comma-separated sections out of {', '.join(SECTIONS)}")
     parser.add_argument("--out", default="",
                         help="JSON output file (default bench/results/<date>-<host>-<cpu kind>[-quick].json)")
     parser.add_argument("--threads", type=int, default=0,
@@ -62,9 +62,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              "skipped); each is still bounded by its time limit")
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
-    unknown = [s for s in sections if s not in ALL_SECTIONS]
+    unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
-        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(ALL_SECTIONS)}")
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     if args.limit_scale <= 0 or args.setup_limit < 0 or args.step_limit < 0:
         parser.error("--limit-scale must be > 0, --setup-limit and --step-limit >= 0")
     args.sections = sections
@@ -159,15 +159,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.budget_minutes and total > args.budget_minutes:
         print(f"  the estimate exceeds the budget: whatever has not started after {args.budget_minutes:.0f} min "
               "is skipped", flush=True)
-    reports = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated run still kills its workers
     try:
         for name in args.sections:
-            reports.append(run_section(ctx, name, estimates[name]))
+            run_section(ctx, machine, name, estimates[name])
     finally:
         kill_all_workers()
-
-    from bench import summary
 
     doc["results"] = ctx.results
     doc["summary"] = summary.build(doc["results"])
@@ -184,8 +181,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.replace(tmp, out_path)
 
     print()
-    print("\n\n".join(reports))
-    print(summary.report(doc["summary"]))
+    print(report.render(doc, "en", out_path.name))
     print(f"\nload average: start {doc['load_average']['start']}, end {doc['load_average']['end']}; "
           f"{doc['seconds'] / 60:.1f} min in all (estimated {total:.1f})")
     print(f"wrote {out_path}")
@@ -200,8 +196,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 1 if errors else 0
 
 
-def run_section(ctx: Context, name: str, estimate_s: float) -> str:
-    """Run one section into ``ctx.results[name]`` and return its printed table."""
+def run_section(ctx: Context, machine: Dict[str, Any], name: str, estimate_s: float) -> None:
+    """Run one section into ``ctx.results[name]`` and print its table (bench.report's, as the docs show it)."""
     module = importlib.import_module(f"bench.{name}")
     t0 = time.time()
     load0 = load_average()
@@ -220,15 +216,7 @@ def run_section(ctx: Context, name: str, estimate_s: float) -> str:
     result["estimate_s"] = estimate_s
     result["load_average"] = {"start": load0, "end": load_average()}
     ctx.results[name] = result
-    if "error" in result:
-        text = f"{name}: ERROR {result['error']}"
-    elif "skipped" in result:
-        text = f"{name}: skipped: {result['skipped']}"
-    else:
-        text = module.report(result)
-    print(text, flush=True)
-    return text
-
+    print(report.section_body({"machine": machine, "results": ctx.results}, name, "en"), flush=True)
 
 if __name__ == "__main__":
     raise SystemExit(main())

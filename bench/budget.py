@@ -101,7 +101,7 @@ def train_step_s(framework: str, mode: str, model: str, batch: int, size: int, k
 
 
 def _ms_train(spec: Dict[str, Any], kind: str) -> Expected:
-    step = train_step_s("ms", "fp32", spec["model"], spec["batch"], spec["size"], kind) * (spec.get("sink_size") or 1)
+    step = train_step_s("ms", "fp32", spec["model"], spec["batch"], spec["size"], kind)
     fixed = (IMPORT_S["ms"] + COMPILE_S.get(spec["model"], 5.0)) * fixed_scale(kind)
     return Expected(fixed + (FIRST_STEP_STEPS + spec.get("warmup", 1)) * step, step)
 
@@ -166,18 +166,14 @@ def _checkpoints(spec: Dict[str, Any], kind: str) -> Expected:
 
 
 def _eval_sweep(spec: Dict[str, Any], kind: str) -> Expected:
-    """bench.engine.EvalSweep: a round is one sweep over ``checkpoints`` (a network built and compiled once, or per
-    checkpoint in mode ``before``); the setup reads the split once and runs a cold sweep."""
+    """bench.engine.EvalSweep: a round is one sweep over ``checkpoints`` (a network built and compiled once, and the
+    unfolded twin later checkpoints are loaded into); the setup reads the split once and runs a cold sweep."""
     r, images, batch = rates(kind), spec["images"], spec["batch"]
     batches, shapes = -(-images // batch), 1 + bool(images % batch and images > batch)
     per_image = (r["ms_infer"] * MODEL_SCALE["ms"].get(spec["model"], 1.0) + r["data_eval"]) * _pixels(spec["size"])
     evaluate = images * per_image + batches * EVAL_BATCH_S
     build = (BUILD_S + shapes * EVAL_COMPILE_S.get(spec["model"], 1.0)) * fixed_scale(kind)
-    if spec["mode"] == "before":  # a network built, folded and compiled per checkpoint
-        builds = spec["checkpoints"] * build
-    else:  # one, and the unfolded twin later checkpoints are loaded into
-        builds = build + BUILD_S * fixed_scale(kind)
-    sweep = spec["checkpoints"] * evaluate + builds
+    sweep = spec["checkpoints"] * evaluate + build + BUILD_S * fixed_scale(kind)
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + images * r["data_eval"] * _pixels(spec["size"]) + sweep, sweep)
 
 
@@ -192,12 +188,6 @@ EXPECTED: Dict[str, Callable[[Dict[str, Any], str], Expected]] = {
 def expected(task: str, spec: Dict[str, Any], kind: str) -> Expected:
     """Expected seconds of ``task`` with ``spec`` on a quiet machine of ``kind`` (KeyError: a task without a model)."""
     return EXPECTED[task](spec, kind)
-
-
-def point_s(spec: Dict[str, Any], kind: str, steps: int) -> float:
-    """A scaling point of bench.train.MsTrain (``point``): compile, first step, warm-up and ``steps`` steps."""
-    e = _ms_train(spec, kind)
-    return COMPILE_S.get(spec["model"], 5.0) * fixed_scale(kind) + (FIRST_STEP_STEPS + 1 + steps) * e.step_s
 
 
 def limit(expected_s: float, grace_s: float, scale: float = 1.0) -> float:

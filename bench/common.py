@@ -6,7 +6,6 @@ only in the worker processes that measure it.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import selectors
@@ -98,19 +97,6 @@ def paired_ratio(a: Sequence[Optional[float]], b: Sequence[Optional[float]]) -> 
     """Median over rounds of ``a[r] / b[r]``: both sides measured in the same lockstep round, so load that drifts
     between rounds cancels (far less noisy here than the ratio of the two medians)."""
     return median([x / y for x, y in zip(a, b) if x is not None and y])
-
-
-def loglog_slope(xs: Sequence[float], ys: Sequence[float]) -> Optional[float]:
-    """Least-squares slope of log(y) against log(x): the scaling exponent (time ~ x^slope)."""
-    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x and y]
-    if len(pts) < 2:
-        return None
-    mx = sum(p[0] for p in pts) / len(pts)
-    my = sum(p[1] for p in pts) / len(pts)
-    sxx = sum((p[0] - mx) ** 2 for p in pts)
-    if sxx == 0:
-        return None
-    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
 
 
 def rnd(x: Optional[float], digits: int = 4) -> Optional[float]:
@@ -462,11 +448,6 @@ class Context:
         limits = budget.limits(task, spec, self.speed_kind, self.limit_scale, self.setup_limit, self.step_limit)
         return Worker(name, task, spec, self.log_dir, env=env, limits=limits, deadline=self.deadline,
                       expected=budget.expected(task, spec, self.speed_kind))
-
-    def point_limit(self, spec: Dict[str, Any], steps: int) -> float:
-        """Limit of one scaling point (a new shape: compile, first step, warm-up, ``steps`` steps)."""
-        return self.setup_limit or budget.limit(budget.point_s(spec, self.speed_kind, steps), budget.SETUP_GRACE_S,
-                                                self.limit_scale)
 
     def skip(self, reason: Optional[SkipReason]) -> Optional[SkipReason]:
         """``reason`` to skip a mode this CPU cannot run natively, unless ``--run-emulated`` measures it anyway."""

@@ -34,7 +34,6 @@ class SkipReason:
 
 
 BF16_EMULATED = SkipReason("bf16_emulated", "bf16 would be emulated: no AVX512_BF16 or AMX-BF16")
-NO_AVX512_SAME_AS_DEFAULT = SkipReason("same_as_default", "no AVX-512: an AVX2 cap changes nothing on this CPU")
 
 
 @dataclass(frozen=True)
@@ -114,13 +113,6 @@ def torch_mode_skip(mode: str, cpu: CpuInfo) -> Optional[SkipReason]:
     ResNet50 batch-16 first step took over 12 minutes on Zen 3). fp32 and channels_last run everywhere."""
     if mode.startswith("bf16") and not cpu.native_bf16:
         return BF16_EMULATED
-    return None
-
-
-def isa_cap_skip(isa: str, cpu: CpuInfo) -> Optional[SkipReason]:
-    """A ``ONEDNN_MAX_CPU_ISA`` cap that is a no-op here (capping at AVX2 a CPU that has nothing above it)."""
-    if isa.upper() == "AVX2" and not cpu.has("avx512f"):
-        return NO_AVX512_SAME_AS_DEFAULT
     return None
 
 

@@ -12,8 +12,7 @@ flatter them); img/s is the median over rounds of a fixed number of batches afte
 
 The ratio to the train step's consumption divides the pipeline's img/s by the img/s of the MindSpore train step
 measured in the ``train`` section of the same run (the first model there, ResNet50 batch 32 in a full run).
-``loop`` adds train.py's whole loop: the same train step fed by the 2-worker train pipeline on the same cores,
-stepped in lockstep with the step on a fixed synthetic batch.
+(train.py's whole loop, pipeline and step sharing the cores, is the ``engine`` section's.)
 """
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from bench import budget
-from bench.common import BUDGET_EXHAUSTED, Context, median, ratio, rnd, run_lockstep, status, table
+from bench.common import BUDGET_EXHAUSTED, Context, median, ratio, rnd
 from bench.measure import Timer
 
 IMAGENET_LIKE_SIZES: Tuple[Tuple[int, int], ...] = ((500, 375), (375, 500), (500, 333), (500, 400), (333, 500),
@@ -130,21 +129,16 @@ def train_consumption(ctx: Context) -> Tuple[Any, Any]:
 
 
 def plan(ctx: Context) -> Dict[str, Any]:
-    """Pipelines over ``images`` generated JPEGs, and train.py's loop (``loop``: model, batch, size, rounds)."""
+    """Pipelines over ``images`` generated JPEGs, ``batches`` batches a round."""
     if ctx.quick:
-        return {"images": 64, "batches": 4, "rounds": 2, "loop": ("resnet18", 4, 64, 2)}
-    return {"images": 256, "batches": 48, "rounds": 3, "loop": ("resnet50", 16, 224, 3)}
+        return {"images": 64, "batches": 4, "rounds": 2}
+    return {"images": 256, "batches": 48, "rounds": 3}
 
 
 def pipeline_specs(ctx: Context, root: Path, batches: int) -> List[Dict[str, Any]]:
     worker_counts = [1, 2] if ctx.threads >= 2 else [1]
     return [{"data_dir": str(root), "kind": kind, "workers": n, "batches_per_step": batches}
             for kind in ("train", "eval") for n in worker_counts]
-
-
-def loop_spec(ctx: Context) -> Dict[str, Any]:
-    model, batch, size, _ = plan(ctx)["loop"]
-    return {"model": model, "batch": batch, "size": size, "num_classes": 4}
 
 
 IMAGE_S = 0.015  # generating one ImageNet-sized JPEG (make_image_folder), Zen 5
@@ -154,10 +148,7 @@ def estimate(ctx: Context) -> float:
     p, kind = plan(ctx), ctx.cpu.kind
     pipelines = budget.lockstep_s([("data.Pipeline", s) for s in pipeline_specs(ctx, ctx.work_dir, p["batches"])],
                                   p["rounds"], kind)
-    common = loop_spec(ctx)
-    loop = budget.lockstep_s([("train.MsTrain", common), ("train.MsTrain", {**common, "data_dir": "x"})],
-                             p["loop"][3], kind)
-    return p["images"] * IMAGE_S * budget.fixed_scale(kind) + pipelines + loop
+    return p["images"] * IMAGE_S * budget.fixed_scale(kind) + pipelines
 
 
 def run(ctx: Context) -> Dict[str, Any]:
@@ -181,46 +172,5 @@ def run(ctx: Context) -> Dict[str, Any]:
         rows.append(row)
     best_train = max((r for r in rows if r["kind"] == "train" and r.get("img_per_s")),
                      key=lambda r: r["workers"], default=None)
-    result: Dict[str, Any] = {"images": folder, "rows": rows, "train_step_img_per_s": consumption,
-                              "train_step": consumer,
-                              "train_consumption_ratio": best_train and best_train.get("x_train_step")}
-    result["loop"] = run_loop(ctx, root)
-    return result
-
-
-def run_loop(ctx: Context, root: Path) -> Dict[str, Any]:
-    """train.py's loop (pipeline feeding the step on the same cores) vs the step on a fixed batch."""
-    model, batch, size, rounds = plan(ctx)["loop"]
-    common = loop_spec(ctx)
-    workers = [ctx.worker("loop-synthetic", "train.MsTrain", common),
-               ctx.worker("loop-pipeline", "train.MsTrain", {**common, "data_dir": str(root)})]
-    rounds_done = run_lockstep(workers, rounds, label="data loop")
-    rows = []
-    for w in workers:
-        row = w.summary()
-        times = w.values("seconds")
-        row.update({"step_s": [rnd(t) for t in times], "step_s_median": rnd(median(times)),
-                    "img_per_s": rnd(batch / median(times), 3) if times else None})
-        rows.append(row)
-    return {"model": model, "batch": batch, "size": size, "rounds": rounds, "rounds_done": rounds_done, "rows": rows,
-            "pipeline_over_synthetic": rnd(ratio(rows[1].get("img_per_s"), rows[0].get("img_per_s")), 3)}
-
-
-def report(result: Dict[str, Any]) -> str:
-    img = result["images"]
-    lines = [f"data pipeline: {img['images']} generated JPEGs (mean {img['mean_kb']} KB), batch 32, 224x224; "
-             f"x train step = pipeline img/s / {result.get('train_step') or 'train step (not measured)'} "
-             f"({rnd(result.get('train_step_img_per_s'), 2)} img/s)"]
-    rows = [(f"{r['kind']} transforms", r["workers"], r.get("img_per_s"), r.get("x_train_step"),
-             r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"), status(r))
-            for r in result["rows"]]
-    lines.append(table(["pipeline", "workers", "img/s", "x train step", "peak RSS GB", "cpu util", "error"], rows))
-    loop = result.get("loop")
-    if loop:
-        lines.append("")
-        lines.append(f"train.py loop: {loop['model']} batch {loop['batch']}, synthetic batch vs 2-worker pipeline "
-                     f"on the same cores, {loop.get('rounds_done', loop['rounds'])} lockstep rounds")
-        lines.append(table(["feed", "img/s", "step s", "error"],
-                           [(r["name"], r.get("img_per_s"), r.get("step_s_median"), status(r))
-                            for r in loop["rows"]]))
-    return "\n".join(lines)
+    return {"images": folder, "rows": rows, "train_step_img_per_s": consumption, "train_step": consumer,
+            "train_consumption_ratio": best_train and best_train.get("x_train_step")}

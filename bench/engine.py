@@ -21,20 +21,13 @@ creating and stopping its iterator, the callbacks' begin and end; the wait for i
 
 ``eval_sweep``: eval.py over a directory of checkpoints (ResNet18 at 64 px, 300 generated images, eval transforms,
 ``eval_batch_size`` 32, so 9 full batches and one of 12: two batch shapes; 5 checkpoints named as train.py names
-them). Two processes in lockstep (:class:`EvalSweep`); a round is one sweep over the directory as one eval.py run
-does it, its network built anew (the dataset is built once, in setup, as eval.py builds it once):
-
-- ``after``: eval.py now: one ``mindzoo.eval.sweep.CheckpointEvaluator`` built from the first checkpoint, then
-  ``load`` + ``evaluate`` for each: one compiled graph per batch shape, whatever the number of checkpoints;
-- ``before``: eval.py before commit 215a740, which built, loaded and BN-folded a fresh network per checkpoint and
-  counted with a fresh ``TopKCorrect``, so every checkpoint compiled its graphs again. Reproduced as a new
-  ``CheckpointEvaluator`` per checkpoint: the same calls (``create_model`` with the checkpoint, ``set_train(False)``,
-  ``fold_batchnorm``, a new counter), plus a ``fold_plan`` walk over the cells.
-
-Per sweep: graphs compiled (``graphs_compiled``: the counting Cells' compile caches; ``graphs_after_each``: the
-running total after each checkpoint), the time to the first result, each checkpoint's time (build or load, then
-evaluate), the total. ``before_over_after`` is the paired per-round ratio of total times. The setup's sweep (the
-process's first, ``cold_*``) is kept apart from the measured rounds.
+them). One process (:class:`EvalSweep`): a round is one sweep over the directory as one eval.py run does it (the
+dataset is built once, in setup, as eval.py builds it once): one ``mindzoo.eval.sweep.CheckpointEvaluator`` built
+from the first checkpoint, then ``load`` + ``evaluate`` for each. Per sweep: graphs compiled (``graphs_compiled``:
+the counting Cells' compile caches; ``graphs_after_each``: the running total after each checkpoint; target: one per
+batch shape, whatever the number of checkpoints), the time to the first result, each checkpoint's time, the total.
+The setup's sweep (the process's first, ``cold_*``) is kept apart from the measured rounds. (The replay of eval.py
+before CheckpointEvaluator, a fresh network per checkpoint, is written up in bench/NOTES.md.)
 """
 from __future__ import annotations
 
@@ -49,7 +42,7 @@ from bench.measure import Timer, ms_context
 LOOP_TARGET = 0.9
 EPOCHS_BUILT = 1000  # the LR schedule is built for this many epochs; each round trains one of them
 LABELS = {"loop": "train.py loop (engine fit: pipeline, read points)", "bare": "bare train step, fixed batch",
-          "before": "before: fresh network per checkpoint", "after": "after: one CheckpointEvaluator (eval.py)"}
+          "after": "one CheckpointEvaluator (eval.py)"}
 
 
 def epoch_recorder() -> Any:
@@ -173,14 +166,12 @@ class Checkpoints:
 
 
 class EvalSweep:
-    """eval.py's work over a checkpoint directory, ``mode`` ``after`` (one CheckpointEvaluator) or ``before`` (a
-    new one per checkpoint); one sweep a round. ``checkpoints`` and ``images`` are for bench.budget's estimate."""
+    """eval.py's work over a checkpoint directory with one CheckpointEvaluator; one sweep a round. ``checkpoints``
+    and ``images`` are for bench.budget's estimate."""
 
-    def __init__(self, data_dir: str, checkpoint_dir: str, mode: str, model: str, size: int, batch: int,
-                 num_classes: int, checkpoints: int = 0, images: int = 0, threads: int = 0) -> None:
-        if mode not in ("before", "after"):
-            raise ValueError(f"mode must be before or after, got {mode!r}")
-        self.data_dir, self.checkpoint_dir, self.mode, self.model = data_dir, checkpoint_dir, mode, model
+    def __init__(self, data_dir: str, checkpoint_dir: str, model: str, size: int, batch: int, num_classes: int,
+                 checkpoints: int = 0, images: int = 0, threads: int = 0) -> None:
+        self.data_dir, self.checkpoint_dir, self.model = data_dir, checkpoint_dir, model
         self.size, self.batch, self.num_classes, self.threads = size, batch, num_classes, threads
 
     def setup(self) -> Dict[str, Any]:
@@ -206,7 +197,7 @@ class EvalSweep:
         shapes = sorted({int(labels.shape[0]) for _, labels in self.dataset.create_tuple_iterator(num_epochs=1)},
                         reverse=True)
         cold = self._sweep()
-        info.update(mode=self.mode, checkpoints=len(self.checkpoints), images=data_info.num_images,
+        info.update(checkpoints=len(self.checkpoints), images=data_info.num_images,
                     batch_sizes=shapes, batch_shapes=len(shapes), fold_bn=cfg.fold_bn, crop=geometry.crop_size,
                     cold_total_s=round(cold["seconds"], 3), cold_first_result_s=round(cold["first_result_s"], 3),
                     cold_graphs_compiled=cold["graphs_compiled"])
@@ -217,7 +208,6 @@ class EvalSweep:
 
         cfg = self.cfg
         evaluator: Optional[CheckpointEvaluator] = None
-        compiled_before = 0  # graphs of the evaluators already dropped (mode "before")
         checkpoint_s: List[float] = []
         graphs_after_each: List[int] = []
         counts: List[List[int]] = []
@@ -226,16 +216,14 @@ class EvalSweep:
             first_result_s = 0.0
             for ckpt in self.checkpoints:
                 t0 = time.perf_counter()
-                if evaluator is None or self.mode == "before":
-                    if evaluator is not None:
-                        compiled_before += evaluator.graphs_compiled
+                if evaluator is None:
                     evaluator = CheckpointEvaluator(cfg.net_name, cfg.num_classes, ckpt, fold_bn=cfg.fold_bn)
                 else:
                     evaluator.load(ckpt)
                 result = evaluator.evaluate(self.dataset)
                 checkpoint_s.append(time.perf_counter() - t0)
                 first_result_s = first_result_s or time.perf_counter() - start
-                graphs_after_each.append(compiled_before + evaluator.graphs_compiled)
+                graphs_after_each.append(evaluator.graphs_compiled)
                 counts.append([result.correct_top1, result.correct_top5, result.total])
         return total.record(first_result_s=first_result_s, checkpoint_s=checkpoint_s,
                             graphs_compiled=graphs_after_each[-1], graphs_after_each=graphs_after_each, counts=counts)
@@ -271,10 +259,10 @@ def checkpoint_spec(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
             "out_dir": str(ctx.work_dir / "engine-checkpoints")}
 
 
-def eval_specs(ctx: Context, p: Dict[str, Any]) -> List[Dict[str, Any]]:
-    common = {k: p[k] for k in ("model", "size", "batch", "num_classes", "checkpoints", "images")}
-    common.update(data_dir=str(ctx.work_dir / "engine-images"), checkpoint_dir=str(ctx.work_dir / "engine-checkpoints"))
-    return [{**common, "mode": mode} for mode in ("before", "after")]
+def eval_spec(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    spec = {k: p[k] for k in ("model", "size", "batch", "num_classes", "checkpoints", "images")}
+    return {**spec, "data_dir": str(ctx.work_dir / "engine-images"),
+            "checkpoint_dir": str(ctx.work_dir / "engine-checkpoints")}
 
 
 def estimate(ctx: Context) -> float:
@@ -287,7 +275,7 @@ def estimate(ctx: Context) -> float:
     return (images * budget.SMALL_IMAGE_S * budget.fixed_scale(kind)
             + budget.lockstep_s(jobs("engine.TrainLoop", loop_specs(ctx, p["loop"])), p["loop"]["rounds"], kind)
             + budget.expected("engine.Checkpoints", checkpoint_spec(ctx, p["eval"]), kind).setup_s + budget.EXIT_S
-            + budget.lockstep_s(jobs("engine.EvalSweep", eval_specs(ctx, p["eval"])), p["eval"]["rounds"], kind))
+            + budget.lockstep_s(jobs("engine.EvalSweep", [eval_spec(ctx, p["eval"])]), p["eval"]["rounds"], kind))
 
 
 def make_images(ctx: Context, p: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
@@ -340,31 +328,21 @@ def run_eval_sweep(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     writer.finish()
     if not ok:
         return {**p, "error": f"writing the checkpoints failed: {writer.error}", "rows": []}
-    workers = [ctx.worker(f"engine-eval-{s['mode']}", "engine.EvalSweep", s) for s in eval_specs(ctx, p)]
-    rounds_done = run_lockstep(workers, p["rounds"], label="engine eval")
-    rows = []
-    for w in workers:
-        row = w.summary()
-        per_ckpt = [s["checkpoint_s"] for s in w.steps]
-        compiled = [int(x) for x in w.values("graphs_compiled")]
-        row.update({"mode": w.spec["mode"], "label": LABELS[w.spec["mode"]],
-                    "total_s": [rnd(x) for x in w.values("seconds")], "total_s_median": rnd(median(w.values("seconds"))),
-                    "first_result_s": [rnd(x) for x in w.values("first_result_s")],
-                    "first_result_s_median": rnd(median(w.values("first_result_s"))),
-                    "checkpoint_s_median": [rnd(median(list(x))) for x in zip(*per_ckpt)],
-                    "graphs_compiled_rounds": compiled, "graphs_compiled": compiled[-1] if compiled else None,
-                    "graphs_after_each": w.steps[-1]["graphs_after_each"] if w.steps else [],
-                    "counts": w.steps[-1]["counts"] if w.steps else []})
-        rows.append(row)
-    before, after = rows
-    shapes = after.get("batch_shapes") or before.get("batch_shapes")
-    return {**p, "rounds_done": rounds_done, "rows": rows, "batch_shapes": shapes,
-            "batch_sizes": after.get("batch_sizes") or before.get("batch_sizes"),
-            "before_over_after": rnd(paired_ratio(before.get("total_s", []), after.get("total_s", [])), 3),
-            "first_result_before_over_after": rnd(paired_ratio(before.get("first_result_s", []),
-                                                               after.get("first_result_s", [])), 3),
-            "compiles_once_per_shape": (after.get("graphs_compiled") == shapes) if shapes else None,
-            "results_agree": bool(before.get("counts")) and before.get("counts") == after.get("counts")}
+    w = ctx.worker("engine-eval", "engine.EvalSweep", eval_spec(ctx, p))
+    rounds_done = run_lockstep([w], p["rounds"], label="engine eval")
+    per_ckpt = [s["checkpoint_s"] for s in w.steps]
+    compiled = [int(x) for x in w.values("graphs_compiled")]
+    row = {**w.summary(), "mode": "after", "label": LABELS["after"],  # "after": older files also have "before"
+           "total_s": [rnd(x) for x in w.values("seconds")], "total_s_median": rnd(median(w.values("seconds"))),
+           "first_result_s": [rnd(x) for x in w.values("first_result_s")],
+           "first_result_s_median": rnd(median(w.values("first_result_s"))),
+           "checkpoint_s_median": [rnd(median(list(x))) for x in zip(*per_ckpt)],
+           "graphs_compiled_rounds": compiled, "graphs_compiled": compiled[-1] if compiled else None,
+           "graphs_after_each": w.steps[-1]["graphs_after_each"] if w.steps else [],
+           "counts": w.steps[-1]["counts"] if w.steps else []}
+    shapes = row.get("batch_shapes")
+    return {**p, "rounds_done": rounds_done, "rows": [row], "batch_shapes": shapes, "batch_sizes": row.get("batch_sizes"),
+            "compiles_once_per_shape": (row.get("graphs_compiled") == shapes) if shapes else None}
 
 
 def report(result: Dict[str, Any]) -> str:
@@ -380,8 +358,8 @@ def report(result: Dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"eval.py over {sweep['checkpoints']} checkpoints: {sweep['model']} {sweep['size']}x{sweep['size']}, "
                  f"{sweep['images']} images, batch {sweep['batch']} (batch shapes {sweep.get('batch_sizes')}), "
-                 f"{sweep.get('rounds_done', sweep['rounds'])} lockstep rounds; before / after total = "
-                 f"{sweep.get('before_over_after')}; same counts: {sweep.get('results_agree')}"
+                 f"{sweep.get('rounds_done', sweep['rounds'])} rounds; one graph per batch shape: "
+                 f"{sweep.get('compiles_once_per_shape')}"
                  + (f"  (error: {sweep['error']})" if sweep.get("error") else ""))
     lines.append(table(["sweep", "graphs", "graphs after each", "first result s", "per checkpoint s", "total s",
                         "error"],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from bench.common import fmt, rnd, table
+from bench.common import rnd
 
 
 def _train_row(results: Dict[str, Any], model: str, task: str, mode: Optional[str] = None) -> Optional[Dict[str, Any]]:
@@ -66,11 +66,3 @@ def build(results: Dict[str, Any]) -> Dict[str, Any]:
                                f"(graphs compiled; {sweep.get('batch_shapes')} batch shapes)",
                                after.get("graphs_compiled"), sweep.get("batch_shapes") or 0, False))
     return {"targets": targets}
-
-
-def report(summary: Dict[str, Any]) -> str:
-    rows = [(t["target"], fmt(t["value"], 3), {True: "yes", False: "NO", None: "-"}[t["met"]])
-            for t in summary.get("targets", [])]
-    if not rows:
-        return ""
-    return "targets (ratios from this run)\n" + table(["target", "value", "met"], rows)

@@ -4,8 +4,7 @@ MindSpore side (:class:`MsTrain`): exactly what train.py builds, through the sam
 (``mindzoo.train.engine``: ``build_network`` + ``make_train_step`` on a Config with a constant LR 0.01, SGD
 momentum 0.9, weight decay 1e-4, label smoothing 0.1, fixed loss scale 1) in GRAPH mode - the bare train step
 called on a float32 NCHW image Tensor and int32 labels (the layout the pipeline yields), with ``loss.asnumpy()``
-after each step. ``data_dir`` adds train.py's pipeline (``train_data(cfg, net).train_dataset(0)``, the train
-transforms), so the pipeline shares the cores with the step.
+after each step. (train.py's whole loop around this step is the ``engine`` section's.)
 
 PyTorch side (:class:`TorchTrain`): ``mindzoo.convert.torch_reference`` (torchvision's ResNet), SGD momentum
 0.9 with weight decay 1e-4 off BN/bias, label-smoothed cross-entropy, ``torch.set_num_threads`` = MindSpore's
@@ -14,10 +13,10 @@ PyTorch side (:class:`TorchTrain`): ``mindzoo.convert.torch_reference`` (torchvi
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from bench import budget
-from bench.common import Context, median, paired_ratio, rnd, run_lockstep, status, table, torch_env
+from bench.common import Context, median, paired_ratio, rnd, run_lockstep, torch_env
 from bench.cpu import skipped_row, torch_mode_skip
 from bench.measure import Timer, build_torch_model, ms_context
 
@@ -27,34 +26,32 @@ TORCH_MODES = {"fp32": "fp32 NCHW", "cl": "fp32 channels_last", "bf16": "bf16 au
 
 class MsTrain:
     def __init__(self, model: str, batch: int, size: int, threads: int = 0, num_classes: int = 1000,
-                 warmup: int = 1, context: Optional[Dict[str, Any]] = None, data_dir: str = "",
-                 data_workers: int = 0, sink_size: int = 0, amp_level: str = "O0", cpu_affinity: bool = False) -> None:
+                 warmup: int = 1) -> None:
         self.model, self.batch, self.size, self.threads = model, batch, size, threads
-        self.num_classes, self.warmup, self.context = num_classes, warmup, context
-        self.data_dir, self.data_workers, self.sink_size, self.amp_level = data_dir, data_workers, sink_size, amp_level
-        self.cpu_affinity = cpu_affinity
+        self.num_classes, self.warmup = num_classes, warmup
 
     def setup(self) -> Dict[str, Any]:
-        info = ms_context(self.threads, self.context)
+        info = ms_context(self.threads)
         import mindspore as ms
         import numpy as np
 
         from mindzoo.train.engine import build_network, make_train_step
 
-        self.ms, self.np = ms, np
-        if self.cpu_affinity:
-            ms.runtime.set_cpu_affinity(True)
-            info["cpu_affinity"] = True
         t0 = time.perf_counter()
         cfg = self._config()
         net = build_network(cfg)
         self.step_cell, _ = make_train_step(cfg, net, steps_per_epoch=100_000, global_batch=self.batch)
         info["build_s"] = round(time.perf_counter() - t0, 3)
-        self.iterator = None
-        if self.data_dir:
-            self._make_iterator(cfg, net)
-        self.fn = self._sink_fn() if self.sink_size else None
-        info.update(self._first(self.batch, self.size))
+        rng = np.random.default_rng(0)
+        self.x = ms.Tensor(rng.standard_normal((self.batch, 3, self.size, self.size), dtype=np.float32))
+        self.y = ms.Tensor(rng.integers(0, self.num_classes, self.batch, dtype=np.int32))
+        with Timer() as compile_t:
+            self.step_cell.compile(self.x, self.y)
+        with Timer() as first_t:
+            self._run()
+        info.update(compile_s=round(compile_t.seconds, 3), first_step_s=round(compile_t.seconds + first_t.seconds, 3))
+        for _ in range(self.warmup):
+            self._run()
         return info
 
     def _config(self) -> Any:
@@ -63,65 +60,17 @@ class MsTrain:
 
         return load_config(overrides={
             "net_name": self.model, "num_classes": self.num_classes, "batch_size": self.batch,
-            "train_image_size": self.size, "data_path": self.data_dir, "amp_level": self.amp_level,
-            "num_parallel_workers": self.data_workers or self.threads, "epoch_size": 1, "warmup_epochs": 0,
+            "train_image_size": self.size, "epoch_size": 1, "warmup_epochs": 0,
             "lr": 0.01, "lr_base_batch": 0, "lr_schedule": "constant", "momentum": 0.9, "weight_decay": 1e-4,
             "label_smoothing": 0.1, "loss_scale_type": "fixed", "loss_scale": 1.0, "run_eval": False})
 
-    def _make_iterator(self, cfg: Any, net: Any) -> None:
-        from mindzoo.train.engine import train_data
-
-        self.dataset = train_data(cfg, net).train_dataset(0).repeat(1_000_000)
-        if not self.sink_size:
-            self.iterator = self.dataset.create_tuple_iterator(num_epochs=1)
-
-    def _sink_fn(self) -> Any:
-        """``mindspore.data_sink``: the dataset feeds the step inside the runtime, ``sink_size`` steps a call."""
-        return self.ms.data_sink(self.step_cell, self.dataset, sink_size=self.sink_size)
-
-    def _inputs(self, batch: int, size: int) -> None:
-        rng = self.np.random.default_rng(0)
-        self.x = self.ms.Tensor(rng.standard_normal((batch, 3, size, size), dtype=self.np.float32))
-        self.y = self.ms.Tensor(rng.integers(0, self.num_classes, batch, dtype=self.np.int32))
-
     def _run(self) -> float:
-        if self.fn is not None:
-            loss = self.fn()[0]
-        elif self.iterator is not None:
-            images, labels = next(self.iterator)
-            loss = self.step_cell(images, labels)[0]
-        else:
-            loss = self.step_cell(self.x, self.y)[0]
-        return float(loss.asnumpy())
-
-    def _first(self, batch: int, size: int) -> Dict[str, Any]:
-        self.batch, self.size = batch, size
-        out: Dict[str, Any] = {}
-        if self.iterator is None and self.fn is None:
-            self._inputs(batch, size)
-            with Timer() as t:
-                self.step_cell.compile(self.x, self.y)
-            out["compile_s"] = round(t.seconds, 3)
-        with Timer() as t:
-            self._run()
-        out["first_step_s"] = round(t.seconds + out.get("compile_s", 0.0), 3)
-        for _ in range(self.warmup):
-            self._run()
-        return out
+        return float(self.step_cell(self.x, self.y)[0].asnumpy())
 
     def step(self) -> Dict[str, Any]:
         with Timer() as t:
             loss = self._run()
-        images = self.batch * (self.sink_size or 1)
-        return t.record(img_s=images / t.seconds, loss=loss)
-
-    def point(self, batch: int, size: int, steps: int) -> Dict[str, Any]:
-        """Scaling sweep: a new input shape (GRAPH mode compiles it), then ``steps`` measured steps."""
-        out = self._first(batch, size)
-        times = [self.step()["seconds"] for _ in range(steps)]
-        from bench.measure import peak_rss_mb
-
-        return {**out, "step_s": times, "step_s_median": median(times), "peak_rss_mb_so_far": peak_rss_mb()}
+        return t.record(img_s=self.batch / t.seconds, loss=loss)
 
     def finish(self) -> Dict[str, Any]:
         return {}
@@ -278,18 +227,3 @@ def run(ctx: Context) -> Dict[str, Any]:
         groups.append({**g, "rounds_done": rounds_done, "rows": rows, "ms_img_per_s": rows[0].get("img_per_s"),
                        "torch_fp32_best_step_s": [rnd(t) for t in best]})
     return {"groups": groups}
-
-
-def report(result: Dict[str, Any]) -> str:
-    lines = []
-    for g in result["groups"]:
-        rows = [(r["label"], r.get("img_per_s"), r.get("step_s_median"), r.get("vs_torch_fp32"),
-                 r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024, r.get("cpu_utilization"),
-                 status(r)) for r in g["rows"]]
-        lines.append(f"train step: {g['model']}, batch {g['batch']}, {g['size']}x{g['size']}, median of "
-                     f"{g.get('rounds_done', g['rounds'])} lockstep rounds; x torch fp32 = paired per-round speed "
-                     f"ratio to the faster PyTorch fp32 NCHW (default or PASSIVE OpenMP wait) of each round")
-        lines.append(table(["framework / mode", "img/s", "step s", "x torch fp32", "first step s", "peak RSS GB",
-                            "cpu util", "error"], rows))
-        lines.append("")
-    return "\n".join(lines)
