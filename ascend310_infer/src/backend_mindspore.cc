@@ -16,8 +16,6 @@
  * This file may be compiled with _GLIBCXX_USE_CXX11_ABI=0 (CMake option MS_CXX11_ABI=OFF, the default, as
  * MindSpore's packages and its model-zoo harnesses are): the Backend interface carries no std::string.
  */
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +34,7 @@
 #include "include/api/types.h"
 
 #include "backend.h"
+#include "mindspore_log.h"
 
 #ifndef MINDZOO_MINDSPORE_PACKAGE
 #define MINDZOO_MINDSPORE_PACKAGE ""
@@ -93,58 +92,6 @@ MindirHeader ReadMindirHeader(const std::string &path) {
   }
   header.readable = in.eof();
   return header;
-}
-
-// Redirects file descriptor 2 to a temporary file between Start and Stop: MindSpore reports why Build failed
-// only in its log (glog, on stderr), not in the Status it returns.
-class StderrCapture {
- public:
-  ~StderrCapture() { Stop(); }
-  void Start() {
-    std::fflush(stderr);
-    file_ = std::tmpfile();
-    saved_ = file_ ? dup(STDERR_FILENO) : -1;
-    if (saved_ < 0 || dup2(fileno(file_), STDERR_FILENO) < 0) Release();
-  }
-  std::string Stop() {
-    std::string text;
-    if (file_ == nullptr) return text;
-    std::fflush(stderr);
-    dup2(saved_, STDERR_FILENO);
-    std::rewind(file_);
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), file_)) > 0) text.append(buffer, n);
-    Release();
-    return text;
-  }
-
- private:
-  void Release() {
-    if (saved_ >= 0) close(saved_);
-    if (file_ != nullptr) std::fclose(file_);
-    saved_ = -1;
-    file_ = nullptr;
-  }
-  std::FILE *file_ = nullptr;
-  int saved_ = -1;
-};
-
-// The message of the last "[ERROR]" line of a MindSpore log ("" if none).
-std::string LastLoggedError(const std::string &log) {
-  std::string last;
-  size_t start = 0;
-  while (start < log.size()) {
-    size_t end = log.find('\n', start);
-    if (end == std::string::npos) end = log.size();
-    const std::string line = log.substr(start, end - start);
-    if (line.rfind("[ERROR]", 0) == 0) {
-      const size_t message = line.find("] ", line.find("] ") + 2);
-      last = message == std::string::npos ? line : line.substr(message + 2);
-    }
-    start = end + 1;
-  }
-  return last;
 }
 
 class MindSporeBackend : public Backend {

@@ -1,6 +1,7 @@
 """``python export.py --config_path CFG --ckpt_file CKPT --file_name NAME --file_format MINDIR``.
 
-Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` at batch 1 and the model's test resolution (FixRes
+Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` (``NAME_lite.mindir`` + ``NAME_lite.json`` for MINDIR_LITE, a
+MindSpore Lite model for MindSpore's C++ API: :mod:`mindzoo.export.lite`) at batch 1 and the model's test resolution (FixRes
 ResNet50: 384) unless ``--batch_size`` / ``--eval_image_size`` / ``--width --height`` say otherwise, checks it
 against the live network, and writes ``NAME.json`` for deployment: its ``preprocess`` entry is the eval geometry
 (``mindzoo.data.geometry``, ``--crop_pct`` included) that the C++ harness and infer.py read back. BatchNorm
@@ -70,8 +71,13 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         logger.info("folded %d BatchNorms into their convolutions (logits change %.2g relative)", folded, fold_error)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
-    result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
-                               extra_info=graph_info)
+    if file_format == "MINDIR_LITE":
+        from mindzoo.export.lite import export_lite
+
+        result = export_lite(net, path, batch_size, geometry, cfg.dynamic_batch, cfg.net_name, extra_info=graph_info)
+    else:
+        result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
+                                   extra_info=graph_info)
     error = "not verified (AIR)" if result.max_error is None else f"max relative error {result.max_error:.3g}"
     logger.info("wrote %s (input %s, output %s, %s) and %s", result.path, result.input_shape,
                 result.output_shape, error, result.sidecar)
