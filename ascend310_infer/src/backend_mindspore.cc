@@ -149,6 +149,7 @@ class MindSporeBackend : public Backend {
   }
 
   bool Predict(const float *input, const std::vector<int64_t> &shape, Output *output) override {
+    if (shape != inputs_[0].Shape() && !ResizeInput(shape)) return false;
     size_t count = 1;
     for (int64_t d : shape) count *= static_cast<size_t>(d);
     std::vector<mindspore::MSTensor> inputs;
@@ -210,6 +211,18 @@ class MindSporeBackend : public Backend {
     }
 #endif
     return status == mindspore::kSuccess ? std::string() : status.ToString();
+  }
+
+  // A model with a dynamic (-1) or another batch is resized to the shape given before it runs: MindSpore Lite
+  // refuses to infer shapes otherwise ("InferShape failed").
+  bool ResizeInput(const std::vector<int64_t> &shape) {
+    mindspore::Status status = model_.Resize(model_.GetInputs(), {shape});
+    if (status != mindspore::kSuccess) {
+      error_ = "Model::Resize to the input shape failed: " + status.ToString();
+      return false;
+    }
+    inputs_ = model_.GetInputs();
+    return true;
   }
 
   // mindspore::Version() where the library fills it in (the mindspore-lite wheel's returns ""), else the
