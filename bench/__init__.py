@@ -15,7 +15,9 @@ prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>
               vs its bare train step on a fixed batch, ResNet18 32x32 batch 8; and eval.py over a directory of 5
               checkpoints: graphs compiled and times with one ``CheckpointEvaluator`` vs a fresh network each;
 - ``scaling`` ResNet50 train step time vs batch size and vs resolution, with fitted log-log exponents;
-- ``tuning``  (opt-in, not in the default run) the speed experiments written up in bench/NOTES.md.
+- ``tuning``  (opt-in, not in the default run) the speed experiments written up in bench/NOTES.md;
+- ``lite``    (opt-in) MindSpore Lite through MindSpore's C++ API vs the ONNX Runtime C++ harness and MindSpore's
+              Python MINDIR runtime, ResNet50 and ResNeXt152_64x4d (bench/lite.py).
 
 Every measurement runs in its own worker process (``python -m bench.worker``), so its first-step (compile) time
 and peak RSS are its own. Workers of one comparison are kept alive together and stepped round-robin in
@@ -32,5 +34,5 @@ has a total budget (30 minutes; ``--budget-minutes``): nothing starts that is ex
 
 SCHEMA = "mindzoo-bench/1"
 SECTIONS = ("train", "infer", "data", "engine", "scaling")
-OPTIONAL_SECTIONS = ("tuning",)
+OPTIONAL_SECTIONS = ("tuning", "lite")
 ALL_SECTIONS = SECTIONS + OPTIONAL_SECTIONS
