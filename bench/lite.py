@@ -24,7 +24,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from bench import budget
-from bench.common import REPO, Context, median, paired_ratio, rnd, run_bounded, run_lockstep, status, table
+from bench.common import REPO, Context, paired_ratio, rnd, run_bounded, run_lockstep, status, table
 from bench.infer import HARNESS_BUILD_LIMIT_S, build_harness, cpp_folder, fixed_input, summarize
 from bench.measure import Timer
 
