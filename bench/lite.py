@@ -104,7 +104,8 @@ def export_spec(ctx: Context, m: Dict[str, Any]) -> Dict[str, Any]:
 def worker_specs(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], files: Dict[str, str],
                  builds: Dict[str, Dict[str, Any]], dataset: str) -> List[Any]:
     common = {"model": m["model"], "size": m["size"], "batch": m["batch"], "latency_iters": p["latency_iters"]}
-    harness = {"model": m["model"], "dataset_path": dataset, "resize": int(m["size"] / 0.875), "crop": m["size"], "images": p["cpp_images"]}
+    harness = {"model": m["model"], "dataset_path": dataset, "resize": int(m["size"] / 0.875), "crop": m["size"],
+               "images": p["cpp_images"]}
     specs = [("mindir", "infer.Mindir", {**common, "path": files.get("mindir_dynamic")})]
     for kind, build, model in (("cpp", "ort", "onnx_dynamic"), ("cpp_lite", "lite", "mindir_lite_dynamic")):
         binary = builds[build].get("binary")
@@ -131,7 +132,8 @@ def estimate(ctx: Context) -> float:
 
 def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
     w = ctx.worker(f"lite-export-{m['model']}", "infer.Export", export_spec(ctx, m))
-    print(f"  [lite] exporting {m['model']} to MINDIR, ONNX and MINDIR_LITE with export.py's run_export ...", flush=True)
+    print(f"  [lite] exporting {m['model']} to MINDIR, ONNX and MINDIR_LITE with export.py's run_export ...",
+          flush=True)
     ok = w.setup()
     w.finish()
     if not ok:

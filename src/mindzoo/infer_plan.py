@@ -11,8 +11,8 @@ gives ``preprocess.resize_size``, ``crop_size``, ``mean``/``std``, ``interpolati
 crop given alone gets ``int(crop / crop_pct)`` with the sidecar's crop_pct (:mod:`mindzoo.data.geometry`).
 Backends: ``.onnx`` -> onnxruntime (CPU); ``.mindir`` -> the MindSpore C++ API on Ascend310/Ascend310P, the
 MindSpore runtime through its Python API (embedded in the harness) on CPU; a sidecar with format ``MINDIR_LITE``
-(``export.py --file_format=MINDIR_LITE``) -> the MindSpore C++ API on MindSpore Lite (``mindspore_lite`` on CPU). Without a DEVICE_TYPE, a ``.mindir``
-runs on Ascend310 where the Ascend driver's device node exists, else on CPU.
+(``export.py --file_format=MINDIR_LITE``) -> the MindSpore C++ API on MindSpore Lite (``mindspore_lite`` on CPU).
+Without a DEVICE_TYPE, a ``.mindir`` runs on Ascend310 where the Ascend driver's device node exists, else on CPU.
 
 numpy and the standard library only (no MindSpore), like ``postprocess.py``.
 """
@@ -27,7 +27,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from mindzoo.data.geometry import IMAGENET_MEAN, IMAGENET_STD, PIL, EvalGeometry, resize_for_crop
 from mindzoo.errors import MindzooError, UsageError
-from mindzoo.export.exporter import read_sidecar, sidecar_path
+from mindzoo.export.exporter import LITE_FORMAT, read_sidecar, sidecar_path
 
 DEVICE_TYPES = ("CPU", "Ascend310", "Ascend310P")
 ASCEND_DEVICE_NODE = "/dev/davinci_manager"  # created by the Ascend driver on Atlas hosts
@@ -75,9 +75,6 @@ def choose_backend(model: Path, device_type: str, ascend_present: bool) -> Tuple
         device = device_type or ("Ascend310" if ascend_present else "CPU")
         return ("mindspore_python" if device == "CPU" else "mindspore"), device
     raise UsageError(f"cannot tell the backend from the model's extension: {model} (expected .onnx or .mindir)")
-
-
-LITE_FORMAT = "MINDIR_LITE"  # mindzoo.export.lite's sidecar format (that module imports MindSpore; this must not)
 
 
 def lite_backend(where: str, device: str) -> Tuple[str, str]:

@@ -3,8 +3,9 @@
 Builds the demo digits dataset, trains the demo ResNet on it with train.py, scores the last checkpoint
 with eval.py, exports MINDIR + ONNX with export.py, runs the C++ harness through run_infer_310.sh on both
 (ONNX Runtime's C++ API for the ONNX; MindSpore's runtime through its Python API, embedded, for the MINDIR on
-CPU), exports MINDIR_LITE and runs it through MindSpore's C++ API (MindSpore Lite), and prints one table. Every step is the command a user would type; this module only sequences them, and
+CPU) and prints one table. Every step is the command a user would type; this module only sequences them, and
 the harness takes its sizes from the export's sidecar as a user's run does.
+It also exports MINDIR_LITE and runs that through MindSpore's C++ API (MindSpore Lite) for one more row.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """``python export.py --config_path CFG --ckpt_file CKPT --file_name NAME --file_format MINDIR``.
 
-Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` (``NAME_lite.mindir`` + ``NAME_lite.json`` for MINDIR_LITE, a
-MindSpore Lite model for MindSpore's C++ API: :mod:`mindzoo.export.lite`) at batch 1 and the model's test resolution (FixRes
+Writes ``NAME.mindir`` / ``.onnx`` / ``.air`` at batch 1 and the model's test resolution (FixRes
 ResNet50: 384) unless ``--batch_size`` / ``--eval_image_size`` / ``--width --height`` say otherwise, checks it
 against the live network, and writes ``NAME.json`` for deployment: its ``preprocess`` entry is the eval geometry
 (``mindzoo.data.geometry``, ``--crop_pct`` included) that the C++ harness and infer.py read back. BatchNorm
@@ -9,6 +8,8 @@ is folded into the convolutions first (``--fold_bn=False`` keeps it), checked ag
 logits. A relative NAME is taken from the current directory, or from ``--output_dir`` when that is given on
 the command line. Cheap checks (format,
 device, output directory, checkpoint file, model name) run before the network is built.
+``--file_format=MINDIR_LITE`` writes ``NAME_lite.mindir`` + ``NAME_lite.json`` instead: a MindSpore Lite model for
+MindSpore's C++ API, by way of the ONNX export (:mod:`mindzoo.export.lite`).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_conte
 from mindzoo.config import load_config
 from mindzoo.errors import CheckpointError, UsageError
 from mindzoo.export.exporter import (
+    LITE_FORMAT,
     ExportResult,
     check_format_supported,
     export_and_verify,
@@ -71,7 +73,7 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         logger.info("folded %d BatchNorms into their convolutions (logits change %.2g relative)", folded, fold_error)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
-    if file_format == "MINDIR_LITE":
+    if file_format == LITE_FORMAT:
         from mindzoo.export.lite import export_lite
 
         result = export_lite(net, path, batch_size, geometry, cfg.dynamic_batch, cfg.net_name, extra_info=graph_info)

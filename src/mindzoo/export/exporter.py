@@ -30,7 +30,8 @@ from mindzoo.data.geometry import EvalGeometry
 PathLike = Union[str, Path]
 FORMAT_SUFFIXES: Dict[str, str] = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 # MindSpore Lite model, by way of ONNX (mindzoo.export.lite): its own name and sidecar, NAME_lite.json.
-FORMAT_SUFFIXES["MINDIR_LITE"] = "_lite.mindir"
+LITE_FORMAT = "MINDIR_LITE"
+FORMAT_SUFFIXES[LITE_FORMAT] = "_lite.mindir"
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 BATCH_DIM_NAME = "batch"
@@ -63,7 +64,7 @@ def normalize_format(file_format: str) -> str:
 
 def check_format_supported(file_format: str, device_target: str, dynamic_batch: bool = False) -> None:
     """AIR is produced by the Ascend toolchain only; say so in one line instead of a C++ traceback."""
-    if file_format == "MINDIR_LITE" and device_target.lower() != "cpu":
+    if file_format == LITE_FORMAT and device_target.lower() != "cpu":
         raise UsageError(f"MINDIR_LITE export converts and checks the model with MindSpore Lite on CPU "
                          f"(device_target={device_target}); export with --device_target=CPU")
     if file_format == "AIR" and device_target.lower() != "ascend":

@@ -33,6 +33,7 @@ from mindzoo.data.geometry import EvalGeometry
 from mindzoo.errors import MindzooError
 from mindzoo.export.exporter import (
     INPUT_NAME,
+    LITE_FORMAT,
     OUTPUT_NAME,
     ExportResult,
     export_and_verify,
@@ -44,8 +45,6 @@ from mindzoo.export.verify import VERIFY_TOLERANCE, random_input, relative_error
 
 logger = logging.getLogger(__name__)
 
-LITE_FORMAT = "MINDIR_LITE"
-LITE_SUFFIX = "_lite.mindir"
 LITE_BACKEND = "mindspore_lite"  # build.sh's name: the mindspore backend built against MindSpore Lite
 INFER_DIR = Path(__file__).resolve().parents[3] / "ascend310_infer"
 BUILD_SH = INFER_DIR / "src" / "build.sh"
