@@ -76,6 +76,8 @@ def build_lite_tools(build_dir: Optional[Path] = None) -> LiteTools:
     if not BUILD_SH.is_file():
         raise MindzooError(f"{BUILD_SH} not found: MINDIR_LITE export needs the mindzoo source tree's "
                            f"ascend310_infer/")
+    logger.info("building the MindSpore Lite tools (build.sh %s; the first build downloads the mindspore-lite "
+                "2.0.0 wheel, 169 MB, from PyPI)", LITE_BACKEND)
     proc = subprocess.run(["bash", str(BUILD_SH), LITE_BACKEND], capture_output=True, text=True, env=env,
                           timeout=BUILD_TIMEOUT_S)
     if proc.returncode != 0:
