@@ -13,7 +13,9 @@ prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>
               and their ratio to what the train step consumes;
 - ``engine``  the training engine's host overhead: train.py's loop (``engine.fit``: JPEG pipeline, read points)
               vs its bare train step on a fixed batch, ResNet18 32x32 batch 8; and eval.py over a directory of
-              checkpoints: graphs compiled (one per batch shape) and times with one ``CheckpointEvaluator``.
+              checkpoints: graphs compiled (one per batch shape) and times with one ``CheckpointEvaluator``;
+- ``lite``    (opt-in) MindSpore Lite through MindSpore's C++ API vs the ONNX Runtime C++ harness and MindSpore's
+              Python MINDIR runtime, ResNet50 and ResNeXt152_64x4d (bench/lite.py).
 
 ``python -m bench.report RESULTS.json [--lang en|cn]`` prints a result file's tables as Markdown (the source of
 docs/performance.md). The finished experiments (speed tuning, oneDNN profiles, the scaling sweeps, "before"
@@ -34,3 +36,5 @@ has a total budget (30 minutes; ``--budget-minutes``): nothing starts that is ex
 
 SCHEMA = "mindzoo-bench/1"
 SECTIONS = ("train", "infer", "data", "engine")
+OPTIONAL_SECTIONS = ("lite",)
+ALL_SECTIONS = SECTIONS + OPTIONAL_SECTIONS

@@ -124,7 +124,17 @@ def _infer(prefix: str) -> Callable[[Dict[str, Any], str], Expected]:
 
 
 def _cpp(spec: Dict[str, Any], kind: str) -> Expected:
-    step = 1.0 * fixed_scale(kind) + (spec.get("images", 32) + 3) * rates(kind)["ort_b1"] * _pixels(spec.get("crop", 224))
+    scale = MODEL_SCALE["ms"].get(spec.get("model", "resnet50"), 1.0) * _pixels(spec.get("crop", 224))
+    step = 1.0 * fixed_scale(kind) + (spec.get("images", 32) + 3) * rates(kind)["ort_b1"] * scale
+    return Expected(step, step)
+
+
+def _tensor_cpp(spec: Dict[str, Any], kind: str) -> Expected:
+    """bench.lite.TensorCpp: predict_tensor, batch 1 (2 warm-up + latency_iters calls) and one batch call twice."""
+    r = rates(kind)
+    scale = MODEL_SCALE["ms"].get(spec.get("model", "resnet50"), 1.0) * _pixels(spec.get("size", 224))
+    step = (2.0 * fixed_scale(kind) + (spec.get("latency_iters", 10) + 2) * r["ort_b1"] * scale
+            + 2 * spec.get("batch", 0) * r["ort"] * scale)
     return Expected(step, step)
 
 
@@ -181,7 +191,7 @@ EXPECTED: Dict[str, Callable[[Dict[str, Any], str], Expected]] = {
     "train.MsTrain": _ms_train, "train.TorchTrain": _torch_train, "infer.MsEval": _infer("ms_infer"),
     "infer.Mindir": _infer("ms_infer"), "infer.Ort": _infer("ort"), "infer.Cpp": _cpp, "infer.Export": _export,
     "data.Pipeline": _pipeline, "engine.TrainLoop": _train_loop, "engine.Checkpoints": _checkpoints,
-    "engine.EvalSweep": _eval_sweep,
+    "engine.EvalSweep": _eval_sweep, "lite.TensorCpp": _tensor_cpp,
 }
 
 

@@ -4,7 +4,9 @@
 #   bash scripts/run_infer_310.sh MODEL DATA_PATH [DEVICE_ID] [DEVICE_TYPE] [RESIZE] [CROP]
 #
 #   MODEL        .onnx -> ONNX Runtime C++ API (CPU); .mindir -> MindSpore C++ API on Ascend310/Ascend310P, or on
-#                CPU MindSpore's runtime through its Python API embedded in the harness (not the C++ API)
+#                CPU MindSpore's runtime through its Python API embedded in the harness (not the C++ API);
+#                a MindSpore Lite model (NAME_lite.mindir, its NAME_lite.json says format MINDIR_LITE) ->
+#                MindSpore's C++ API on MindSpore Lite (CPU: the mindspore-lite wheel, fetched by build.sh)
 #   DATA_PATH    ImageNet-layout split dir: DATA_PATH/<class>/<image>, e.g. DATA/val
 #   DEVICE_ID    default 0 (or $DEVICE_ID)
 #   DEVICE_TYPE  CPU | Ascend310 | Ascend310P (or $DEVICE_TYPE); default for .mindir: Ascend310 on a host with
@@ -57,7 +59,7 @@ cat "$PLAN_ERR" >&2
 [ "$status" -eq 0 ] || exit "$status"
 while IFS='=' read -r key value; do
   case "$key" in
-    BACKEND|DEVICE_TYPE|RESIZE|CROP|MEAN|STD|SIZES) printf -v "PLAN_$key" '%s' "$value" ;;
+    BACKEND|DEVICE_TYPE|RESIZE|CROP|MEAN|STD|SIZES|REASON) printf -v "PLAN_$key" '%s' "$value" ;;
   esac
 done <<<"$PLAN"
 
@@ -67,6 +69,7 @@ rm -rf result_Files time_Result acc.log imagenet_label.json
 cat "$PLAN_ERR" >>"$LOG"
 echo "model $MODEL ($PLAN_BACKEND, $PLAN_DEVICE_TYPE:$DEVICE_ID), data $DATA_PATH," \
   "resize $PLAN_RESIZE, crop $PLAN_CROP ($PLAN_SIZES)" | tee -a "$LOG"
+echo "backend $PLAN_BACKEND: $PLAN_REASON" | tee -a "$LOG"
 
 step_failed() {  # step name, exit status: the step's own one-line error if it printed one, else the log's tail
   local reason

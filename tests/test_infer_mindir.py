@@ -11,6 +11,10 @@ exported to MINDIR with export.py (sizes in its NAME.json). Then:
   include/api and libmindspore-extendrt_python.so, fetched by fetch_deps.py into ~/.cache/mindzoo/) and run on
   that MINDIR: the 2.0.0 runtime refuses a MindSpore 2.10 MINDIR, and the harness must say so in one line that
   names the file's mind_ir_version and producer (read from the file here) and the runtime's maximum.
+- ``export.py --file_format=MINDIR_LITE`` on the same checkpoint writes ``model_lite.mindir`` + ``model_lite.json``
+  (verified through MindSpore's C++ API, next to the MINDIR export, whose files it leaves alone), and
+  ``run_infer_310.sh`` runs it through the ``mindspore`` C++ API backend on MindSpore Lite: logits equal the eval
+  network's, acc.log equals eval.py's. Needs the mindspore-lite wheel (skips only if PyPI is unreachable).
 """
 import json
 import os
@@ -79,7 +83,8 @@ def test_mindir_on_cpu_runs_the_embedded_mindspore_runtime(harness_run):
     assert re.search(r"^NN inference cost average time: [0-9.e+-]+ ms of infer_count 24$", timing, re.M)
 
 
-def test_mindir_harness_agrees_with_the_mindspore_eval_network(trained, harness_run):
+def _assert_harness_equals_eval(trained, model: Path, cwd: Path) -> None:
+    """The harness's logits in ``cwd/result_Files`` equal the eval network's, its acc.log eval.py's."""
     import mindspore as ms
 
     from mindzoo.data import preprocess_image
@@ -90,17 +95,17 @@ def test_mindir_harness_agrees_with_the_mindspore_eval_network(trained, harness_
 
     net = create_model("resnet18", num_classes=4, pretrained=str(trained["ckpt"]))
     net.set_train(False)
-    geometry = EvalGeometry.from_sidecar(read_sidecar(trained["mindir"])["preprocess"])
+    geometry = EvalGeometry.from_sidecar(read_sidecar(model)["preprocess"])
     entries = list_images(str(trained["val"]))
     batch = np.stack([preprocess_image(trained["val"] / e.rel_path, geometry) for e in entries])
     reference = net(ms.Tensor(batch)).asnumpy()
-    results, _, _ = load_results(str(harness_run["cwd"] / "result_Files"))
+    results, _, _ = load_results(str(cwd / "result_Files"))
     got = np.stack([results[e.key] for e in entries])
     scale = float(np.abs(reference).max())
     assert float(np.abs(got - reference).max()) <= 1e-4 * scale  # BatchNorm folded at export: ~1e-6 relative
     assert (got.argmax(axis=1) == reference.argmax(axis=1)).all()
 
-    line = (harness_run["cwd"] / "acc.log").read_text()
+    line = (cwd / "acc.log").read_text()
     match = ACC_LINE.fullmatch(line)
     assert match, line
     labels = np.array([e.label for e in entries])
@@ -108,6 +113,10 @@ def test_mindir_harness_agrees_with_the_mindspore_eval_network(trained, harness_
     assert float(match[2]) == pytest.approx(float(np.mean(reference.argmax(axis=1) == labels)), abs=1e-12)
     assert float(match[2]) == pytest.approx(trained["eval"]["top1"], abs=1e-12)
     assert float(match[3]) == pytest.approx(trained["eval"]["top5"], abs=1e-12)
+
+
+def test_mindir_harness_agrees_with_the_mindspore_eval_network(trained, harness_run):
+    _assert_harness_equals_eval(trained, trained["mindir"], harness_run["cwd"])
 
 
 def test_ascend_device_type_selects_the_mindspore_cpp_api_backend(trained, tmp_path):
@@ -156,8 +165,14 @@ def _mind_ir_header(path: Path):
 def test_mindspore_cpp_api_backend_refuses_a_newer_mindir_in_one_line(trained, mindspore_lite, tmp_path, load):
     """Both load paths: Model::Build(path) (MindSpore Lite's, the default here) and Serialization::Load +
     Model::Build(GraphCell) (libmindspore.so's on Atlas hosts), compiled against the same real headers."""
-    env = dict(os.environ, MINDSPORE_PATH=str(mindspore_lite), BUILD_DIR=str(tmp_path / "build"), MS_LOAD=load)
-    proc = subprocess.run(["bash", str(BUILD_SH), "mindspore"], capture_output=True, text=True, env=env, timeout=900)
+    if load == "path":  # what build.sh mindspore_lite builds: the shared, cached build the MINDIR_LITE tests use
+        env = dict(os.environ, MINDSPORE_PATH=str(mindspore_lite))
+        env.pop("BUILD_DIR", None)
+        command = ["bash", str(BUILD_SH), "mindspore_lite"]
+    else:
+        env = dict(os.environ, MINDSPORE_PATH=str(mindspore_lite), BUILD_DIR=str(tmp_path / "build"), MS_LOAD=load)
+        command = ["bash", str(BUILD_SH), "mindspore"]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     binary = Path(proc.stdout.strip().splitlines()[-1])
     linked = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
@@ -182,3 +197,36 @@ def test_mindspore_cpp_api_backend_refuses_a_newer_mindir_in_one_line(trained, m
     assert "MindSpore log of " in proc.stdout
     if load == "path":
         assert "maximum mind ir version: 1" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def lite_export(trained, mindspore_lite) -> dict:
+    """export.py --file_format=MINDIR_LITE, same checkpoint and file name as the MINDIR export."""
+    proc = run("export.py", [f"--ckpt_file={trained['ckpt']}", f"--file_name={trained['deploy'] / 'model'}",
+                             "--file_format=MINDIR_LITE", *COMMON], timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"model": trained["deploy"] / "model_lite.mindir", "proc": proc}
+
+
+def test_lite_export_is_verified_through_the_cpp_api_under_its_own_name(trained, lite_export):
+    sidecar = json.loads((trained["deploy"] / "model_lite.json").read_text())
+    assert (sidecar["format"], sidecar["model_file"]) == ("MINDIR_LITE", "model_lite.mindir")
+    assert 0 <= sidecar["verify"]["max_relative_error"]["1"] <= 1e-4
+    assert "MindSpore C++ API (MindSpore Lite 2.0.0" in sidecar["runtime"]["verified_with"]
+    log = lite_export["proc"].stdout + lite_export["proc"].stderr
+    assert re.search(r"verify MINDIR_LITE model_lite\.mindir through mindspore: .*max relative error", log), log
+    assert json.loads((trained["deploy"] / "model.json").read_text())["format"] == "MINDIR"  # left alone
+    assert sorted(p.name for p in trained["deploy"].iterdir() if p.name != "work") == [
+        "model.json", "model.mindir", "model_lite.json", "model_lite.mindir"]  # no ONNX or temp file left
+
+
+def test_lite_model_runs_through_the_mindspore_cpp_backend_and_equals_eval(trained, lite_export, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("RESIZE", "CROP", "DEVICE_TYPE", "MINDSPORE_PATH")}
+    proc = subprocess.run(["bash", str(RUN_INFER), str(lite_export["model"]), str(trained["val"]), "0"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    assert "backend mindspore_lite: " in proc.stdout and "says format MINDIR_LITE" in proc.stdout, proc.stdout
+    meta = json.loads((tmp_path / "result_Files" / "meta.json").read_text())
+    assert (meta["backend"], meta["device_type"], meta["resize"], meta["crop"]) == ("mindspore", "CPU", 36, SIZE)
+    assert meta["backend_description"].startswith("MindSpore C++ API (MindSpore Lite 2.0.0"), meta
+    _assert_harness_equals_eval(trained, lite_export["model"], tmp_path)

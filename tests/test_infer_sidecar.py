@@ -194,3 +194,23 @@ def test_backend_refusals(suffix, device, message):
 
     with pytest.raises(UsageError, match=message):
         choose_backend(Path("model" + suffix), device, False)
+
+
+@pytest.mark.parametrize("name,fmt,device,ascend_present,expected,why", [
+    ("m_lite.mindir", "MINDIR_LITE", "", False, ("mindspore_lite", "CPU"), "says format MINDIR_LITE"),
+    ("m_lite.mindir", "MINDIR_LITE", "", True, ("mindspore", "Ascend310"), "MindSpore Lite build for the device"),
+    ("m.mindir", "MINDIR", "", False, ("mindspore_python", "CPU"), "through its Python API"),
+    ("m.mindir", "MINDIR", "Ascend310P", False, ("mindspore", "Ascend310P"), "MindSpore's C++ API"),
+    ("m.onnx", "ONNX", "", False, ("onnxruntime", "CPU"), "ONNX Runtime's C++ API"),
+])
+def test_the_sidecar_format_routes_the_model_to_its_backend(exported, tmp_path, name, fmt, device, ascend_present,
+                                                            expected, why):
+    """A MindSpore Lite model is a .mindir too: its sidecar's format, not the suffix, picks the C++ API backend."""
+    from mindzoo.infer_plan import plan
+
+    model = tmp_path / name
+    model.write_bytes(b"not read by the planner")
+    model.with_suffix(".json").write_text(json.dumps(dict(exported["sidecar"], format=fmt, model_file=name)))
+    chosen, _ = plan(model, device, ascend_present=ascend_present)
+    assert (chosen.backend, chosen.device_type) == expected
+    assert why in chosen.reason and f"REASON={chosen.reason}" in chosen.shell_lines()

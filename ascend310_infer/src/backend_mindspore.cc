@@ -16,8 +16,6 @@
  * This file may be compiled with _GLIBCXX_USE_CXX11_ABI=0 (CMake option MS_CXX11_ABI=OFF, the default, as
  * MindSpore's packages and its model-zoo harnesses are): the Backend interface carries no std::string.
  */
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +34,7 @@
 #include "include/api/types.h"
 
 #include "backend.h"
+#include "mindspore_log.h"
 
 #ifndef MINDZOO_MINDSPORE_PACKAGE
 #define MINDZOO_MINDSPORE_PACKAGE ""
@@ -95,58 +94,6 @@ MindirHeader ReadMindirHeader(const std::string &path) {
   return header;
 }
 
-// Redirects file descriptor 2 to a temporary file between Start and Stop: MindSpore reports why Build failed
-// only in its log (glog, on stderr), not in the Status it returns.
-class StderrCapture {
- public:
-  ~StderrCapture() { Stop(); }
-  void Start() {
-    std::fflush(stderr);
-    file_ = std::tmpfile();
-    saved_ = file_ ? dup(STDERR_FILENO) : -1;
-    if (saved_ < 0 || dup2(fileno(file_), STDERR_FILENO) < 0) Release();
-  }
-  std::string Stop() {
-    std::string text;
-    if (file_ == nullptr) return text;
-    std::fflush(stderr);
-    dup2(saved_, STDERR_FILENO);
-    std::rewind(file_);
-    char buffer[4096];
-    size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof(buffer), file_)) > 0) text.append(buffer, n);
-    Release();
-    return text;
-  }
-
- private:
-  void Release() {
-    if (saved_ >= 0) close(saved_);
-    if (file_ != nullptr) std::fclose(file_);
-    saved_ = -1;
-    file_ = nullptr;
-  }
-  std::FILE *file_ = nullptr;
-  int saved_ = -1;
-};
-
-// The message of the last "[ERROR]" line of a MindSpore log ("" if none).
-std::string LastLoggedError(const std::string &log) {
-  std::string last;
-  size_t start = 0;
-  while (start < log.size()) {
-    size_t end = log.find('\n', start);
-    if (end == std::string::npos) end = log.size();
-    const std::string line = log.substr(start, end - start);
-    if (line.rfind("[ERROR]", 0) == 0) {
-      const size_t message = line.find("] ", line.find("] ") + 2);
-      last = message == std::string::npos ? line : line.substr(message + 2);
-    }
-    start = end + 1;
-  }
-  return last;
-}
-
 class MindSporeBackend : public Backend {
  public:
   bool Load(const char *model_path, const char *device_type, int device_id, int threads) override {
@@ -202,6 +149,7 @@ class MindSporeBackend : public Backend {
   }
 
   bool Predict(const float *input, const std::vector<int64_t> &shape, Output *output) override {
+    if (shape != inputs_[0].Shape() && !ResizeInput(shape)) return false;
     size_t count = 1;
     for (int64_t d : shape) count *= static_cast<size_t>(d);
     std::vector<mindspore::MSTensor> inputs;
@@ -263,6 +211,18 @@ class MindSporeBackend : public Backend {
     }
 #endif
     return status == mindspore::kSuccess ? std::string() : status.ToString();
+  }
+
+  // A model with a dynamic (-1) or another batch is resized to the shape given before it runs: MindSpore Lite
+  // refuses to infer shapes otherwise ("InferShape failed").
+  bool ResizeInput(const std::vector<int64_t> &shape) {
+    mindspore::Status status = model_.Resize(model_.GetInputs(), {shape});
+    if (status != mindspore::kSuccess) {
+      error_ = "Model::Resize to the input shape failed: " + status.ToString();
+      return false;
+    }
+    inputs_ = model_.GetInputs();
+    return true;
   }
 
   // mindspore::Version() where the library fills it in (the mindspore-lite wheel's returns ""), else the

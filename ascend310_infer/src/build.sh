@@ -23,6 +23,9 @@
 #                     the mindspore-lite 2.0.0 PyPI wheel (which cannot read MindSpore 2.10 MINDIR files).
 #                     MS_LOAD=graph|path forces Serialization::Load + Model::Build(GraphCell) or
 #                     Model::Build(path) (default auto: graph with libmindspore.so, path with MindSpore Lite).
+#   mindspore_lite    the mindspore backend on MindSpore Lite: $MINDSPORE_PATH, else the mindspore-lite 2.0.0 wheel
+#                     (fetch_deps.py mindspore-lite); also builds convert_lite (ONNX -> Lite model) when the
+#                     package has lib/libmindspore_converter.so. Reads models from export.py --file_format=MINDIR_LITE.
 #   mindspore_python  MindSpore's runtime through its Python API, embedded: the Python development files of
 #                     $PYTHON (its headers and libpython), whose site-packages has mindspore and mindzoo.
 # Exit status: 0 built, 1 compile error, 2 a prerequisite is missing (the message names it).
@@ -38,8 +41,8 @@ missing() { echo "build.sh: error: $*" >&2; exit 2; }
 log() { echo "build.sh: $*" >&2; }
 
 case "$BACKEND" in
-  onnxruntime|mindspore|mindspore_python) ;;
-  *) missing "unknown backend '$BACKEND' (use onnxruntime, mindspore or mindspore_python)" ;;
+  onnxruntime|mindspore|mindspore_python|mindspore_lite) ;;
+  *) missing "unknown backend '$BACKEND' (use onnxruntime, mindspore, mindspore_python or mindspore_lite)" ;;
 esac
 
 command -v cmake >/dev/null 2>&1 || missing "cmake not found: install it (apt-get install cmake)"
@@ -73,6 +76,15 @@ fi
 command -v "$PYTHON" >/dev/null 2>&1 || missing "Python not found ('$PYTHON'): install python3 or set PYTHON"
 
 CMAKE_ARGS=(-DBACKEND="$BACKEND")
+if [ "$BACKEND" = mindspore_lite ]; then
+  # The mindspore backend built against MindSpore Lite (default: the mindspore-lite wheel from PyPI, fetched
+  # once), plus convert_lite: what export.py --file_format=MINDIR_LITE and a Lite model's deployment use.
+  if [ -z "${MINDSPORE_PATH:-}" ]; then
+    MINDSPORE_PATH=$("$PYTHON" "$SRC_DIR/fetch_deps.py" mindspore-lite | tail -n 1) || exit 2
+  fi
+  MS_LOAD=path
+  CMAKE_ARGS=(-DBACKEND=mindspore)
+fi
 [ -n "${OpenCV_DIR:-}" ] && CMAKE_ARGS+=(-DOpenCV_DIR="$OpenCV_DIR")
 
 find_ort_library() {

@@ -236,7 +236,8 @@ def fetch_mindspore_lite() -> Path:
         wheels = sorted(work.glob("mindspore_lite-*.whl"))
         if proc.returncode != 0 or not wheels:
             last = (proc.stdout.strip().splitlines() or ["no output"])[-1]
-            raise FetchError(f"pip download {LITE_PACKAGE}=={LITE_VERSION} failed (exit {proc.returncode}): {last}")
+            raise FetchError(f"pip download {LITE_PACKAGE}=={LITE_VERSION} failed (exit {proc.returncode}): {last} "
+                             f"(is PyPI reachable? or set MINDSPORE_PATH to a MindSpore Lite install)")
         with zipfile.ZipFile(wheels[0]) as wheel:
             for name in _lite_members(wheel.namelist()):
                 target = out / Path(name).relative_to("mindspore_lite")

@@ -10,8 +10,9 @@ gives ``preprocess.resize_size``, ``crop_size``, ``mean``/``std``, ``interpolati
 ``resize_edge`` and ``resize_backend``. Explicit sizes (RESIZE/CROP arguments or environment variables) win; a
 crop given alone gets ``int(crop / crop_pct)`` with the sidecar's crop_pct (:mod:`mindzoo.data.geometry`).
 Backends: ``.onnx`` -> onnxruntime (CPU); ``.mindir`` -> the MindSpore C++ API on Ascend310/Ascend310P, the
-MindSpore runtime through its Python API (embedded in the harness) on CPU. Without a DEVICE_TYPE, a ``.mindir``
-runs on Ascend310 where the Ascend driver's device node exists, else on CPU.
+MindSpore runtime through its Python API (embedded in the harness) on CPU; a sidecar with format ``MINDIR_LITE``
+(``export.py --file_format=MINDIR_LITE``) -> the MindSpore C++ API on MindSpore Lite (``mindspore_lite`` on CPU).
+Without a DEVICE_TYPE, a ``.mindir`` runs on Ascend310 where the Ascend driver's device node exists, else on CPU.
 
 numpy and the standard library only (no MindSpore), like ``postprocess.py``.
 """
@@ -26,7 +27,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from mindzoo.data.geometry import IMAGENET_MEAN, IMAGENET_STD, PIL, EvalGeometry, resize_for_crop
 from mindzoo.errors import MindzooError, UsageError
-from mindzoo.export.exporter import read_sidecar, sidecar_path
+from mindzoo.export.exporter import LITE_FORMAT, read_sidecar, sidecar_path
 
 DEVICE_TYPES = ("CPU", "Ascend310", "Ascend310P")
 ASCEND_DEVICE_NODE = "/dev/davinci_manager"  # created by the Ascend driver on Atlas hosts
@@ -46,6 +47,7 @@ class InferPlan:
     mean: Tuple[float, float, float]  # 0-1 scale, as the sidecar records them
     std: Tuple[float, float, float]
     sizes_from: str
+    reason: str = ""  # why this backend runs the model, printed by run_infer_310.sh
 
     def shell_lines(self) -> List[str]:
         """KEY=value lines; mean/std on the harness's 0-255 scale."""
@@ -54,7 +56,7 @@ class InferPlan:
 
         return [f"BACKEND={self.backend}", f"DEVICE_TYPE={self.device_type}", f"RESIZE={self.resize}",
                 f"CROP={self.crop}", f"MEAN={scaled(self.mean)}", f"STD={scaled(self.std)}",
-                f"SIZES={self.sizes_from}"]
+                f"SIZES={self.sizes_from}", f"REASON={self.reason}"]
 
 
 def choose_backend(model: Path, device_type: str, ascend_present: bool) -> Tuple[str, str]:
@@ -73,6 +75,27 @@ def choose_backend(model: Path, device_type: str, ascend_present: bool) -> Tuple
         device = device_type or ("Ascend310" if ascend_present else "CPU")
         return ("mindspore_python" if device == "CPU" else "mindspore"), device
     raise UsageError(f"cannot tell the backend from the model's extension: {model} (expected .onnx or .mindir)")
+
+
+def lite_backend(where: str, device: str) -> Tuple[str, str]:
+    """(backend, reason) for a MindSpore Lite model on ``device``, whose sidecar ``where`` says so."""
+    if device == "CPU":
+        return "mindspore_lite", (f"{where} says format {LITE_FORMAT}: a MindSpore Lite model, run by MindSpore's "
+                                  f"C++ API (Model::Build on a CPUDeviceInfo) from the mindspore-lite package")
+    return "mindspore", (f"{where} says format {LITE_FORMAT}: a MindSpore Lite model, run by MindSpore's C++ API on "
+                         f"{device} (MINDSPORE_PATH: the MindSpore Lite build for the device)")
+
+
+def backend_reason(backend: str, model: Path) -> str:
+    """Why ``choose_backend`` picked ``backend`` for ``model`` (a file without a MINDIR_LITE sidecar)."""
+    if backend == "onnxruntime":
+        return f"{model.name} is ONNX: ONNX Runtime's C++ API"
+    if backend == "mindspore_python":
+        return (f"{model.name} is a MindSpore MINDIR on CPU: no registry package has a MindSpore C++ runtime that "
+                f"reads MindSpore 2.10 MINDIR (mindspore-lite 2.0.0 reads mind_ir_version <= 1), so MindSpore's "
+                f"runtime through its Python API, embedded in the harness (export with --file_format=MINDIR_LITE "
+                f"for the C++ API)")
+    return f"{model.name} is a MindSpore MINDIR on Ascend: MindSpore's C++ API (the device's MindSpore package)"
 
 
 def _positive(name: str, value: str) -> int:
@@ -112,12 +135,15 @@ def plan(model: Path, device_type: str = "", resize: str = "", crop: str = "",
     sidecar = read_sidecar(model)
     where = str(sidecar_path(model))
     warnings: List[str] = []
+    reason = backend_reason(backend, model)
+    if sidecar is not None and sidecar.get("format") == LITE_FORMAT:
+        backend, reason = lite_backend(where, device)
     if sidecar is None:
         if not (explicit_resize and explicit_crop):
             raise UsageError(f"no export sidecar {where} next to the model (export.py writes it) and no "
                              f"RESIZE/CROP given: pass both, e.g. RESIZE=256 CROP=224")
         return InferPlan(backend, device, explicit_resize, explicit_crop, IMAGENET_MEAN, IMAGENET_STD,
-                         "explicit"), warnings
+                         "explicit", reason), warnings
     geometry = EvalGeometry.from_sidecar(sidecar["preprocess"], where)
     warning = check_reproducible(geometry, where)
     if warning:
@@ -136,7 +162,8 @@ def plan(model: Path, device_type: str = "", resize: str = "", crop: str = "",
     else:
         resize_size = geometry.resize_size
     sizes_from = "explicit" if explicit_resize or explicit_crop else "sidecar"
-    return InferPlan(backend, device, resize_size, crop_size, geometry.mean, geometry.std, sizes_from), warnings
+    return InferPlan(backend, device, resize_size, crop_size, geometry.mean, geometry.std, sizes_from,
+                     reason), warnings
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -5,6 +5,7 @@ with eval.py, exports MINDIR + ONNX with export.py, runs the C++ harness through
 (ONNX Runtime's C++ API for the ONNX; MindSpore's runtime through its Python API, embedded, for the MINDIR on
 CPU) and prints one table. Every step is the command a user would type; this module only sequences them, and
 the harness takes its sizes from the export's sidecar as a user's run does.
+It also exports MINDIR_LITE and runs that through MindSpore's C++ API (MindSpore Lite) for one more row.
 """
 from __future__ import annotations
 
@@ -67,6 +68,19 @@ def _harness_result(infer_dir: Path) -> Dict[str, object]:
     }
 
 
+def _lite_route(py: str, config: str, ckpt: Path, name: Path, val: Path, times: Dict[str, float]) -> Dict[str, object]:
+    """export.py --file_format=MINDIR_LITE, then run_infer_310.sh on NAME_lite.mindir (MindSpore's C++ API)."""
+    times["export MINDIR_LITE"] = _run("export MINDIR_LITE (ONNX -> MindSpore Lite)", [
+        py, "export.py", f"--config_path={config}", f"--ckpt_file={ckpt}", f"--file_name={name}",
+        "--file_format=MINDIR_LITE"])
+    infer_dir = name.parent / "infer_cpu_lite"
+    infer_dir.mkdir(parents=True, exist_ok=True)
+    times["C++ inference MindSpore Lite"] = _run("C++ harness on the MindSpore Lite model (batch 1)", [
+        "bash", str(REPO / "scripts" / "run_infer_310.sh"), f"{name}_lite.mindir", str(val), "0", "CPU"],
+        cwd=infer_dir)
+    return {**_harness_result(infer_dir), "sidecar": json.loads(Path(f"{name}_lite.json").read_text())}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="demo_data", help="where to build the demo dataset")
@@ -104,6 +118,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "bash", str(REPO / "scripts" / "run_infer_310.sh"), str(out / f"{cfg.net_name}_demo.{suffix}"),
             str(data / "val"), "0", "CPU"], cwd=infer_dir)
         harness[fmt] = _harness_result(infer_dir)
+    lite = _lite_route(py, config, ckpt, out / f"{cfg.net_name}_demo", data / "val", times)
+    exported["MINDIR_LITE"] = lite.pop("sidecar")
 
     python_result = json.loads((out / "eval_result.json").read_text())
 
@@ -118,6 +134,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"| C++ harness on the {fmt}: {row['backend']} | {row['total']} | {100 * row['top1']:.2f}% "
               f"| {100 * row['top5']:.2f}% | batch 1, {row['latency']}; resize {row['resize']}, crop {row['crop']} "
               f"from the export's sidecar |")
+    print(f"| C++ harness on the MindSpore Lite model (MindSpore C++ API): {lite['backend']} | {lite['total']} "
+          f"| {100 * lite['top1']:.2f}% | {100 * lite['top5']:.2f}% | batch 1, {lite['latency']} |")
     for fmt, sidecar in exported.items():
         errors = sidecar.get("verify", {}).get("max_relative_error") or {}
         worst = max(errors.values()) if isinstance(errors, dict) and errors else float("nan")

@@ -8,6 +8,8 @@ is folded into the convolutions first (``--fold_bn=False`` keeps it), checked ag
 logits. A relative NAME is taken from the current directory, or from ``--output_dir`` when that is given on
 the command line. Cheap checks (format,
 device, output directory, checkpoint file, model name) run before the network is built.
+``--file_format=MINDIR_LITE`` writes ``NAME_lite.mindir`` + ``NAME_lite.json`` instead: a MindSpore Lite model for
+MindSpore's C++ API, by way of the ONNX export (:mod:`mindzoo.export.lite`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_conte
 from mindzoo.config import load_config
 from mindzoo.errors import CheckpointError, UsageError
 from mindzoo.export.exporter import (
+    LITE_FORMAT,
     ExportResult,
     check_format_supported,
     export_and_verify,
@@ -70,8 +73,13 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         logger.info("folded %d BatchNorms into their convolutions (logits change %.2g relative)", folded, fold_error)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
-    result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
-                               extra_info=graph_info)
+    if file_format == LITE_FORMAT:
+        from mindzoo.export.lite import export_lite
+
+        result = export_lite(net, path, batch_size, geometry, cfg.dynamic_batch, cfg.net_name, extra_info=graph_info)
+    else:
+        result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
+                                   extra_info=graph_info)
     error = "not verified (AIR)" if result.max_error is None else f"max relative error {result.max_error:.3g}"
     logger.info("wrote %s (input %s, output %s, %s) and %s", result.path, result.input_shape,
                 result.output_shape, error, result.sidecar)

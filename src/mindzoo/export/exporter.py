@@ -29,6 +29,9 @@ from mindzoo.data.geometry import EvalGeometry
 
 PathLike = Union[str, Path]
 FORMAT_SUFFIXES: Dict[str, str] = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+# MindSpore Lite model, by way of ONNX (mindzoo.export.lite): its own name and sidecar, NAME_lite.json.
+LITE_FORMAT = "MINDIR_LITE"
+FORMAT_SUFFIXES[LITE_FORMAT] = "_lite.mindir"
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 BATCH_DIM_NAME = "batch"
@@ -61,6 +64,9 @@ def normalize_format(file_format: str) -> str:
 
 def check_format_supported(file_format: str, device_target: str, dynamic_batch: bool = False) -> None:
     """AIR is produced by the Ascend toolchain only; say so in one line instead of a C++ traceback."""
+    if file_format == LITE_FORMAT and device_target.lower() != "cpu":
+        raise UsageError(f"MINDIR_LITE export converts and checks the model with MindSpore Lite on CPU "
+                         f"(device_target={device_target}); export with --device_target=CPU")
     if file_format == "AIR" and device_target.lower() != "ascend":
         raise UsageError(f"AIR export needs Ascend (device_target={device_target}); use MINDIR or ONNX")
     if file_format == "AIR" and dynamic_batch:
@@ -87,8 +93,8 @@ def resolve_output_path(file_name: str, file_format: str, net_name: str, output_
     name = file_name or net_name
     suffix = FORMAT_SUFFIXES[file_format]
     path = Path(name)
-    if path.suffix.lower() == suffix:
-        path = path.with_suffix("")
+    if path.name.lower().endswith(suffix) and len(path.name) > len(suffix):
+        path = path.with_name(path.name[:-len(suffix)])
     if not path.name or path.name in (".", ".."):
         raise UsageError(f"file_name {file_name!r} does not name a file")
     if output_dir and not path.is_absolute():

@@ -1,0 +1,189 @@
+"""Section ``lite`` (opt-in: ``python -m bench --only lite``): the MindSpore Lite C++ path against ONNX Runtime's
+C++ harness and MindSpore's Python MINDIR runtime, in lockstep, ResNet50 and ResNeXt152_64x4d.
+
+1. ``export``: a seeded random checkpoint through export.py's ``run_export`` to dynamic-batch MINDIR, ONNX and
+   MINDIR_LITE (the ONNX converted by MindSpore Lite's converter and verified through MindSpore's C++ API).
+2. In lockstep, one process each (``infer``'s workers where they exist):
+   - ``mindir``: the MINDIR through ``mindspore.load`` + ``nn.GraphCell`` (what ``run_infer_310.sh`` embeds on CPU);
+   - ``cpp`` / ``cpp_lite``: the C++ harness over generated images as run_infer_310.sh runs it, ONNX Runtime
+     backend on the ONNX / MindSpore C++ API backend on the Lite model (median Predict time, ``--warmup 3``);
+   - ``tensor_ort`` / ``tensor_lite``: the same two backends through ``predict_tensor`` on the fixed input: batch-1
+     median of ``latency_iters`` calls and one batch-``batch`` call (ResNet50; ResNeXt152 batch 1 only, to keep
+     the section within its time budget on 2 cores).
+   Ratios are paired per round: ``x cpp`` against the ONNX Runtime harness, ``x lite`` against the Lite harness.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from bench import budget
+from bench.common import REPO, Context, paired_ratio, rnd, run_bounded, run_lockstep, status, table
+from bench.infer import HARNESS_BUILD_LIMIT_S, build_harness, cpp_folder, fixed_input, summarize
+from bench.measure import Timer
+
+LABELS = {"mindir": "MINDIR via MindSpore's Python runtime (nn.GraphCell)",
+          "cpp": "C++ harness, ONNX Runtime backend (.onnx)",
+          "cpp_lite": "C++ harness, MindSpore C++ API on MindSpore Lite (_lite.mindir)",
+          "tensor_ort": "predict_tensor, ONNX Runtime backend", "tensor_lite": "predict_tensor, MindSpore Lite"}
+LATENCY_LINE = re.compile(r"^latency median ([0-9.e+-]+) ms", re.M)
+
+
+class TensorCpp:
+    """``predict_tensor`` of one harness build on the fixed input: a fresh process per call group."""
+
+    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, out_dir: str,
+                 threads: int = 0, **_: Any) -> None:
+        self.binary, self.model_path, self.size, self.batch = binary, model_path, size, batch
+        self.latency_iters, self.threads, self.out_dir = latency_iters, threads, Path(out_dir)
+
+    def _run(self, x_path: Path, shape: List[int], warmup: int, repeat: int) -> float:
+        cmd = [self.binary, "--model_path", self.model_path, "--input", str(x_path), "--shape",
+               ",".join(map(str, shape)), "--output", str(self.out_dir / "y.bin"), "--threads", str(self.threads),
+               "--warmup", str(warmup), "--repeat", str(repeat)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        match = LATENCY_LINE.search(proc.stdout)
+        if proc.returncode != 0 or not match:
+            raise RuntimeError(f"predict_tensor exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+        return float(match.group(1)) / 1000.0
+
+    def setup(self) -> Dict[str, Any]:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.x1, self.xb = self.out_dir / "x1.bin", self.out_dir / "xb.bin"
+        fixed_input(1, self.size).tofile(self.x1)
+        if self.batch:
+            fixed_input(self.batch, self.size).tofile(self.xb)
+        with Timer() as t:
+            self._run(self.x1, [1, 3, self.size, self.size], 0, 1)
+        top1 = int(np.fromfile(self.out_dir / "y.bin", dtype=np.float32).argmax())
+        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": top1, "binary": self.binary}
+
+    def step(self) -> Dict[str, Any]:
+        with Timer() as t:
+            b1 = self._run(self.x1, [1, 3, self.size, self.size], 2, self.latency_iters)
+            tb = self._run(self.xb, [self.batch, 3, self.size, self.size], 1, 1) if self.batch else None
+        return t.record(latency_s=[b1], batch_s=tb)
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
+def plan(ctx: Context) -> Dict[str, Any]:
+    if ctx.quick:
+        return {"models": [{"model": "resnet18", "num_classes": 10, "size": 64, "batch": 4}], "latency_iters": 3,
+                "rounds": 2, "cpp_images": 4}
+    return {"models": [{"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32},
+                       {"model": "resnext152_64x4d", "num_classes": 1000, "size": 224, "batch": 0}],
+            "latency_iters": 5, "rounds": 3, "cpp_images": 8}
+
+
+def build_lite() -> Dict[str, Any]:
+    t0 = time.perf_counter()
+    proc = run_bounded(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "mindspore_lite"],
+                       HARNESS_BUILD_LIMIT_S, "build.sh mindspore_lite")
+    out: Dict[str, Any] = {"build_s": round(time.perf_counter() - t0, 1)}
+    if proc.returncode != 0:
+        out["error"] = f"build.sh mindspore_lite exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+    else:
+        out["binary"] = proc.stdout.strip().splitlines()[-1]
+    return out
+
+
+def export_spec(ctx: Context, m: Dict[str, Any]) -> Dict[str, Any]:
+    return {"model": m["model"], "num_classes": m["num_classes"], "size": m["size"],
+            "out_dir": str(ctx.work_dir / f"lite_export_{m['model']}"), "formats": ["MINDIR", "ONNX", "MINDIR_LITE"],
+            "unfolded": False}
+
+
+def worker_specs(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], files: Dict[str, str],
+                 builds: Dict[str, Dict[str, Any]], dataset: str) -> List[Any]:
+    common = {"model": m["model"], "size": m["size"], "batch": m["batch"], "latency_iters": p["latency_iters"]}
+    harness = {"model": m["model"], "dataset_path": dataset, "resize": int(m["size"] / 0.875), "crop": m["size"],
+               "images": p["cpp_images"]}
+    specs = [("mindir", "infer.Mindir", {**common, "path": files.get("mindir_dynamic")})]
+    for kind, build, model in (("cpp", "ort", "onnx_dynamic"), ("cpp_lite", "lite", "mindir_lite_dynamic")):
+        binary = builds[build].get("binary")
+        if binary:
+            specs.append((kind, "infer.Cpp", {**harness, "binary": binary, "model_path": files.get(model),
+                                              "out_dir": str(ctx.work_dir / f"{kind}_{m['model']}")}))
+            tensor = "tensor_ort" if build == "ort" else "tensor_lite"
+            specs.append((tensor, "lite.TensorCpp", {**common, "binary": str(Path(binary).with_name("predict_tensor")),
+                                                     "model_path": files.get(model),
+                                                     "out_dir": str(ctx.work_dir / f"{tensor}_{m['model']}")}))
+    return specs
+
+
+def estimate(ctx: Context) -> float:
+    p = plan(ctx)
+    total = 0.0
+    for m in p["models"]:
+        jobs = [(task, {"threads": ctx.threads, **spec})
+                for _, task, spec in worker_specs(ctx, p, m, {}, {"ort": {"binary": "x"}, "lite": {"binary": "x"}}, "")]
+        total += (budget.expected("infer.Export", export_spec(ctx, m), ctx.cpu.kind).setup_s + budget.EXIT_S
+                  + budget.lockstep_s(jobs, p["rounds"], ctx.cpu.kind))
+    return total
+
+
+def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    w = ctx.worker(f"lite-export-{m['model']}", "infer.Export", export_spec(ctx, m))
+    print(f"  [lite] exporting {m['model']} to MINDIR, ONNX and MINDIR_LITE with export.py's run_export ...",
+          flush=True)
+    ok = w.setup()
+    w.finish()
+    if not ok:
+        return {**m, "error": f"export failed: {w.error}"}
+    files = w.setup_info["files"]
+    sidecar = json.loads(Path(files["mindir_lite_dynamic"]).with_suffix(".json").read_text())
+    verify = {"lite_max_relative_error": sidecar["verify"]["max_relative_error"],
+              "onnx_max_relative_error": sidecar["runtime"]["onnx_max_relative_error"]}
+    dataset = cpp_folder(ctx, p["cpp_images"])
+    specs = worker_specs(ctx, p, m, files, builds, dataset)
+    workers = [ctx.worker(f"lite-{kind}-{m['model']}", task, spec) for kind, task, spec in specs]
+    rounds = run_lockstep(workers, p["rounds"], label=f"lite {m['model']}")
+    rows = []
+    for worker, (kind, _, _) in zip(workers, specs):
+        row = summarize(worker, "cpp" if kind.startswith("cpp") else kind, m["batch"] or 1)
+        row.update({"kind": kind, "label": LABELS[kind]})
+        rows.append(row)
+    for base, suffix in (("cpp", "cpp"), ("cpp_lite", "lite")):
+        ref = next((r for r in rows if r["kind"] == base), None)
+        for row in rows:
+            row[f"latency_vs_{suffix}"] = rnd(paired_ratio(row.get("b1_latency_ms_rounds", []),
+                                                           ref.get("b1_latency_ms_rounds", [])), 3) if ref else None
+    tensor = {r["kind"]: r for r in rows if r["kind"].startswith("tensor")}
+    if m["batch"] and {"tensor_ort", "tensor_lite"} <= set(tensor):
+        tensor["tensor_lite"]["batch_throughput_vs_ort"] = rnd(paired_ratio(
+            tensor["tensor_ort"].get("batch_s_rounds", []), tensor["tensor_lite"].get("batch_s_rounds", [])), 3)
+    tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows if r.get("top1_of_fixed_input") is not None}
+    return {**m, "export_s": w.setup_info.get("export_s"), "verify": verify, "rounds_done": rounds, "rows": rows,
+            "top1_of_fixed_input": tops, "tensor_top1_agree": len({v for k, v in tops.items() if k != "cpp"}) <= 1}
+
+
+def run(ctx: Context) -> Dict[str, Any]:
+    p = plan(ctx)
+    builds = {"ort": build_harness(), "lite": build_lite()}
+    return {**p, "builds": builds, "results": [run_model(ctx, p, m, builds) for m in p["models"]]}
+
+
+def report(result: Dict[str, Any]) -> str:
+    lines = []
+    for r in result.get("results", []):
+        lines.append(f"MindSpore Lite vs ONNX Runtime C++ vs MindSpore Python runtime: {r['model']} {r['size']}x"
+                     f"{r['size']}, batch-1 latency (median of {r.get('rounds_done')} lockstep rounds), batch "
+                     f"{r['batch'] or '-'}; x cpp / x lite = paired ratio to the ORT / Lite harness")
+        rows = [(row["label"], row.get("b1_latency_ms"), row.get("latency_vs_cpp"), row.get("latency_vs_lite"),
+                 row.get("batch_img_per_s") if r["batch"] else None, status(row)) for row in r.get("rows", [])]
+        lines.append(table(["path", "b1 ms", "x cpp", "x lite", f"b{r['batch']} img/s", "error"], rows))
+        if r.get("verify"):
+            lines.append(f"export check, max relative error vs the live network by batch: MindSpore Lite through the "
+                         f"C++ API {r['verify']['lite_max_relative_error']}, ONNX Runtime "
+                         f"{r['verify']['onnx_max_relative_error']}")
+        if r.get("error"):
+            lines.append(f"error: {r['error']}")
+    return "\n".join(lines)
