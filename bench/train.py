@@ -7,7 +7,7 @@ called on a float32 NCHW image Tensor and int32 labels (the layout the pipeline 
 after each step. ``data_dir`` adds train.py's pipeline (``train_data(cfg, net).train_dataset(0)``, the train
 transforms), so the pipeline shares the cores with the step.
 
-PyTorch side (:class:`TorchTrain`): ``mindzoo.convert.torch_reference`` (torchvision's ResNet), SGD momentum
+PyTorch side (:class:`TorchTrain`): ``tests/refnets/torch_reference.py`` (torchvision's ResNet), SGD momentum
 0.9 with weight decay 1e-4 off BN/bias, label-smoothed cross-entropy, ``torch.set_num_threads`` = MindSpore's
 ``runtime_num_threads``; modes ``fp32`` (NCHW), ``cl`` (channels_last), ``bf16`` (autocast) and ``bf16_cl``.
 """

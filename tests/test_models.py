@@ -75,7 +75,7 @@ def test_padding_is_explicit_and_symmetric():
 
 def test_variant_selects_mindspore_same_padding_and_bn_eps():
     """The model zoo's ResNet50: every 7x7/3x3 conv and the pool ``same``, 1x1 convs unpadded, eps 1e-4."""
-    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.weights.pretrained import ResNetVariant
 
     variant = ResNetVariant(conv_padding="same", pool_padding="same", bn_eps=1e-4, block_bn_eps=1e-3)
     net = create_model("resnet50", num_classes=10, variant=variant)
@@ -93,7 +93,7 @@ def test_variant_selects_mindspore_same_padding_and_bn_eps():
 
 def test_same_padding_differs_from_symmetric_only_where_a_stride_meets_an_even_size():
     """Same weights, 64x64 input: "same" pads stride-2 windows bottom/right only, so the logits move."""
-    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.weights.pretrained import ResNetVariant
 
     ms.set_seed(0)
     a = create_model("resnet18", num_classes=4)

@@ -192,8 +192,8 @@ def test_create_imagenet2012_label_errors(tmp_path):
 def test_infer_io_errors_are_mindzoo_usage_errors():
     """One error hierarchy: the deployment tools' errors are UsageErrors (exit 2), and stay MindSpore-free."""
     proc = subprocess.run([sys.executable, "-c", (
-        "import sys; sys.path.insert(0, 'src'); from mindzoo import infer_io, errors; "
-        "assert issubclass(infer_io.InferIOError, errors.UsageError); "
-        "assert infer_io.InferIOError('x').exit_code == 2; assert 'mindspore' not in sys.modules")],
+        "import sys; sys.path.insert(0, 'src'); from mindzoo.deploy import harness_files; from mindzoo.data import layout; from mindzoo import errors; "
+        "assert harness_files.InferIOError is layout.InferIOError is errors.InferIOError; assert issubclass(errors.InferIOError, errors.UsageError); "
+        "assert errors.InferIOError('x').exit_code == 2; assert 'mindspore' not in sys.modules")],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mindzoo.config import CONFIG_DIR, load_config
 from mindzoo.errors import MindzooError, UsageError
+from mindzoo.weights.naming import newest_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE1_CONFIG = CONFIG_DIR / "demo_fixres.yaml"
@@ -64,9 +65,7 @@ class Runner:
 
 
 def _last_checkpoint(directory: Path, net_name: str) -> Path:
-    from mindzoo.train.callbacks import CheckpointManager
-
-    found = CheckpointManager(directory, net_name, 1).latest()
+    found = newest_checkpoint(directory, net_name)
     if found is None:
         raise MindzooError(f"no checkpoint was written to {directory}")
     return found

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from mindzoo.weights.naming import newest_checkpoint
+
 REPO = Path(__file__).resolve().parents[2]
 ACC_LOG = re.compile(r"Total data: (\d+), top1 accuracy: (\d+(?:\.\d+)?), top5 accuracy: (\d+(?:\.\d+)?)")
 
@@ -33,9 +35,7 @@ def _run(step: str, cmd: List[str], cwd: Path = REPO) -> float:
 
 
 def _latest_checkpoint(directory: Path, net_name: str) -> Path:
-    from mindzoo.train.callbacks import CheckpointManager
-
-    latest = CheckpointManager(directory, net_name, keep_max=1).latest()
+    latest = newest_checkpoint(directory, net_name)
     if latest is None:
         sys.exit(f"quickstart: no checkpoint was written to {directory}")
     return latest

@@ -5,11 +5,7 @@ output of the model, batch 1) and ``result_Files/meta.json`` (dtype, shape, and 
 result); ``create_imagenet2012_label.py`` writes ``imagenet_label.json`` (key -> class index);
 ``postprocess.py`` turns both into ``acc.log``.
 
-The dataset listing here is the harness's own (``ascend310_infer/src/utils.cc: ListDataset``): class folders
-sorted by name (= label order), files sorted by name, only ``.jpeg .jpg .png .bmp`` (any case), hidden
-entries skipped. An image's key is its file name without the last extension; if two images share that stem
-(two class folders, or ``a.JPEG`` next to ``a.png``), each of them is keyed ``<class>@<file name>`` instead.
-ImageNet's val names are unique, so there the keys are the plain stems the model zoo uses.
+The images and their keys are :func:`mindzoo.data.layout.list_images` (the harness's listing of the ImageNet layout).
 
 Only numpy, the standard library and :mod:`mindzoo.errors` (plain Python) are imported, so ``postprocess.py``
 also runs on an inference host without MindSpore.
@@ -18,85 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mindzoo.errors import UsageError
+from mindzoo.errors import InferIOError
 
-IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp")
 RESULT_SUFFIX = "_0.bin"
 META_FILE = "meta.json"
 DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
 DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "fp64": "float64", "float": "float32", "half": "float16",
                  "double": "float64"}
-
-
-class InferIOError(UsageError):
-    """Bad input to the deployment scripts (a :class:`mindzoo.errors.UsageError`): one line, exit 2."""
-
-
-@dataclass(frozen=True)
-class ImageEntry:
-    rel_path: str  # "<class>/<file>" ("<file>" in a flat folder)
-    class_name: str  # "" in a flat folder
-    label: int  # index of the class folder in sorted order, -1 in a flat folder
-    key: str  # result name: result_Files/<key>_0.bin
-
-
-def _is_image(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _sorted_entries(directory: str, want_dirs: bool) -> List[str]:
-    try:
-        names = os.listdir(directory)
-    except OSError as exc:
-        raise InferIOError(f"cannot read directory {directory}: {exc.strerror or exc}") from None
-    chosen = []
-    for name in names:
-        if name.startswith("."):
-            continue
-        is_dir = os.path.isdir(os.path.join(directory, name))
-        if (is_dir if want_dirs else (not is_dir and _is_image(name))):
-            chosen.append(name)
-    return sorted(chosen)
-
-
-def list_images(split_dir: str, require_classes: bool = False) -> List[ImageEntry]:
-    """The images of an ImageNet-layout split dir (or a flat image folder), in the harness's order and keys."""
-    if not os.path.isdir(split_dir):
-        raise InferIOError(f"image folder not found: {split_dir}")
-    classes = _sorted_entries(split_dir, want_dirs=True)
-    listed: List[Tuple[str, str, int, str]] = []  # rel_path, class, label, file name
-    if not classes:
-        if require_classes:
-            raise InferIOError(f"no class subfolders in {split_dir}: expected ImageNet layout DIR/<class>/<image>")
-        listed = [(name, "", -1, name) for name in _sorted_entries(split_dir, want_dirs=False)]
-    else:
-        for label, class_name in enumerate(classes):
-            for name in _sorted_entries(os.path.join(split_dir, class_name), want_dirs=False):
-                listed.append((f"{class_name}/{name}", class_name, label, name))
-    if not listed:
-        raise InferIOError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) found in {split_dir}")
-    stems = [os.path.splitext(name)[0] for _, _, _, name in listed]
-    counts: Dict[str, int] = {}
-    for stem in stems:
-        counts[stem] = counts.get(stem, 0) + 1
-    entries = []
-    for (rel_path, class_name, label, name), stem in zip(listed, stems):
-        if counts[stem] > 1:
-            key = f"{class_name}@{name}" if class_name else name
-        else:
-            key = stem
-        entries.append(ImageEntry(rel_path, class_name, label, key))
-    return entries
-
-
-def build_label_map(split_dir: str) -> Dict[str, int]:
-    """key -> class index for every image of an ImageNet-layout split dir (imagenet_label.json)."""
-    return {entry.key: entry.label for entry in list_images(split_dir, require_classes=True)}
 
 
 def load_label_map(path: str) -> Dict[str, int]:

@@ -1,198 +1,32 @@
-"""Checkpoint I/O: atomic, durable writes, strict, well-explained weight loading, and what a checkpoint says about itself.
+"""Opening any supported checkpoint and loading it strictly, with one-line errors that name the key at fault.
 
-Every checkpoint saved through :func:`save_checkpoint_atomic` from a network holding a mindzoo ``ResNet`` (the
-net itself or a train step wrapping it) carries one extra entry, ``mindzoo.pretrained_cfg`` (timm's
-``pretrained_cfg`` idea): a uint8 tensor holding UTF-8 JSON (a tensor, not a string entry, so code that calls
-``.asnumpy()`` on every entry keeps working)::
-
-    {"version": 1,
-     "variant": {"conv_padding": "same", "pool_padding": "same", "bn_eps": 0.0001, "block_bn_eps": 0.0001},
-     "data_config": {"resize_backend": "opencv"},
-     "source": {"format": "mindspore_models", "file": "resnet50_ascend_v170_imagenet2012.ckpt"}}
-
-``variant`` is the :class:`~mindzoo.models.resnet.ResNetVariant` the weights need; ``data_config`` holds the
-:class:`~mindzoo.data.geometry.DataConfig` fields the weights' origin dictates; ``source`` (converted
-checkpoints only) says where they came from. A checkpoint without the entry (older ones, other tools') means
-torchvision's variant and the model's own data config. :func:`open_checkpoint` reads a mindzoo checkpoint, or
-a foreign one (MindCV, mindspore/models, torch ``.pth``/``.safetensors``) converted in memory, and
-``create_model(name, pretrained=path)`` builds the network that checkpoint needs from it.
+:func:`open_checkpoint` reads a mindzoo checkpoint (its :mod:`~mindzoo.weights.pretrained` record says which
+network the weights need) or a foreign one (MindCV, mindspore/models, torch ``.pth``/``.safetensors``: see
+:mod:`~mindzoo.weights.formats`) converted in memory; :func:`load_params` checks it against a network passed in
+and loads it. ``mindzoo.models.create_model(name, pretrained=path)`` builds the network a checkpoint needs.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-import socket
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
-import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from mindzoo.errors import CheckpointError, first_line
-from mindzoo.models.resnet import DEFAULT_VARIANT, ResNetVariant, find_resnet
+from mindzoo.errors import CheckpointError
+from mindzoo.weights.files import read_checkpoint
+from mindzoo.weights.formats import MINDZOO, detect_checkpoint_format, is_torch_file, read_source
+from mindzoo.weights.pretrained import find_variant_net, read_pretrained_cfg
 
 PathLike = Union[str, Path]
-PRETRAINED_CFG_KEY = "mindzoo.pretrained_cfg"
-PRETRAINED_CFG_VERSION = 1
 
-logger = logging.getLogger("mindzoo.checkpoint")
-
-
-@dataclass(frozen=True)
-class PretrainedCfg:
-    """What a checkpoint records about the network and preprocessing its weights need."""
-
-    variant: ResNetVariant = DEFAULT_VARIANT
-    data_config: Mapping[str, Any] = field(default_factory=dict)
-    source: Mapping[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({"version": PRETRAINED_CFG_VERSION, "variant": self.variant.to_dict(),
-                           "data_config": dict(self.data_config), "source": dict(self.source)}, sort_keys=True)
-
-    def entry(self) -> Dict[str, ms.Tensor]:
-        """The checkpoint entry: ``{PRETRAINED_CFG_KEY: uint8 tensor of the JSON}``."""
-        return {PRETRAINED_CFG_KEY: ms.Tensor(np.frombuffer(self.to_json().encode("utf-8"), dtype=np.uint8))}
-
-    @classmethod
-    def from_json(cls, text: str, where: str) -> "PretrainedCfg":
-        try:
-            data = json.loads(text)
-            if int(data.get("version", 0)) > PRETRAINED_CFG_VERSION:
-                raise ValueError(f"version {data['version']} is newer than this mindzoo reads "
-                                 f"({PRETRAINED_CFG_VERSION}); upgrade mindzoo")
-            return cls(variant=ResNetVariant.from_dict(data.get("variant", {})),
-                       data_config=dict(data.get("data_config", {})), source=dict(data.get("source", {})))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"{where}: bad '{PRETRAINED_CFG_KEY}' entry: {first_line(exc)}") from None
-
-    def apply_data_config(self, data_config: Any, where: str = "checkpoint") -> Any:
-        """``data_config`` (a DataConfig) with the recorded fields replaced."""
-        known = set(data_config.to_dict())
-        unknown = sorted(set(self.data_config) - known)
-        if unknown:
-            raise CheckpointError(f"{where}: '{PRETRAINED_CFG_KEY}' sets unknown data_config field '{unknown[0]}'")
-        try:
-            return data_config.replace(**self.data_config)
-        except (TypeError, ValueError) as exc:  # ConfigError is a ValueError too
-            raise CheckpointError(f"{where}: bad data_config in '{PRETRAINED_CFG_KEY}': {first_line(exc)}") from None
-
-
-def pretrained_cfg_of(cell: nn.Cell) -> Optional[PretrainedCfg]:
-    """The entry describing the ResNet inside ``cell`` (a network or a train step wrapping one), or None."""
-    net = find_resnet(cell)
-    if net is None:
-        return None
-    return PretrainedCfg(variant=net.variant, data_config={"resize_backend": net.data_config.resize_backend})
-
-
-def read_pretrained_cfg(params: Mapping[str, Any], where: str) -> PretrainedCfg:
-    """The recorded :class:`PretrainedCfg` of a loaded checkpoint; the default one if it has no entry."""
-    value = params.get(PRETRAINED_CFG_KEY)
-    if value is None:
-        return PretrainedCfg()
-    text = value if isinstance(value, str) else bytes(np.asarray(value.asnumpy(), dtype=np.uint8)).decode("utf-8")
-    return PretrainedCfg.from_json(text, where)
-
-
-# ``.<stem>.tmp-<host>-<pid>.ckpt``: MindSpore appends .ckpt to a name without it; the host keeps a writer on
-# another machine sharing the directory safe from cleanup here.
-TEMP_PATTERN = re.compile(r"^\..+\.tmp-(?P<host>.+)-(?P<pid>\d+)\.ckpt$")
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp-{socket.gethostname()}-{os.getpid()}.ckpt")
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def remove_stale_temp_files(directory: Path) -> List[Path]:
-    """Delete the temp files that writers on this host which no longer run left in ``directory``; return them.
-
-    A writer killed between writing and renaming (SIGKILL, OOM, power loss) leaves its temp file behind; the
-    next save into the directory removes it instead of letting such files pile up.
-    """
-    removed = []
-    host = socket.gethostname()
-    for candidate in Path(directory).glob(".*.tmp-*.ckpt"):
-        match = TEMP_PATTERN.match(candidate.name)
-        if not match or match["host"] != host:
-            continue
-        pid = int(match["pid"])
-        if pid != os.getpid() and not _process_alive(pid):
-            try:
-                candidate.unlink()
-            except FileNotFoundError:  # another saver removed it first
-                continue
-            removed.append(candidate)
-    return removed
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)  # checkpoints are written read-only (0400); fsync works on a read fd
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def save_checkpoint_atomic(
-    save_obj: Union[nn.Cell, List[Dict[str, Any]]], path: PathLike, append_dict: Optional[Dict[str, Any]] = None,
-    pretrained_cfg: Optional[PretrainedCfg] = None,
-) -> Path:
-    """Write a checkpoint to a temp file in the same directory, fsync it, rename it into place, fsync the directory.
-
-    A run killed mid-write leaves the previous checkpoint intact, never a truncated one, and once this returns
-    the new checkpoint survives a power loss (data flushed before the rename, the rename flushed after).
-    Leftover temp files of dead writers are removed first (:func:`remove_stale_temp_files`). The
-    ``mindzoo.pretrained_cfg`` entry is ``pretrained_cfg`` if given, else that of the ResNet in ``save_obj``,
-    so a fine-tuned checkpoint keeps the variant of the weights it started from.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path.parent)
-    if pretrained_cfg is None and isinstance(save_obj, nn.Cell):
-        pretrained_cfg = pretrained_cfg_of(save_obj)
-    if pretrained_cfg is not None:
-        append_dict = {**(append_dict or {}), **pretrained_cfg.entry()}
-    tmp = _temp_path(path)
-    try:
-        ms.save_checkpoint(save_obj, str(tmp), append_dict=append_dict)
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def read_checkpoint(path: PathLike) -> Dict[str, ms.Parameter]:
-    """Load a checkpoint's parameter dict, with a one-line error for a missing or unreadable file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        return ms.load_checkpoint(str(path))
-    except Exception as exc:  # MindSpore raises ValueError/RuntimeError with multi-line text
-        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(exc)}") from None
+logger = logging.getLogger("mindzoo.weights")
 
 
 def check_variant(net: nn.Cell, params: Mapping[str, Any], source: str) -> None:
     """Refuse weights recorded for another ResNet variant than ``net``'s (they would run and be quietly wrong)."""
-    resnet = find_resnet(net)
+    resnet = find_variant_net(net)
     if resnet is None:
         return
     recorded = read_pretrained_cfg(params, source).variant
@@ -231,7 +65,7 @@ def check_compatible(net: nn.Cell, params: Dict[str, Any], source: str) -> None:
 class Checkpoint:
     """A mindzoo checkpoint as loaded: its entries and recorded :class:`PretrainedCfg`.
 
-    :func:`open_checkpoint` returns this or, for a foreign file, a ``mindzoo.convert.formats.SourceWeights``;
+    :func:`open_checkpoint` returns this or, for a foreign file, a ``mindzoo.weights.formats.SourceWeights``;
     both offer ``path``, ``cfg``, ``format``, ``num_classes``, ``source_name(name)`` and ``params_for(net, arch)``.
     """
 
@@ -260,10 +94,8 @@ def open_checkpoint(path: PathLike, src_format: Optional[str] = None) -> Any:
     """A mindzoo checkpoint, or a foreign one converted to mindzoo names in memory (the log says so).
 
     The format is detected from the file (``.pth``/``.pt``/``.bin``/``.safetensors``: torch) and its keys;
-    ``src_format`` forces one of ``mindzoo.convert.formats.FORMATS``.
+    ``src_format`` forces one of ``mindzoo.weights.formats.FORMATS``.
     """
-    from mindzoo.convert.formats import MINDZOO, detect_checkpoint_format, is_torch_file, read_source
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
