@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -21,7 +23,13 @@ import numpy as np
 from mindzoo.errors import InferIOError
 
 RESULT_SUFFIX = "_0.bin"
+RESULT_DIR = "result_Files"
 META_FILE = "meta.json"
+TIMING_FILE = "time_Result/test_perform_static.txt"  # under the harness's --output_dir
+ACC_LINE = re.compile(r"Total data: (\d+), top1 accuracy: (\d+(?:\.\d+)?(?:[eE]-?\d+)?), "
+                      r"top5 accuracy: (\d+(?:\.\d+)?(?:[eE]-?\d+)?)")
+TIMING_LINE = re.compile(r"NN inference cost (?P<stat>average|median) time: (?P<ms>[0-9.eE+-]+) ms of infer_count "
+                         r"(?P<count>\d+)")
 DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
 DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "fp64": "float64", "float": "float32", "half": "float16",
                  "double": "float64"}
@@ -168,3 +176,34 @@ def accuracy(results: Mapping[str, np.ndarray], labels: Mapping[str, int], ks: S
 def acc_line(total: int, top1: float, top5: float) -> str:
     """The model zoo's acc.log line."""
     return f"Total data: {total}, top1 accuracy: {top1}, top5 accuracy: {top5}."
+
+
+def parse_acc_line(text: str, where: str = "acc.log") -> Tuple[int, float, float]:
+    """(total, top1, top5) from the text of an ``acc.log`` (the inverse of :func:`acc_line`)."""
+    match = ACC_LINE.search(text)
+    if not match:
+        raise InferIOError(f"{where} has no '{acc_line(0, 0.0, 0.0)}'-style line")
+    return int(match[1]), float(match[2]), float(match[3])
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The harness's timing file: mean and median latency of its timed calls, and how many there were."""
+
+    mean_ms: float
+    median_ms: float
+    count: int
+
+
+def read_timing(output_dir: str) -> Timing:
+    """``<output_dir>/time_Result/test_perform_static.txt`` as written by ``ascend310_infer/src/main.cc``."""
+    path = os.path.join(output_dir, TIMING_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InferIOError(f"cannot read {path}: {exc.strerror or exc}") from None
+    stats = {match["stat"]: match for match in TIMING_LINE.finditer(text)}
+    if set(stats) != {"average", "median"}:
+        raise InferIOError(f"{path} lacks the harness's average/median time lines: {text[:200]!r}")
+    return Timing(float(stats["average"]["ms"]), float(stats["median"]["ms"]), int(stats["average"]["count"]))
