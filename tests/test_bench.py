@@ -405,3 +405,11 @@ def test_profile_refuses_emulated_bf16_modes() -> None:
     assert "--run-emulated" in profile.emulated_refusal("torch", "bf16_cl", zen3)
     assert profile.emulated_refusal("torch", "bf16_cl", zen4) is None
     assert profile.emulated_refusal("torch", "fp32", zen3) is None and profile.emulated_refusal("ms", "bf16", zen3) is None
+
+
+def test_run_bounded_reports_a_time_limit_as_exit_minus_9() -> None:
+    """bench's helper commands run through mindzoo.procs.run_step: output captured, the group killed at the limit."""
+    done = common.run_bounded([sys.executable, "-c", "print('hi')"], 60, "echo")
+    assert (done.returncode, done.stdout.strip()) == (0, "hi")
+    late = common.run_bounded([sys.executable, "-c", "import time; time.sleep(60)"], 1, "sleeper")
+    assert late.returncode == -9 and "time limit of 1 s exceeded (sleeper)" in late.stderr

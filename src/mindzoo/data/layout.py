@@ -27,10 +27,15 @@ def extension(name: str) -> str:
     return name[dot:] if dot >= 0 else ""
 
 
+def is_image(name: str) -> bool:
+    """The one image rule of the layout: the extension, in any letter case."""
+    return extension(name).lower() in IMAGE_EXTENSIONS
+
+
 def imagefolder_listing(class_dir: str) -> List[str]:
     """Image file names in a class folder, in ImageFolderDataset's order (sorted by code point)."""
     with os.scandir(class_dir) as entries:
-        return sorted(e.name for e in entries if extension(e.name).lower() in IMAGE_EXTENSIONS)
+        return sorted(e.name for e in entries if is_image(e.name))
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,6 @@ class ImageEntry:
     class_name: str  # "" in a flat folder
     label: int  # index of the class folder in sorted order, -1 in a flat folder
     key: str  # result name: result_Files/<key>_0.bin
-
-
-def _is_image(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _sorted_entries(directory: str, want_dirs: bool) -> List[str]:
@@ -55,7 +56,7 @@ def _sorted_entries(directory: str, want_dirs: bool) -> List[str]:
         if name.startswith("."):
             continue
         is_dir = os.path.isdir(os.path.join(directory, name))
-        if (is_dir if want_dirs else (not is_dir and _is_image(name))):
+        if (is_dir if want_dirs else (not is_dir and is_image(name))):
             chosen.append(name)
     return sorted(chosen)
 
