@@ -6,7 +6,7 @@
 Class index = position of the class folder in sorted order (what ImageFolderDataset and eval.py use).
 The key is the image's file name without its extension, the name ascend310_infer gives its result
 (``result_Files/<key>_0.bin``); images whose stems collide are keyed ``<class>@<file name>`` by both (see
-src/mindzoo/infer_io.py). Exit status 2 with a one-line error if the folder is missing or holds no images.
+src/mindzoo/data/layout.py). Exit status 2 with a one-line error if the folder is missing or holds no images.
 Needs only numpy: ``import mindzoo`` is lazy and does not load MindSpore.
 """
 import argparse
@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from mindzoo import infer_io  # noqa: E402  (numpy only: importing mindzoo does not load MindSpore)
+from mindzoo.data import layout  # noqa: E402  (plain Python: importing it does not load MindSpore)
+from mindzoo.errors import InferIOError  # noqa: E402
 
 
 def main(argv=None):
@@ -25,8 +26,8 @@ def main(argv=None):
     parser.add_argument("--output", default="imagenet_label.json", help="label file to write (default ./imagenet_label.json)")
     args = parser.parse_args(argv)
     try:
-        labels = infer_io.build_label_map(args.img_path)
-    except infer_io.InferIOError as exc:
+        labels = layout.build_label_map(args.img_path)
+    except InferIOError as exc:
         print(f"create_imagenet2012_label.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
     try:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from mindzoo import infer_io  # noqa: E402  (numpy only: importing mindzoo does not load MindSpore)
+from mindzoo.deploy import harness_files  # noqa: E402  (numpy only: importing it does not load MindSpore)
+from mindzoo.errors import InferIOError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -37,13 +38,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        labels = infer_io.load_label_map(args.label_path)
-        results, dtype, num_classes = infer_io.load_results(args.result_path, args.dtype, args.num_classes)
-        total, (top1, top5) = infer_io.accuracy(results, labels, ks=(1, 5))
-    except infer_io.InferIOError as exc:
+        labels = harness_files.load_label_map(args.label_path)
+        results, dtype, num_classes = harness_files.load_results(args.result_path, args.dtype, args.num_classes)
+        total, (top1, top5) = harness_files.accuracy(results, labels, ks=(1, 5))
+    except InferIOError as exc:
         print(f"postprocess.py: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    line = infer_io.acc_line(total, top1, top5)
+    line = harness_files.acc_line(total, top1, top5)
     print(f"read {total} results ({dtype}, {num_classes} classes) from {args.result_path}")
     print(line)
     try:

@@ -32,7 +32,7 @@ setup(
     extras_require={
         # tqdm is what MindCV needs at run time. MindCV itself (mindcv==0.3.0, the peer of tests/test_interop.py)
         # is installed by scripts/test.sh with `pip install --no-deps`, which install_requires cannot express.
-        "test": ["pytest", "pytest-timeout", "tqdm"],
+        "test": ["pytest", "pytest-timeout", "tqdm", "import-linter"],
         # Only for weight import and reference/parity tests; the pin keeps pip on the CPU wheel.
         "torch": ["torch==2.13.0", "safetensors"],
     },
@@ -41,7 +41,7 @@ setup(
             "mindzoo-train=mindzoo.cli.train:main",
             "mindzoo-eval=mindzoo.cli.eval:main",
             "mindzoo-export=mindzoo.cli.export:main",
-            "mindzoo-convert=mindzoo.convert.__main__:main",
+            "mindzoo-convert=mindzoo.cli.convert:main",
         ]
     },
 )

@@ -330,20 +330,15 @@ def kill_all_workers() -> None:
 
 
 def run_bounded(cmd: Sequence[str], limit_s: float, what: str) -> subprocess.CompletedProcess:
-    """Run a helper command (not a worker) in its own process group; past ``limit_s`` the group is killed and the
-    result has return code -9 and a ``time limit ... exceeded`` stderr."""
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0)
+    """Run a helper command (not a worker) in its own process group (:func:`mindzoo.procs.run_step`); past
+    ``limit_s`` the group is killed and the result has return code -9 and a ``time limit ... exceeded`` stderr."""
+    from mindzoo.procs import run_step
+
     try:
-        out, err = proc.communicate(timeout=limit_s)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = proc.communicate()
-        return subprocess.CompletedProcess(proc.args, -9, out,
+        return run_step(cmd, capture=True, timeout=limit_s, grace=0)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(list(cmd), -9, exc.output,
                                            f"time limit of {seconds_text(limit_s)} s exceeded ({what})")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause: float = 0.1) -> int:

@@ -178,7 +178,8 @@ class EvalSweep:
         """eval.py's inputs: its checkpoint list, val folder, geometry and pipeline (built once)."""
         info = ms_context(self.threads)
         from mindzoo import create_model
-        from mindzoo.cli.eval import list_checkpoints, resolve_val_dir
+        from mindzoo.cli.eval import resolve_val_dir
+        from mindzoo.weights.naming import checkpoint_files
         from mindzoo.config import load_config
         from mindzoo.data import create_dataset, geometry_from_config, geometry_transforms, validate_image_folder
 
@@ -186,7 +187,7 @@ class EvalSweep:
                                      "eval_image_size": self.size, "eval_batch_size": self.batch,
                                      "data_path": self.data_dir, "pretrained": self.checkpoint_dir})
         self.cfg = cfg
-        self.checkpoints = list_checkpoints(cfg.pretrained)
+        self.checkpoints = checkpoint_files(cfg.pretrained)
         val_dir = resolve_val_dir(cfg.data_path)
         data_info = validate_image_folder(val_dir, cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
         net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=str(self.checkpoints[0]))

@@ -16,8 +16,6 @@
 """
 from __future__ import annotations
 
-import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -208,26 +206,29 @@ class Cpp:
                     "--warmup", "3"]
         if threads:
             self.cmd += ["--threads", str(threads)]
-        self.time_file = Path(out_dir) / "time_Result" / "test_perform_static.txt"
-        self.result_dir = Path(out_dir) / "result_Files"
+        from mindzoo.deploy.harness_files import RESULT_DIR
+
+        self.out_dir = out_dir
+        self.result_dir = Path(out_dir) / RESULT_DIR
 
     def _run(self) -> Dict[str, Any]:
-        proc = subprocess.run(self.cmd, capture_output=True, text=True, timeout=1200)
+        from mindzoo.deploy.harness_files import read_timing
+        from mindzoo.procs import run_step
+
+        proc = run_step(self.cmd, capture=True, timeout=1200)
         if proc.returncode != 0:
             raise RuntimeError(f"harness exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        text = self.time_file.read_text()
-        mean = re.search(r"average time: ([0-9.]+) ms of infer_count (\d+)", text)
-        med = re.search(r"median time: ([0-9.]+) ms", text)
-        if not (mean and med):
-            raise RuntimeError(f"cannot parse {self.time_file}: {text!r}")
-        return {"mean_ms": float(mean.group(1)), "median_ms": float(med.group(1)), "count": int(mean.group(2))}
+        timing = read_timing(self.out_dir)
+        return {"mean_ms": timing.mean_ms, "median_ms": timing.median_ms, "count": timing.count}
 
     def setup(self) -> Dict[str, Any]:
         with Timer() as t:
             first = self._run()
         import numpy as np
 
-        logits = sorted(self.result_dir.glob("*_0.bin"))
+        from mindzoo.deploy.harness_files import RESULT_SUFFIX
+
+        logits = sorted(self.result_dir.glob(f"*{RESULT_SUFFIX}"))
         return {"framework": "onnxruntime-c++", "first_run_s": round(t.seconds, 3), "first_step_s": None,
                 "images_per_run": first["count"], "command": " ".join(self.cmd),
                 "first_file_top1": int(np.fromfile(logits[0], dtype=np.float32).argmax()) if logits else None}

@@ -80,12 +80,12 @@ def ms_context(threads: int, context: Dict[str, Any] = None) -> Dict[str, Any]:
 
 
 def load_torch_reference() -> Any:
-    """mindzoo/convert/torch_reference.py loaded by path: ``import mindzoo.convert`` would pull in MindSpore
-    (mindzoo/__init__ imports the models), inflating the PyTorch worker's RSS and start-up."""
+    """tests/refnets/torch_reference.py (torchvision's ResNet in plain PyTorch; test support, not shipped) loaded by
+    path, so the PyTorch worker imports no MindSpore."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "src" / "mindzoo" / "convert" / "torch_reference.py"
+    path = Path(__file__).resolve().parent.parent / "tests" / "refnets" / "torch_reference.py"
     spec = importlib.util.spec_from_file_location("_mindzoo_torch_reference", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

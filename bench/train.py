@@ -6,7 +6,7 @@ momentum 0.9, weight decay 1e-4, label smoothing 0.1, fixed loss scale 1) in GRA
 called on a float32 NCHW image Tensor and int32 labels (the layout the pipeline yields), with ``loss.asnumpy()``
 after each step. (train.py's whole loop around this step is the ``engine`` section's.)
 
-PyTorch side (:class:`TorchTrain`): ``mindzoo.convert.torch_reference`` (torchvision's ResNet), SGD momentum
+PyTorch side (:class:`TorchTrain`): ``tests/refnets/torch_reference.py`` (torchvision's ResNet), SGD momentum
 0.9 with weight decay 1e-4 off BN/bias, label-smoothed cross-entropy, ``torch.set_num_threads`` = MindSpore's
 ``runtime_num_threads``; modes ``fp32`` (NCHW), ``cl`` (channels_last), ``bf16`` (autocast) and ``bf16_cl``.
 """

@@ -14,7 +14,7 @@
 #   RESIZE CROP  eval sizes (or $RESIZE/$CROP); default: the export's NAME.json next to MODEL
 #                (preprocess.resize_size / crop_size, also its mean/std); explicit values win
 #
-# Python: $PYTHON, else the repo's .venv/bin/python, else python3 (mindzoo.infer_plan reads NAME.json).
+# Python: $PYTHON, else the repo's .venv/bin/python, else python3 (mindzoo.deploy.infer_plan reads NAME.json).
 # Builds ascend310_infer (incrementally), runs it, writes imagenet_label.json and runs postprocess.py, all in
 # the current directory: result_Files/, time_Result/, imagenet_label.json, infer.log (everything logged) and
 # acc.log. Returns only after acc.log is written. Exit status: 0 ok, 2 bad arguments or a missing
@@ -49,10 +49,10 @@ else
 fi
 export PYTHON
 
-# Backend, device and preprocessing: mindzoo.infer_plan reads the sidecar (one-line error, exit 2, if it can't).
+# Backend, device and preprocessing: mindzoo.deploy.infer_plan reads the sidecar (one-line error, exit 2, if it can't).
 PLAN_ERR=$(mktemp)
 trap 'rm -f "$PLAN_ERR"' EXIT
-PLAN=$(PYTHONPATH="$REPO_DIR/src${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m mindzoo.infer_plan "$MODEL" \
+PLAN=$(PYTHONPATH="$REPO_DIR/src${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m mindzoo.deploy.infer_plan "$MODEL" \
   --device_type "${4:-${DEVICE_TYPE:-}}" --resize "${5:-${RESIZE:-}}" --crop "${6:-${CROP:-}}" 2>"$PLAN_ERR")
 status=$?
 cat "$PLAN_ERR" >&2

@@ -401,3 +401,11 @@ def test_report_shows_rows_it_has_no_string_for() -> None:
         assert "| 14.74 | 7.50 |" in text  # resnet50's bf16_cl, then the new mode's column
     assert report.tr("a string nobody translated", "cn") == "a string nobody translated"
     assert report.tr("Batch-1 latency ms", "cn") == "Batch-1 时延 ms"
+
+
+def test_run_bounded_reports_a_time_limit_as_exit_minus_9() -> None:
+    """bench's helper commands run through mindzoo.procs.run_step: output captured, the group killed at the limit."""
+    done = common.run_bounded([sys.executable, "-c", "print('hi')"], 60, "echo")
+    assert (done.returncode, done.stdout.strip()) == (0, "hi")
+    late = common.run_bounded([sys.executable, "-c", "import time; time.sleep(60)"], 1, "sleeper")
+    assert late.returncode == -9 and "time limit of 1 s exceeded (sleeper)" in late.stderr

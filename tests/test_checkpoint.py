@@ -3,7 +3,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from mindzoo.checkpoint import load_weights, read_checkpoint, save_checkpoint_atomic
+from mindzoo.weights.checkpoint import load_weights
+from mindzoo.weights.files import read_checkpoint, save_checkpoint_atomic
 from mindzoo.errors import CheckpointError
 from mindzoo.models import create_model
 from mindzoo.train.callbacks import CheckpointManager
@@ -86,7 +87,7 @@ def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path
     import os
     import stat
 
-    import mindzoo.checkpoint as checkpoint
+    import mindzoo.weights.files as checkpoint
 
     events = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -109,7 +110,7 @@ def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path
 _WRITER = """
 import os, sys, time
 import mindzoo
-import mindzoo.checkpoint as checkpoint
+import mindzoo.weights.files as checkpoint
 import mindspore as ms
 import numpy as np
 
@@ -160,19 +161,19 @@ def test_a_killed_writer_leaves_the_old_checkpoint_and_its_temp_file_is_cleaned_
 
 
 def test_eval_directory_listing_skips_temp_files(tmp_path):
-    from mindzoo.cli.eval import list_checkpoints
+    from mindzoo.weights.naming import checkpoint_files
 
     save_checkpoint_atomic(_params(1.0), tmp_path / "a-1_2.ckpt")
     (tmp_path / ".a-2_2.tmp-host-1.ckpt").write_bytes(b"half")
-    assert [p.name for p in list_checkpoints(str(tmp_path))] == ["a-1_2.ckpt"]
+    assert [p.name for p in checkpoint_files(str(tmp_path))] == ["a-1_2.ckpt"]
 
 
 def test_train_step_checkpoints_record_the_variant_and_preprocessing_of_their_net(tmp_path):
     """What train.py saves (a TrainStep wrapping the net, through CheckpointManager) carries the net's variant and
     resize backend, so a fine-tuned converted checkpoint rebuilds the same network: create_model reads both back,
     and a net built without the variant refuses it in one line."""
-    from mindzoo.checkpoint import PRETRAINED_CFG_KEY, read_pretrained_cfg
-    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.weights.pretrained import PRETRAINED_CFG_KEY, read_pretrained_cfg
+    from mindzoo.weights.pretrained import ResNetVariant
     from mindzoo.train.amp import build_train_step
     from mindzoo.train.loss import CrossEntropySmooth
     from mindzoo.train.optim import build_optimizer
@@ -201,3 +202,19 @@ def test_checkpoint_without_metadata_is_torchvisions_variant(tmp_path):
     ms.save_checkpoint(create_model("resnet18", num_classes=2), str(path))
     net = create_model("resnet18", num_classes=2, pretrained=str(path))
     assert net.variant.is_torchvision and net.data_config.resize_backend == "opencv"
+
+
+def test_run_checkpoints_are_named_listed_and_chosen_in_one_place(tmp_path):
+    """weights.naming: <net>-<epoch>_<step>.ckpt, listed in (epoch, step) order, other nets and temp files ignored;
+    the demos and the launchers' --resume_ckpt=auto take newest_checkpoint."""
+    from mindzoo.weights.naming import CKPT_PATTERN, checkpoint_name, list_checkpoints, newest_checkpoint
+
+    assert newest_checkpoint(tmp_path, "resnet18") is None
+    names = [checkpoint_name("resnet18", 10, 5), checkpoint_name("resnet18", 2, 5), checkpoint_name("resnet18", 2, 3),
+             checkpoint_name("resnet18x", 99, 1), ".resnet18-11_1.tmp-host-1.ckpt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert CKPT_PATTERN.match("resnet18-10_5.ckpt")["epoch"] == "10"
+    assert [p.name for p in list_checkpoints(tmp_path, "resnet18")] == [
+        "resnet18-2_3.ckpt", "resnet18-2_5.ckpt", "resnet18-10_5.ckpt"]
+    assert newest_checkpoint(tmp_path, "resnet18").name == "resnet18-10_5.ckpt"

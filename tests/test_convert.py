@@ -15,12 +15,14 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 
 import mindspore as ms  # noqa: E402
 
-from mindzoo.checkpoint import PRETRAINED_CFG_KEY, read_checkpoint  # noqa: E402
-from mindzoo.convert import convert_file, convert_state_dict, ms_to_torch_name  # noqa: E402
-from mindzoo.convert.__main__ import main  # noqa: E402
+from mindzoo.weights.files import read_checkpoint  # noqa: E402
+from mindzoo.weights.pretrained import PRETRAINED_CFG_KEY  # noqa: E402
+from mindzoo.convert import convert_file  # noqa: E402
+from mindzoo.weights.formats import convert_state_dict, ms_to_torch_name  # noqa: E402
+from mindzoo.cli.convert import main  # noqa: E402
 from mindzoo.errors import CheckpointError  # noqa: E402
 
-from mindzoo.convert import torch_reference  # noqa: E402  (needs the [torch] extra)
+from refnets import torch_reference  # noqa: E402  (needs the [torch] extra)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REL_TOL = 1e-5

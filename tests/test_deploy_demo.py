@@ -17,7 +17,8 @@ import pytest
 from helpers import REPO, run
 from mindzoo.data import preprocess_image, resolve_eval_geometry
 from mindzoo.data.demo import build_demo_dataset
-from mindzoo.infer_io import build_label_map, load_results, result_key
+from mindzoo.data.layout import build_label_map
+from mindzoo.deploy.harness_files import load_results, result_key
 from mindzoo.models import create_model
 
 SIZE, RESIZE = 32, 36  # int(32 / 0.875)

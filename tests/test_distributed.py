@@ -100,7 +100,7 @@ def _reference_run(data: Path, init_ckpt: Path, cfg_args: Sequence[str]) -> Dict
     """
     import mindspore as ms
 
-    from mindzoo.checkpoint import load_weights
+    from mindzoo.weights.checkpoint import load_weights
     from mindzoo.config import load_config
     from mindzoo.data import create_dataset, train_transforms
     from mindzoo.models import create_model
@@ -177,7 +177,7 @@ def test_two_workers_equal_single_process_on_the_concatenated_batch(tmp_path: Pa
     """
     import mindspore as ms
 
-    from mindzoo.checkpoint import read_checkpoint
+    from mindzoo.weights.files import read_checkpoint
     from mindzoo.distributed import parameter_digest
     from mindzoo.models import create_model
 
@@ -251,7 +251,7 @@ def unbroken_job(tmp_path_factory) -> Dict[str, Path]:
 
 def _assert_same_final_state(resumed: Path, unbroken: Path) -> None:
     """Each rank's parameters and BatchNorm statistics, and rank 0's final checkpoint, equal the unbroken job's."""
-    from mindzoo.checkpoint import read_checkpoint
+    from mindzoo.weights.files import read_checkpoint
 
     for pattern in (DIGEST_LINE, ALL_DIGEST_LINE):
         expected = _digests(unbroken, pattern)

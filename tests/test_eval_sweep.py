@@ -13,7 +13,7 @@ import pytest
 from mindspore import Tensor, nn
 
 from helpers import make_image_folder
-from mindzoo.checkpoint import load_weights
+from mindzoo.weights.checkpoint import load_weights
 from mindzoo.data import create_dataset, geometry_transforms, resolve_eval_geometry
 from mindzoo.errors import CheckpointError
 from mindzoo.eval import TopKCorrect, evaluate

@@ -12,7 +12,7 @@ import pytest
 from mindspore import Tensor, nn
 
 from conftest import PYTHON, REPO
-from mindzoo.checkpoint import load_weights
+from mindzoo.weights.checkpoint import load_weights
 from mindzoo.cli.common import run_cli
 from mindzoo.cli import export as export_cli
 from mindzoo.errors import CheckpointError, MindzooError, UsageError

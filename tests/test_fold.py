@@ -65,7 +65,7 @@ def test_folded_network_has_no_batchnorm_and_the_same_logits(name):
 def test_folding_keeps_same_padding_and_bn_eps_of_a_variant():
     """The model zoo's variant (``same`` convs/pool, eps 1e-4): folded convs keep ``same`` and the eps goes into the
     scale, at an odd size where ``same`` and symmetric padding differ."""
-    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.weights.pretrained import ResNetVariant
 
     net = create_model("resnet50", num_classes=5, variant=ResNetVariant("same", "same", 1e-4, 1e-3))
     _randomise_batchnorm(net)

@@ -36,10 +36,10 @@ INPUT = 64  # the ResNet18 test export's input size; FixRes-style eval sizes: re
 SIZES = ("--resize", "73", "--crop", str(INPUT))
 
 
-def _infer_io():
-    from mindzoo import infer_io
+def _layout():
+    from mindzoo.data import layout
 
-    return infer_io
+    return layout
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +163,7 @@ def test_preprocessing_matches_mindspore(harness, workdir, tmp_path, resize, cro
     dump = tmp_path / "dump"
     _run(harness, workdir["gap"], workdir["val"], tmp_path, "--resize", str(resize), "--crop", str(crop),
          "--dump_input", str(dump))
-    entries = _infer_io().list_images(str(workdir["val"]))
+    entries = _layout().list_images(str(workdir["val"]))
     assert len(entries) == 18
     worst = 0.0
     for entry in entries:
@@ -186,7 +186,7 @@ def test_logits_match_onnxruntime_python(harness, workdir, tmp_path):
     proc = _run(harness, workdir["r18"], workdir["val"], tmp_path, "--resize", "73", "--crop", str(INPUT))
     session = ort.InferenceSession(str(workdir["r18"]), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
-    entries = _infer_io().list_images(str(workdir["val"]))
+    entries = _layout().list_images(str(workdir["val"]))
     agree, worst = 0, 0.0
     for entry in entries:
         x = _ms_preprocess(workdir["val"] / entry.rel_path, 73, INPUT)[None]
@@ -271,7 +271,7 @@ def test_warmup_must_be_a_non_negative_integer(harness, workdir, tmp_path, value
 
 def test_warmup_is_untimed_and_changes_no_result(harness, workdir, tmp_path):
     """--warmup 2 writes the same result files, bit for bit, as --warmup 0 and times only one call per image."""
-    n = len(_infer_io().list_images(str(workdir["val"])))
+    n = len(_layout().list_images(str(workdir["val"])))
     results = {}
     for warmup in (0, 2):
         out = tmp_path / f"warmup_{warmup}"
@@ -392,7 +392,7 @@ def test_run_infer_310_end_to_end(harness, workdir, tmp_path):
 
     session = ort.InferenceSession(str(workdir["r18"]), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
-    entries = _infer_io().list_images(str(workdir["val"]))
+    entries = _layout().list_images(str(workdir["val"]))
     top1 = top5 = 0
     for entry in entries:
         x = _ms_preprocess(workdir["val"] / entry.rel_path, 73, INPUT)[None]

@@ -90,7 +90,8 @@ def _assert_harness_equals_eval(trained, model: Path, cwd: Path) -> None:
     from mindzoo.data import preprocess_image
     from mindzoo.export.exporter import read_sidecar
     from mindzoo.data.geometry import EvalGeometry
-    from mindzoo.infer_io import list_images, load_results
+    from mindzoo.data.layout import list_images
+    from mindzoo.deploy.harness_files import load_results
     from mindzoo.models import create_model
 
     net = create_model("resnet18", num_classes=4, pretrained=str(trained["ckpt"]))

@@ -88,7 +88,7 @@ def test_explicit_sizes_win(exported, tmp_path):
 
 def test_a_crop_alone_takes_the_sidecar_crop_pct(exported, tmp_path):
     """CROP=32 for a 40 px export is refused by the model's input check; the plan itself says int(32 / 0.8)."""
-    from mindzoo.infer_plan import plan
+    from mindzoo.deploy.infer_plan import plan
 
     run_plan, warnings = plan(exported["onnx"], crop="32")
     assert (run_plan.resize, run_plan.crop, run_plan.sizes_from, warnings) == (40, 32, "explicit", [])
@@ -178,7 +178,7 @@ def test_fixres_export_runs_at_438_384_from_its_sidecar(exported, tmp_path):
 ])
 def test_backend_follows_model_and_device(suffix, device, ascend_present, expected):
     """.onnx -> ONNX Runtime; .mindir -> the C++ API on Ascend, the embedded Python runtime on CPU."""
-    from mindzoo.infer_plan import choose_backend
+    from mindzoo.deploy.infer_plan import choose_backend
 
     assert choose_backend(Path("model" + suffix), device, ascend_present) == expected
 
@@ -190,7 +190,7 @@ def test_backend_follows_model_and_device(suffix, device, ascend_present, expect
 ])
 def test_backend_refusals(suffix, device, message):
     from mindzoo.errors import UsageError
-    from mindzoo.infer_plan import choose_backend
+    from mindzoo.deploy.infer_plan import choose_backend
 
     with pytest.raises(UsageError, match=message):
         choose_backend(Path("model" + suffix), device, False)

@@ -16,12 +16,14 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from mindzoo.checkpoint import PRETRAINED_CFG_KEY, load_params, open_checkpoint, read_checkpoint, read_pretrained_cfg
-from mindzoo.convert.__main__ import main as convert_main
-from mindzoo.convert.formats import from_mindspore_params
+from mindzoo.weights.checkpoint import load_params, open_checkpoint
+from mindzoo.weights.files import read_checkpoint
+from mindzoo.weights.pretrained import PRETRAINED_CFG_KEY, read_pretrained_cfg
+from mindzoo.cli.convert import main as convert_main
+from mindzoo.weights.formats import from_mindspore_params
 from mindzoo.models import Bottleneck, ResNet, create_model
-from mindzoo.models.resnet import ResNetVariant
-from zoo_nets import ZooResNeXt, zoo_resnet
+from mindzoo.weights.pretrained import ResNetVariant
+from refnets.zoo_nets import ZooResNeXt, zoo_resnet
 
 REL_TOL = 1e-5
 SIZES = ((1, 3, 224, 224), (2, 3, 97, 131))
@@ -320,7 +322,7 @@ def test_same_padded_checkpoint_does_not_export_to_torch(tmp_path: Path, capsys)
 
 def test_variant_is_refused_by_a_net_built_without_it(tmp_path: Path) -> None:
     """load_weights into a torchvision-variant net: one line naming the difference and the fix."""
-    from mindzoo.checkpoint import load_weights
+    from mindzoo.weights.checkpoint import load_weights
     from mindzoo.errors import CheckpointError
 
     peer = randomize(zoo_resnet("resnet18", class_num=5), seed=15)

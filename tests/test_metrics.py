@@ -1,6 +1,6 @@
 """Top-1/top-5 counting: in graph against numpy, and one rule for eval.py and postprocess.py on hard cases.
 
-The rule (mindzoo.eval.metrics and mindzoo.infer_io.accuracy): an image is top-k correct when all its logits are
+The rule (mindzoo.eval.metrics and mindzoo.deploy.harness_files.accuracy): an image is top-k correct when all its logits are
 finite and fewer than k other classes score >= its label; NaN/inf are never correct, ties count against the label.
 """
 import mindspore as ms
@@ -9,7 +9,7 @@ import pytest
 from mindspore import nn
 
 from mindzoo.eval import EvalResult, TopKCorrect, improves_on
-from mindzoo.infer_io import accuracy
+from mindzoo.deploy.harness_files import accuracy
 
 NAN, INF = float("nan"), float("inf")
 
@@ -121,7 +121,7 @@ def test_a_diverged_network_never_becomes_the_best_checkpoint():
 
 
 def test_postprocess_label_outside_the_logits_is_an_error():
-    from mindzoo.infer_io import InferIOError
+    from mindzoo.errors import InferIOError
 
     with pytest.raises(InferIOError, match="label 3 of 'x' is not a class of its 3 logits"):
         accuracy({"x": np.zeros(3, np.float32)}, {"x": 3})

@@ -45,9 +45,20 @@ def test_list_models_from_the_command_line():
         assert f"'{name}'" in out
 
 
-@pytest.mark.parametrize("name", sorted(TORCHVISION_PARAMS))
-def test_parameter_count_equals_torchvision(name):
-    assert mindzoo.count_params(create_model(name)) == TORCHVISION_PARAMS[name]
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model(name):
+    """Every model the registry lists (timm's tests/test_models.py style): torchvision's parameter count, a
+    forward pass at a tiny input with finite logits, and the features/head split agreeing with the forward."""
+    assert name in TORCHVISION_PARAMS, f"add {name}'s reference parameter count to TORCHVISION_PARAMS"
+    net = create_model(name)
+    assert mindzoo.count_params(net) == TORCHVISION_PARAMS[name]
+    net.set_train(False)
+    x = ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32))
+    logits = net(x).asnumpy()
+    assert logits.shape == (1, 1000) and np.isfinite(logits).all()
+    head = net.forward_head(net.forward_features(x)).asnumpy()
+    np.testing.assert_allclose(head, logits, rtol=1e-5, atol=1e-5)
+    assert net.data_config.input_size > 0
 
 
 def test_resnext152_shape():
@@ -75,7 +86,7 @@ def test_padding_is_explicit_and_symmetric():
 
 def test_variant_selects_mindspore_same_padding_and_bn_eps():
     """The model zoo's ResNet50: every 7x7/3x3 conv and the pool ``same``, 1x1 convs unpadded, eps 1e-4."""
-    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.weights.pretrained import ResNetVariant
 
     variant = ResNetVariant(conv_padding="same", pool_padding="same", bn_eps=1e-4, block_bn_eps=1e-3)
     net = create_model("resnet50", num_classes=10, variant=variant)
@@ -93,7 +104,7 @@ def test_variant_selects_mindspore_same_padding_and_bn_eps():
 
 def test_same_padding_differs_from_symmetric_only_where_a_stride_meets_an_even_size():
     """Same weights, 64x64 input: "same" pads stride-2 windows bottom/right only, so the logits move."""
-    from mindzoo.models.resnet import ResNetVariant
+    from mindzoo.weights.pretrained import ResNetVariant
 
     ms.set_seed(0)
     a = create_model("resnet18", num_classes=4)

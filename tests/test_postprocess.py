@@ -192,8 +192,30 @@ def test_create_imagenet2012_label_errors(tmp_path):
 def test_infer_io_errors_are_mindzoo_usage_errors():
     """One error hierarchy: the deployment tools' errors are UsageErrors (exit 2), and stay MindSpore-free."""
     proc = subprocess.run([sys.executable, "-c", (
-        "import sys; sys.path.insert(0, 'src'); from mindzoo import infer_io, errors; "
-        "assert issubclass(infer_io.InferIOError, errors.UsageError); "
-        "assert infer_io.InferIOError('x').exit_code == 2; assert 'mindspore' not in sys.modules")],
+        "import sys; sys.path.insert(0, 'src'); from mindzoo.deploy import harness_files; from mindzoo.data import layout; from mindzoo import errors; "
+        "assert harness_files.InferIOError is layout.InferIOError is errors.InferIOError; assert issubclass(errors.InferIOError, errors.UsageError); "
+        "assert errors.InferIOError('x').exit_code == 2; assert 'mindspore' not in sys.modules")],
         cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_harness_files_are_parsed_in_one_place(tmp_path):
+    """acc.log and the timing file, as postprocess.py and ascend310_infer/src/main.cc write them, read back by
+    mindzoo.deploy.harness_files (quickstart and bench/infer.py use these, not regexes of their own)."""
+    from mindzoo.deploy.harness_files import TIMING_FILE, acc_line, parse_acc_line, read_timing
+    from mindzoo.errors import InferIOError
+
+    assert parse_acc_line(acc_line(4, 0.5, 0.75) + "\n") == (4, 0.5, 0.75)
+    assert parse_acc_line(EXPECTED) == (4, 0.5, 0.75)
+    with pytest.raises(InferIOError, match="acc.log"):
+        parse_acc_line("nothing here")
+    timing = tmp_path / TIMING_FILE
+    timing.parent.mkdir(parents=True)
+    timing.write_text("NN inference cost average time: 42.5 ms of infer_count 7\n"
+                      "NN inference cost median time: 41 ms of infer_count 7\nwarmup calls: 3\n"
+                      "backend: onnxruntime: ONNX Runtime 1.31 CPU\n")
+    got = read_timing(str(tmp_path))
+    assert (got.mean_ms, got.median_ms, got.count) == (42.5, 41.0, 7)
+    timing.write_text("warmup calls: 3\n")
+    with pytest.raises(InferIOError, match="average/median"):
+        read_timing(str(tmp_path))

@@ -21,8 +21,8 @@ from mindzoo.data.transforms import geometry_transforms, preprocess_image
 
 torch = pytest.importorskip("torch")
 
-from mindzoo.convert import torch_reference  # noqa: E402
-from mindzoo.convert.__main__ import main as convert_main  # noqa: E402
+from refnets import torch_reference  # noqa: E402
+from mindzoo.cli.convert import main as convert_main  # noqa: E402
 from mindzoo.models import create_model  # noqa: E402
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)

@@ -4,7 +4,7 @@
  * Not MindSpore's C++ API: no registry package of a current MindSpore ships that (the PyPI wheel has no
  * include/api; the newest registry package that has it, mindspore-lite 2.0.0, cannot read MINDIR files of
  * MindSpore >= 2.x exports, see backend_mindspore.cc). This backend starts the Python interpreter the harness
- * was built against (CMake Python3_EXECUTABLE, the repo's .venv by default), imports mindzoo.mindir_runtime
+ * was built against (CMake Python3_EXECUTABLE, the repo's .venv by default), imports mindzoo.deploy.mindir_runtime
  * (which sets ONEDNN_MAX_CPU_ISA before MindSpore loads) and runs mindspore.load + nn.GraphCell, the engine of
  * eval.py's export check. Decoding, preprocessing, timing and result files stay in the C++ harness; Predict's
  * time includes the host copies between C++ and Python.
@@ -26,7 +26,7 @@
 namespace mindzoo {
 namespace {
 
-constexpr const char *kRunnerModule = "mindzoo.mindir_runtime";
+constexpr const char *kRunnerModule = "mindzoo.deploy.mindir_runtime";
 
 // mindzoo's own errors (mindzoo.errors) carry a message fit for the user, printed without the type name.
 bool IsMindzooError(PyObject *type) {

@@ -1,7 +1,7 @@
 """mindzoo: ResNet / ResNeXt / FixRes ImageNet classifiers on MindSpore.
 
 ``_onednn`` is imported first on purpose: it must set ``ONEDNN_MAX_CPU_ISA`` before MindSpore loads.
-The model API is imported lazily, so numpy-only tools (``postprocess.py``, ``mindzoo.infer_io``) do not
+The model API is imported lazily, so numpy-only tools (``postprocess.py``, ``mindzoo.deploy.harness_files``) do not
 pay for importing MindSpore.
 """
 from typing import Any

@@ -46,3 +46,7 @@ class HelpRequested(Exception):
         super().__init__(f"help for {command}")
         self.command = command
         self.config_path = config_path
+
+
+class InferIOError(UsageError):
+    """Bad input to the deployment scripts (a :class:`mindzoo.errors.UsageError`): one line, exit 2."""

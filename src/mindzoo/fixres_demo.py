@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mindzoo.config import CONFIG_DIR, load_config
 from mindzoo.errors import MindzooError, UsageError
+from mindzoo.procs import run_step
+from mindzoo.weights.naming import newest_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE1_CONFIG = CONFIG_DIR / "demo_fixres.yaml"
@@ -55,8 +56,7 @@ class Runner:
         print(f"[{time.time() - self.start:6.0f} s] {name}\n    $ {shown}", flush=True)
         log = self.logs / f"{name}.log"
         started = time.time()
-        with open(log, "w", encoding="utf-8") as handle:
-            code = subprocess.call(cmd, stdout=handle, stderr=subprocess.STDOUT)
+        code = run_step(cmd, log=log).returncode
         self.seconds[name] = round(time.time() - started, 1)
         if code != 0:
             tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
@@ -64,9 +64,7 @@ class Runner:
 
 
 def _last_checkpoint(directory: Path, net_name: str) -> Path:
-    from mindzoo.train.callbacks import CheckpointManager
-
-    found = CheckpointManager(directory, net_name, 1).latest()
+    found = newest_checkpoint(directory, net_name)
     if found is None:
         raise MindzooError(f"no checkpoint was written to {directory}")
     return found

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from mindzoo.procs import run_step
+from mindzoo.weights.naming import newest_checkpoint
+
 REPO = Path(__file__).resolve().parents[2]
-ACC_LOG = re.compile(r"Total data: (\d+), top1 accuracy: (\d+(?:\.\d+)?), top5 accuracy: (\d+(?:\.\d+)?)")
 
 
 def _run(step: str, cmd: List[str], cwd: Path = REPO) -> float:
     """Run one step with its output streaming through; stop the quickstart if it fails."""
     print(f"\n=== {step}: {' '.join(cmd)}", flush=True)
     start = time.time()
-    code = subprocess.call(cmd, cwd=cwd)
+    code = run_step(cmd, cwd=cwd).returncode
     if code != 0:
         print(f"quickstart: step '{step}' failed with exit code {code}", file=sys.stderr)
         sys.exit(code)
@@ -34,37 +34,24 @@ def _run(step: str, cmd: List[str], cwd: Path = REPO) -> float:
 
 
 def _latest_checkpoint(directory: Path, net_name: str) -> Path:
-    from mindzoo.train.callbacks import CheckpointManager
-
-    latest = CheckpointManager(directory, net_name, keep_max=1).latest()
+    latest = newest_checkpoint(directory, net_name)
     if latest is None:
         sys.exit(f"quickstart: no checkpoint was written to {directory}")
     return latest
 
 
-def _cpp_latency(infer_dir: Path) -> Dict[str, float]:
-    text = (infer_dir / "time_Result" / "test_perform_static.txt").read_text()
-    numbers = {}
-    for key, pattern in (("mean_ms", r"average time: ([0-9.]+) ms"), ("median_ms", r"median[^0-9]*([0-9.]+) ms")):
-        match = re.search(pattern, text)
-        if match:
-            numbers[key] = float(match.group(1))
-    return numbers
-
-
 def _harness_result(infer_dir: Path) -> Dict[str, object]:
     """acc.log, latency and the backend's own description (result_Files/meta.json) of one harness run."""
-    match = ACC_LOG.search((infer_dir / "acc.log").read_text())
-    if not match:
-        sys.exit(f"quickstart: cannot read {infer_dir / 'acc.log'}")
-    meta = json.loads((infer_dir / "result_Files" / "meta.json").read_text())
-    latency = _cpp_latency(infer_dir)
+    from mindzoo.deploy.harness_files import parse_acc_line, read_meta, read_timing, RESULT_DIR
+
+    total, top1, top5 = parse_acc_line((infer_dir / "acc.log").read_text(), str(infer_dir / "acc.log"))
+    meta = read_meta(str(infer_dir / RESULT_DIR)) or {}
+    timing = read_timing(str(infer_dir))
     return {
-        "total": int(match[1]), "top1": float(match[2]), "top5": float(match[3]),
+        "total": total, "top1": top1, "top5": top5,
         "backend": meta.get("backend_description", meta.get("backend", "?")),
         "resize": meta.get("resize"), "crop": meta.get("crop"),
-        "latency": f"{latency.get('mean_ms', float('nan')):.2f} ms mean, "
-                   f"{latency.get('median_ms', float('nan')):.2f} ms median",
+        "latency": f"{timing.mean_ms:.2f} ms mean, {timing.median_ms:.2f} ms median",
     }
 
 

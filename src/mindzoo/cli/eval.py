@@ -10,9 +10,11 @@ import logging
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_context, setup_logging
+from mindzoo.cli.common import run_cli
 from mindzoo.config import load_config
 from mindzoo.errors import ConfigError, DataError, UsageError
+from mindzoo.runtime import ensure_writable_dir, set_mindspore_context, setup_logging
+from mindzoo.weights.naming import checkpoint_files
 
 logger = logging.getLogger("mindzoo")
 
@@ -34,33 +36,9 @@ def resolve_val_dir(data_path: str) -> Path:
     return root
 
 
-def list_checkpoints(pretrained: str) -> List[Path]:
-    """One checkpoint, or every ``*.ckpt`` in a directory sorted by name (epoch order for train.py's names).
-
-    Hidden files (``.<name>.tmp-*.ckpt``: a save in progress, or one a killed writer left) are not checkpoints.
-    """
-    if not pretrained:
-        raise ConfigError("pretrained is empty; pass --pretrained=CKPT (a .ckpt file or a directory of them)")
-    path = Path(pretrained)
-    if path.is_dir():
-        found = sorted((p for p in path.glob("*.ckpt") if not p.name.startswith(".")), key=_natural_key)
-        if not found:
-            raise UsageError(f"no .ckpt files in {path}")
-        return found
-    if not path.is_file():
-        raise UsageError(f"checkpoint not found: {path}")
-    return [path]
-
-
-def _natural_key(path: Path) -> list:
-    import re
-
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
-
-
 def _main(argv: Sequence[str]) -> int:
-    cfg = load_config(argv)
-    checkpoints = list_checkpoints(cfg.pretrained)
+    cfg = load_config(argv, command="eval")
+    checkpoints = checkpoint_files(cfg.pretrained)
     val_dir = resolve_val_dir(cfg.data_path)
     output_dir = ensure_writable_dir(Path(cfg.output_dir))
 

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from mindzoo.cli.common import ensure_writable_dir, run_cli, set_mindspore_context, setup_logging
+from mindzoo.cli.common import run_cli
 from mindzoo.config import load_config
 from mindzoo.errors import CheckpointError, UsageError
 from mindzoo.export.exporter import (
@@ -30,6 +30,7 @@ from mindzoo.export.exporter import (
     resolve_batch_size,
     resolve_output_path,
 )
+from mindzoo.runtime import ensure_writable_dir, set_mindspore_context, setup_logging
 
 logger = logging.getLogger("mindzoo.export")
 
@@ -40,7 +41,7 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
     ``set_context=False`` keeps the caller's MindSpore device/mode: MindSpore refuses ``set_device``
     once a kernel has run, so in-process callers (tests, notebooks) that already ran one must skip it.
     """
-    cfg = load_config(argv)
+    cfg = load_config(argv, command="export")
     file_format = normalize_format(cfg.file_format)
     check_format_supported(file_format, cfg.device_target, cfg.dynamic_batch)
     batch_size = resolve_batch_size(cfg, cfg.explicit)

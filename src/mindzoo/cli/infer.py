@@ -18,8 +18,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mindzoo.cli.common import ArgumentParser, run_cli, set_mindspore_context
+from mindzoo.cli.common import ArgumentParser, run_cli
 from mindzoo.errors import UsageError
+from mindzoo.runtime import set_mindspore_context
 
 MODEL_SUFFIXES = (".ckpt", ".mindir", ".onnx")
 
@@ -76,7 +77,7 @@ def read_labels(path: str, num_classes: int) -> List[str]:
 def _checkpoint_num_classes(path: str) -> int:
     """The classifier width stored in a checkpoint (mindzoo's or a foreign one), so ``--num_classes`` is rarely
     needed."""
-    from mindzoo.checkpoint import open_checkpoint
+    from mindzoo.weights.checkpoint import open_checkpoint
 
     source = open_checkpoint(path)
     if source.num_classes is None:
@@ -89,7 +90,7 @@ def _ckpt_predictor(args: argparse.Namespace) -> Predictor:
     from mindzoo.data.geometry import resolve_eval_geometry
     from mindzoo.models import create_model, get_builder
 
-    cfg = load_config(["--config_path", args.config_path] if args.config_path else [])
+    cfg = load_config(["--config_path", args.config_path] if args.config_path else [], command="infer")
     net_name = args.net_name or cfg.net_name
     try:
         get_builder(net_name)

@@ -15,7 +15,7 @@ __all__ = ["check_train_config", "main"]
 
 
 def _main(argv: Sequence[str]) -> int:
-    cfg = load_config(argv)
+    cfg = load_config(argv, command="train")
     check_train_config(cfg)  # before MindSpore loads: bad usage fails in a second
     from mindzoo.train.engine import build_run, fit
 

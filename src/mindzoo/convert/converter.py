@@ -1,7 +1,7 @@
 """``python -m mindzoo.convert``'s two directions: any supported checkpoint -> mindzoo, mindzoo -> PyTorch.
 
 Into mindzoo, the written ``.ckpt`` holds the network's parameters under mindzoo names plus the
-``mindzoo.pretrained_cfg`` entry (:mod:`mindzoo.checkpoint`): the ResNet variant the weights need and their
+``mindzoo.pretrained_cfg`` entry (:mod:`mindzoo.weights.pretrained`): the ResNet variant the weights need and their
 preprocessing origin, so ``create_model(arch, pretrained=out)`` rebuilds the source's network. Out to
 PyTorch, a torchvision-variant checkpoint becomes a torchvision ``state_dict`` (``.pth`` or ``.safetensors``).
 """
@@ -14,11 +14,12 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from mindzoo.checkpoint import Checkpoint, load_params, open_checkpoint, save_checkpoint_atomic
-from mindzoo.convert.formats import MINDSPORE_MODELS, ZOO_IMAGENET_CLASSES, ms_to_torch_name
-from mindzoo.convert.torch_to_ms import INSTALL_HINT
+from mindzoo.weights.checkpoint import Checkpoint, load_params, open_checkpoint
+from mindzoo.weights.files import save_checkpoint_atomic
+from mindzoo.weights.formats import MINDSPORE_MODELS, ZOO_IMAGENET_CLASSES, ms_to_torch_name
+from mindzoo.weights.torch_io import INSTALL_HINT
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
-from mindzoo.models.resnet import DEFAULT_VARIANT, ResNetVariant
+from mindzoo.weights.pretrained import DEFAULT_VARIANT, ResNetVariant
 
 PathLike = Union[str, Path]
 TORCH_OUT_SUFFIXES = (".pth", ".pt", ".safetensors")

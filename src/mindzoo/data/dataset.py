@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 from mindzoo.data.transforms import check_image_file
+from mindzoo.data.layout import IMAGE_EXTENSIONS, extension, imagefolder_listing
 from mindzoo.errors import ConfigError, DataError
-from mindzoo.infer_io import IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
     from mindspore.dataset import Dataset
@@ -65,18 +65,6 @@ class ImageFolderInfo:
     def num_files(self) -> int:
         """Image files found, including skipped ones; positions in ImageFolderDataset's order."""
         return self.num_images + len(self.skipped)
-
-
-def _extension(name: str) -> str:
-    """The suffix as MindSpore's ``Path::Extension`` sees it: from the last dot (".jpg" included)."""
-    dot = name.rfind(".")
-    return name[dot:] if dot >= 0 else ""
-
-
-def _list_images(class_dir: str) -> List[str]:
-    """Image file names in a class folder, in ImageFolderDataset's order (sorted by code point)."""
-    with os.scandir(class_dir) as entries:
-        return sorted(e.name for e in entries if _extension(e.name).lower() in IMAGE_EXTENSIONS)
 
 
 def _check_folder(class_dir: str, names: Sequence[str]) -> List[Tuple[int, str]]:
@@ -114,12 +102,12 @@ def validate_image_folder(split_dir: Union[str, Path], num_classes: Optional[int
         raise DataError(f"{root} has {len(class_names)} class folders but num_classes={num_classes}; "
                         f"pass --num_classes={len(class_names)}")
 
-    listings = [_list_images(str(root / name)) for name in class_names]
+    listings = [imagefolder_listing(str(root / name)) for name in class_names]
     empty = [name for name, files in zip(class_names, listings) if not files]
     if empty:
         more = f" (and {len(empty) - 1} more empty class folders)" if len(empty) > 1 else ""
         raise DataError(f"class folder {root / empty[0]} has no images ({'/'.join(IMAGE_EXTENSIONS)}){more}")
-    extensions = tuple(sorted({_extension(f) for files in listings for f in files}))
+    extensions = tuple(sorted({extension(f) for files in listings for f in files}))
 
     bad: List[Tuple[int, int, str]] = []
     if check_images:

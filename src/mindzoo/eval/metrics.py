@@ -3,7 +3,7 @@
 Accuracy is ``sum(correct) / sum(images)`` over every image of the split: the last partial batch is
 kept, and in distributed evaluation the counts (not per-rank accuracies) are all-reduced.
 
-What counts as correct (the same rule as ``mindzoo.infer_io.accuracy``, which scores the C++ harness's
+What counts as correct (the same rule as ``mindzoo.deploy.harness_files.accuracy``, which scores the C++ harness's
 results): an image is top-k correct when **all its logits are finite** and **fewer than k other classes score
 greater than or equal to its label**. A NaN or +/-inf anywhere in an image's logits makes it wrong at every k,
 and a tie counts against the label, so a diverged (NaN) or constant network scores 0% top-1 instead of 100%.

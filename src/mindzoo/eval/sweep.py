@@ -3,7 +3,7 @@
 A training run leaves one checkpoint per epoch (90 is normal), and GRAPH mode compiles a graph per network
 structure. Building and folding a fresh network per checkpoint compiled each of them again. Here the network
 is built from the first checkpoint and, with ``fold_bn``, folded once; every later checkpoint is loaded into an
-unfolded twin with :func:`mindzoo.checkpoint.load_weights` (its strict key/shape checks), folded in numpy with
+unfolded twin with :func:`mindzoo.weights.checkpoint.load_weights` (its strict key/shape checks), folded in numpy with
 the arithmetic of :mod:`mindzoo.models.fold` and assigned into the folded network's Parameters. Only values
 change, never the structure, so the counting graph compiles once per batch shape (the full batches, and the
 last partial batch if the split has one), whatever the number of checkpoints. Without ``fold_bn`` checkpoints are loaded
@@ -17,7 +17,7 @@ from typing import List, Optional, Union
 import mindspore as ms
 from mindspore import nn
 
-from mindzoo.checkpoint import load_weights
+from mindzoo.weights.checkpoint import load_weights
 from mindzoo.eval.metrics import EvalResult, TopKCorrect, evaluate
 from mindzoo.models import create_model
 from mindzoo.models.fold import FoldedPair, fold_batchnorm, fold_plan, load_folded

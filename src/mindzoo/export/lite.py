@@ -13,7 +13,7 @@ converter refuses MindSpore 2.10 MINDIR input but converts mindzoo's ONNX export
 tool, and ``predict_tensor``, the harness's MindSpore backend on one raw tensor); this module drives them:
 ONNX export (verified with ONNX Runtime) -> ``convert_lite`` -> ``predict_tensor`` on the same random inputs as
 the network -> max relative error in the sidecar, whose ``format`` (``MINDIR_LITE``) routes deployment
-(``mindzoo.infer_plan``) to the C++ MindSpore backend.
+(``mindzoo.deploy.infer_plan``) to the C++ MindSpore backend.
 """
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ def effective_config(args: Sequence[str]):
     from mindzoo.config import load_config
     from mindzoo.train.checks import check_train_config
 
-    cfg = load_config(list(args))
+    cfg = load_config(list(args), command="train")
     check_train_config(cfg)
     return cfg
 
@@ -155,7 +155,8 @@ def auto_resume_args(cfg, checkpoint_dir: Path, rank0_here: bool, out: TextIO) -
     ``--resume_ckpt=``). When rank 0's checkpoints are not visible from this server (multi-server, no shared
     file system) ``auto`` stays, and train.py's ranks take rank 0's choice at start-up instead.
     """
-    from mindzoo.train.resume import AUTO, newest_checkpoint
+    from mindzoo.train.resume import AUTO
+    from mindzoo.weights.naming import newest_checkpoint
 
     if cfg.resume_ckpt != AUTO:
         return []

@@ -71,7 +71,8 @@ def run_ranktable(argv: Sequence[str], env: Mapping[str, str], out: TextIO) -> i
     from mindzoo.launch.ranktable import (
         dump_env, format_cores, format_dry_run, load_rank_table, local_addresses, plan_launches, select_server,
     )
-    from mindzoo.launch.supervisor import start_rank, stop_groups, supervise
+    from mindzoo.launch.supervisor import start_rank, supervise
+    from mindzoo.procs import stop_groups
 
     args = split_args(argv, ("RANK_TABLE_FILE", "DATA_PATH", "CONFIG_PATH", "RESUME_CKPT"), 2, USAGE["ranktable"])
     table = load_rank_table(args["RANK_TABLE_FILE"])

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 from mindzoo.errors import UsageError
-from mindzoo.launch.supervisor import Terminated, report_failure, stop_groups, trap_termination
+from mindzoo.launch.supervisor import Terminated, report_failure, trap_termination
+from mindzoo.procs import stop_groups
 
 FAILURE_LINE = re.compile(r"Worker process (\d+) exit with exception\. Error code: (-?\d+)")
 POLL_SECONDS = 0.2

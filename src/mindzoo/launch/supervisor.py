@@ -2,7 +2,8 @@
 
 Each rank runs in its own session (its own process group), so stopping a rank also stops whatever it
 started (dataset workers). The supervisor never leaves a rank behind: on a failure, on Ctrl+C/SIGTERM, or
-on any error of its own it stops every group (SIGTERM, then SIGKILL after a grace period) and reaps them.
+on any error of its own it stops every group (:func:`mindzoo.procs.stop_groups`: SIGTERM, then SIGKILL after a
+grace period) and reaps them.
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Mapping, Optional, Sequence, TextIO
+from typing import List, Mapping, Optional, Sequence, TextIO
+
+from mindzoo.procs import GRACE_SECONDS, stop_groups
 
 POLL_SECONDS = 0.5
-GRACE_SECONDS = 10.0
 TAIL_LINES = 30
 
 
@@ -89,33 +91,6 @@ def start_rank(rank: int, cmd: Sequence[str], env: Mapping[str, str], cwd: Path,
         process = subprocess.Popen(list(cmd), cwd=str(cwd), env=dict(env), stdout=fh, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     return RankProcess(rank, process, log)
-
-
-def signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def stop_groups(pgids: Iterable[int], processes: Sequence[subprocess.Popen], grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM every group, SIGKILL what is still there after ``grace`` seconds, reap our children.
-
-    The groups are signalled even when their leader already exited: a dead rank's children may live on.
-    """
-    pgids = list(dict.fromkeys(pgids))
-    for pgid in pgids:
-        signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(p.poll() is None for p in processes):
-        time.sleep(0.1)
-    for pgid in pgids:
-        signal_group(pgid, signal.SIGKILL)
-    for process in processes:
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:  # unkillable (D state): nothing more we can do
-            pass
 
 
 class trap_termination:

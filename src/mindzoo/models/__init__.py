@@ -1,7 +1,8 @@
 """Model family and registry."""
 from mindzoo.models import builders as _builders  # noqa: F401  (registers the named builders)
 from mindzoo.data.geometry import DataConfig
-from mindzoo.models.registry import create_model, get_builder, list_models, register_model
+from mindzoo.models.factory import create_model
+from mindzoo.models.registry import get_builder, list_models, register_model
 from mindzoo.models.resnet import BasicBlock, Bottleneck, ResNet, count_params
 
 __all__ = [

@@ -1,8 +1,11 @@
-"""Name -> builder registry with ``create_model`` / ``list_models`` (timm style)."""
+"""Name -> builder registry: ``register_model`` / ``list_models`` / ``get_builder`` (timm's ``_registry.py``).
+
+Building a model, with or without weights, is :mod:`mindzoo.models.factory`'s.
+"""
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 from mindspore import nn
 
@@ -28,24 +31,3 @@ def get_builder(name: str) -> Callable[..., nn.Cell]:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown model {name!r}{hint} (available: {', '.join(list_models())})")
     return _MODELS[name]
-
-
-def create_model(name: str, num_classes: int = 1000, pretrained: Optional[str] = None, **kwargs: object) -> nn.Cell:
-    """Build a registered model; ``pretrained`` is a checkpoint path loaded strictly.
-
-    The network is the one the checkpoint records (its ResNet variant: padding, BN eps; its preprocessing
-    origin goes into ``net.data_config``), so converted weights give their source's logits. A foreign checkpoint
-    (MindCV, mindspore/models, a torch ``.pth``/``.safetensors``) is converted in memory and the log says so.
-    There is no download: weights come from local files (see ``python -m mindzoo.convert``).
-    """
-    builder = get_builder(name)
-    if not pretrained:
-        return builder(num_classes=num_classes, **kwargs)
-    from mindzoo.checkpoint import load_params, open_checkpoint
-
-    source = open_checkpoint(pretrained)
-    kwargs.setdefault("variant", source.cfg.variant)
-    net = builder(num_classes=num_classes, **kwargs)
-    net.data_config = source.cfg.apply_data_config(net.data_config, str(pretrained))
-    load_params(net, source, name)
-    return net

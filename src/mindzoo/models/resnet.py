@@ -8,80 +8,22 @@ stem max-pool is ``nn.Pad`` + ``MaxPool2d(pad_mode="valid")``, which equals torc
 
 A :class:`ResNetVariant` selects what other sources of ResNet weights do differently (MindCV's and the
 mindspore/models zoo's ``pad_mode="same"``, BatchNorm eps), so their checkpoints give their exact logits;
-the variant is recorded in every checkpoint (:mod:`mindzoo.checkpoint`).
+the variant is a plain record of :mod:`mindzoo.weights.pretrained`, written into every checkpoint.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Sequence, Type, Union
+from typing import Optional, Sequence, Type, Union
 
 import mindspore as ms
 from mindspore import nn, ops
 from mindspore.common.initializer import HeNormal, HeUniform, Uniform
 
 from mindzoo.data.geometry import DataConfig
+from mindzoo.weights.pretrained import BN_EPS, DEFAULT_VARIANT, SAME, SYMMETRIC, ResNetVariant
 
-BN_EPS = 1e-5
 BN_MOMENTUM = 0.9  # MindSpore keeps `momentum` of the old value: 0.9 here is torch's momentum=0.1.
-SYMMETRIC = "symmetric"
-SAME = "same"
-PADDINGS = (SYMMETRIC, SAME)
-
-
-@dataclass(frozen=True)
-class ResNetVariant:
-    """The details in which the networks behind published ResNet weights differ; torchvision's by default.
-
-    ``conv_padding`` applies to the 7x7 stem conv and every 3x3 conv, ``pool_padding`` to the 3x3/2 stem
-    max-pool: ``"symmetric"`` is torchvision's ``kernel // 2`` on every side, ``"same"`` MindSpore's
-    ``pad_mode="same"`` (output ``ceil(size / stride)``, an odd padding pixel at the bottom/right; it differs
-    from symmetric wherever a stride-2 window meets an even size). 1x1 convs never pad. ``bn_eps`` is the eps
-    of the stem and shortcut BatchNorms, ``block_bn_eps`` of those inside the residual branches (the
-    mindspore/models ResNet18/34 use 1e-5 and 1e-4).
-
-    Who uses what: torchvision/timm all default; MindCV and the zoo's ResNeXt152 ``pool_padding="same"``; the
-    zoo's ResNet50/101/152 both paddings ``"same"`` and eps 1e-4 everywhere.
-    """
-
-    conv_padding: str = SYMMETRIC
-    pool_padding: str = SYMMETRIC
-    bn_eps: float = BN_EPS
-    block_bn_eps: float = BN_EPS
-
-    def __post_init__(self) -> None:
-        for name in ("conv_padding", "pool_padding"):
-            if getattr(self, name) not in PADDINGS:
-                raise ValueError(f"{name} must be one of {', '.join(PADDINGS)}, got {getattr(self, name)!r}")
-        for name in ("bn_eps", "block_bn_eps"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-
-    @property
-    def is_torchvision(self) -> bool:
-        """True if torchvision's ResNet computes the same function (so the weights export to PyTorch)."""
-        return self == DEFAULT_VARIANT
-
-    def differences(self, other: "ResNetVariant") -> str:
-        """``field=self_value (other other_value)`` for every field that differs, for one-line errors."""
-        return ", ".join(f"{f.name}={getattr(self, f.name)!r} (not {getattr(other, f.name)!r})"
-                         for f in fields(self) if getattr(self, f.name) != getattr(other, f.name))
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "ResNetVariant":
-        """The inverse of :meth:`to_dict`; an unknown field or a bad value raises ValueError naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown variant field '{unknown[0]}' (known: {', '.join(sorted(known))})")
-        return cls(**{k: (float(v) if k.endswith("eps") else str(v)) for k, v in values.items()})
-
-
-DEFAULT_VARIANT = ResNetVariant()
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1,

@@ -2,7 +2,7 @@
 
 Our parameter names are torchvision's module paths, so conversion is a rename of the BatchNorm leaves
 (``weight/bias/running_mean/running_var`` -> ``gamma/beta/moving_mean/moving_variance``, in
-:mod:`mindzoo.convert.formats`) plus strict checks: every key and shape must match the target network
+:mod:`mindzoo.weights.formats`) plus strict checks: every key and shape must match the target network
 exactly, because a silently skipped or mis-shaped tensor gives a model that runs and is quietly wrong.
 timm's ResNet/ResNeXt use the same names as torchvision (``conv1``, ``bn1``, ``layerN.i.convK``,
 ``downsample.0/1``, ``fc``).
@@ -10,12 +10,10 @@ timm's ResNet/ResNeXt use the same names as torchvision (``conv1``, ``bn1``, ``l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, Mapping, Union
 
 import numpy as np
-from mindspore import nn
 
-from mindzoo.convert.formats import from_torch_state_dict, strip_common_prefix
 from mindzoo.errors import CheckpointError, MindzooError, UsageError, first_line
 
 PathLike = Union[str, Path]
@@ -25,16 +23,12 @@ DDP_PREFIX = "module."
 INSTALL_HINT = "pip install -e .[torch]"
 
 
-def convert_state_dict(
-    state_dict: Mapping[str, np.ndarray], net: nn.Cell, source: str = "state_dict", arch: str = "the network"
-) -> List[Dict[str, Any]]:
-    """Map a torch ResNet state_dict onto ``net``'s parameters; return ``[{"name", "data"}]`` for saving.
-
-    Raises a one-line ``CheckpointError`` for the first unexpected key, missing key, or shape mismatch,
-    so a state_dict of another architecture never converts partially.
-    """
-    params = from_torch_state_dict(state_dict, source).params_for(net, arch)
-    return [{"name": p.name, "data": params[p.name]} for p in net.get_parameters()]
+def strip_common_prefix(arrays: Dict[str, np.ndarray], prefix: str) -> Dict[str, np.ndarray]:
+    """Drop ``prefix`` when every key has it: a wrapper's name (torch DDP's ``module.``, a MindSpore train cell's
+    ``network.``) in front of the model's own names."""
+    if arrays and all(k.startswith(prefix) for k in arrays):
+        return {k[len(prefix):]: v for k, v in arrays.items()}
+    return arrays
 
 
 def _unwrap(obj: Any, source: str) -> Mapping[str, Any]:

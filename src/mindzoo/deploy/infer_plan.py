@@ -1,6 +1,6 @@
 """What ``scripts/run_infer_310.sh`` runs: backend, device and preprocessing, from the model and its ``NAME.json``.
 
-    python -m mindzoo.infer_plan MODEL [--device_type T] [--resize R] [--crop C]
+    python -m mindzoo.deploy.infer_plan MODEL [--device_type T] [--resize R] [--crop C]
 
 Prints ``KEY=value`` lines for the shell script (BACKEND, DEVICE_TYPE, RESIZE, CROP, MEAN, STD, SIZES), warnings
 on stderr, and exits 2 with one ``run_infer_310.sh: error: ...`` line for anything the harness cannot do.

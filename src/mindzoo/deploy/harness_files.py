@@ -5,11 +5,7 @@ output of the model, batch 1) and ``result_Files/meta.json`` (dtype, shape, and 
 result); ``create_imagenet2012_label.py`` writes ``imagenet_label.json`` (key -> class index);
 ``postprocess.py`` turns both into ``acc.log``.
 
-The dataset listing here is the harness's own (``ascend310_infer/src/utils.cc: ListDataset``): class folders
-sorted by name (= label order), files sorted by name, only ``.jpeg .jpg .png .bmp`` (any case), hidden
-entries skipped. An image's key is its file name without the last extension; if two images share that stem
-(two class folders, or ``a.JPEG`` next to ``a.png``), each of them is keyed ``<class>@<file name>`` instead.
-ImageNet's val names are unique, so there the keys are the plain stems the model zoo uses.
+The images and their keys are :func:`mindzoo.data.layout.list_images` (the harness's listing of the ImageNet layout).
 
 Only numpy, the standard library and :mod:`mindzoo.errors` (plain Python) are imported, so ``postprocess.py``
 also runs on an inference host without MindSpore.
@@ -18,85 +14,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mindzoo.errors import UsageError
+from mindzoo.errors import InferIOError
 
-IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp")
 RESULT_SUFFIX = "_0.bin"
+RESULT_DIR = "result_Files"
 META_FILE = "meta.json"
+TIMING_FILE = "time_Result/test_perform_static.txt"  # under the harness's --output_dir
+ACC_LINE = re.compile(r"Total data: (\d+), top1 accuracy: (\d+(?:\.\d+)?(?:[eE]-?\d+)?), "
+                      r"top5 accuracy: (\d+(?:\.\d+)?(?:[eE]-?\d+)?)")
+TIMING_LINE = re.compile(r"NN inference cost (?P<stat>average|median) time: (?P<ms>[0-9.eE+-]+) ms of infer_count "
+                         r"(?P<count>\d+)")
 DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
 DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "fp64": "float64", "float": "float32", "half": "float16",
                  "double": "float64"}
-
-
-class InferIOError(UsageError):
-    """Bad input to the deployment scripts (a :class:`mindzoo.errors.UsageError`): one line, exit 2."""
-
-
-@dataclass(frozen=True)
-class ImageEntry:
-    rel_path: str  # "<class>/<file>" ("<file>" in a flat folder)
-    class_name: str  # "" in a flat folder
-    label: int  # index of the class folder in sorted order, -1 in a flat folder
-    key: str  # result name: result_Files/<key>_0.bin
-
-
-def _is_image(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _sorted_entries(directory: str, want_dirs: bool) -> List[str]:
-    try:
-        names = os.listdir(directory)
-    except OSError as exc:
-        raise InferIOError(f"cannot read directory {directory}: {exc.strerror or exc}") from None
-    chosen = []
-    for name in names:
-        if name.startswith("."):
-            continue
-        is_dir = os.path.isdir(os.path.join(directory, name))
-        if (is_dir if want_dirs else (not is_dir and _is_image(name))):
-            chosen.append(name)
-    return sorted(chosen)
-
-
-def list_images(split_dir: str, require_classes: bool = False) -> List[ImageEntry]:
-    """The images of an ImageNet-layout split dir (or a flat image folder), in the harness's order and keys."""
-    if not os.path.isdir(split_dir):
-        raise InferIOError(f"image folder not found: {split_dir}")
-    classes = _sorted_entries(split_dir, want_dirs=True)
-    listed: List[Tuple[str, str, int, str]] = []  # rel_path, class, label, file name
-    if not classes:
-        if require_classes:
-            raise InferIOError(f"no class subfolders in {split_dir}: expected ImageNet layout DIR/<class>/<image>")
-        listed = [(name, "", -1, name) for name in _sorted_entries(split_dir, want_dirs=False)]
-    else:
-        for label, class_name in enumerate(classes):
-            for name in _sorted_entries(os.path.join(split_dir, class_name), want_dirs=False):
-                listed.append((f"{class_name}/{name}", class_name, label, name))
-    if not listed:
-        raise InferIOError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) found in {split_dir}")
-    stems = [os.path.splitext(name)[0] for _, _, _, name in listed]
-    counts: Dict[str, int] = {}
-    for stem in stems:
-        counts[stem] = counts.get(stem, 0) + 1
-    entries = []
-    for (rel_path, class_name, label, name), stem in zip(listed, stems):
-        if counts[stem] > 1:
-            key = f"{class_name}@{name}" if class_name else name
-        else:
-            key = stem
-        entries.append(ImageEntry(rel_path, class_name, label, key))
-    return entries
-
-
-def build_label_map(split_dir: str) -> Dict[str, int]:
-    """key -> class index for every image of an ImageNet-layout split dir (imagenet_label.json)."""
-    return {entry.key: entry.label for entry in list_images(split_dir, require_classes=True)}
 
 
 def load_label_map(path: str) -> Dict[str, int]:
@@ -240,3 +176,34 @@ def accuracy(results: Mapping[str, np.ndarray], labels: Mapping[str, int], ks: S
 def acc_line(total: int, top1: float, top5: float) -> str:
     """The model zoo's acc.log line."""
     return f"Total data: {total}, top1 accuracy: {top1}, top5 accuracy: {top5}."
+
+
+def parse_acc_line(text: str, where: str = "acc.log") -> Tuple[int, float, float]:
+    """(total, top1, top5) from the text of an ``acc.log`` (the inverse of :func:`acc_line`)."""
+    match = ACC_LINE.search(text)
+    if not match:
+        raise InferIOError(f"{where} has no '{acc_line(0, 0.0, 0.0)}'-style line")
+    return int(match[1]), float(match[2]), float(match[3])
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The harness's timing file: mean and median latency of its timed calls, and how many there were."""
+
+    mean_ms: float
+    median_ms: float
+    count: int
+
+
+def read_timing(output_dir: str) -> Timing:
+    """``<output_dir>/time_Result/test_perform_static.txt`` as written by ``ascend310_infer/src/main.cc``."""
+    path = os.path.join(output_dir, TIMING_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise InferIOError(f"cannot read {path}: {exc.strerror or exc}") from None
+    stats = {match["stat"]: match for match in TIMING_LINE.finditer(text)}
+    if set(stats) != {"average", "median"}:
+        raise InferIOError(f"{path} lacks the harness's average/median time lines: {text[:200]!r}")
+    return Timing(float(stats["average"]["ms"]), float(stats["median"]["ms"]), int(stats["average"]["count"]))

@@ -18,7 +18,7 @@ import numpy as np
 from mindzoo.errors import MindzooError, UsageError, first_line
 from mindzoo.export.exporter import model_io
 from mindzoo.export.verify import load_mindir
-from mindzoo.infer_io import DTYPES
+from mindzoo.deploy.harness_files import DTYPES
 
 DTYPE_NAMES = {np.dtype(dtype): name for name, dtype in DTYPES.items()}  # the result dtypes postprocess.py reads
 

@@ -28,13 +28,15 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from mindspore import nn
 
-from mindzoo.checkpoint import PRETRAINED_CFG_KEY, PretrainedCfg
 from mindzoo.data.geometry import OPENCV, PIL
 from mindzoo.errors import CheckpointError, UsageError
-from mindzoo.models.resnet import SAME, ResNetVariant
+from mindzoo.weights.files import read_checkpoint
+from mindzoo.weights.pretrained import PRETRAINED_CFG_KEY, SAME, PretrainedCfg, ResNetVariant
+from mindzoo.weights.torch_io import load_torch_state_dict, strip_common_prefix
 
-logger = logging.getLogger("mindzoo.convert")
+logger = logging.getLogger("mindzoo.weights")
 
 MINDZOO = "mindzoo"
 TORCHVISION = "torchvision"
@@ -250,14 +252,6 @@ def _more(count: int) -> str:
     return f" (and {count - 1} more)" if count > 1 else ""
 
 
-def strip_common_prefix(arrays: Dict[str, np.ndarray], prefix: str) -> Dict[str, np.ndarray]:
-    """Drop ``prefix`` when every key has it: a wrapper's name (torch DDP's ``module.``, a MindSpore train cell's
-    ``network.``) in front of the model's own names."""
-    if arrays and all(k.startswith(prefix) for k in arrays):
-        return {k[len(prefix):]: v for k, v in arrays.items()}
-    return arrays
-
-
 def _rename(arrays: Mapping[str, np.ndarray], rename: Callable[[str], str], where: str
             ) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
     renamed: Dict[str, np.ndarray] = {}
@@ -309,13 +303,21 @@ def read_source(path: Path, fmt: str, params: Optional[Mapping[str, Any]] = None
     if fmt in TORCH_FORMATS:
         if not is_torch_file(path):
             raise UsageError(f"--src_format {fmt} reads torch files ({', '.join(TORCH_SUFFIXES)}), not {path}")
-        from mindzoo.convert.torch_to_ms import load_torch_state_dict
-
         return from_torch_state_dict(load_torch_state_dict(path), where, fmt)
     if params is None:
         if is_torch_file(path):
             raise UsageError(f"{path} is a torch file; --src_format {fmt} reads MindSpore .ckpt files")
-        from mindzoo.checkpoint import read_checkpoint
-
         params = read_checkpoint(path)
     return from_mindspore_params(params, where, fmt)
+
+
+def convert_state_dict(
+    state_dict: Mapping[str, np.ndarray], net: nn.Cell, source: str = "state_dict", arch: str = "the network"
+) -> List[Dict[str, Any]]:
+    """Map a torch ResNet state_dict onto ``net``'s parameters; return ``[{"name", "data"}]`` for saving.
+
+    Raises a one-line ``CheckpointError`` for the first unexpected key, missing key, or shape mismatch,
+    so a state_dict of another architecture never converts partially.
+    """
+    params = from_torch_state_dict(state_dict, source).params_for(net, arch)
+    return [{"name": p.name, "data": params[p.name]} for p in net.get_parameters()]
