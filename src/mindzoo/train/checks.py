@@ -10,7 +10,7 @@ from mindzoo.errors import ConfigError
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 LOSS_SCALE_TYPES = ("fixed", "dynamic")
 POSITIVE_KEYS = ("batch_size", "epoch_size", "num_classes", "save_checkpoint_epochs", "eval_interval")
-NON_NEGATIVE_KEYS = ("save_checkpoint_steps", "sink_size")
+NON_NEGATIVE_KEYS = ("save_checkpoint_steps",)
 
 
 def check_train_config(cfg: Config) -> None:
@@ -27,6 +27,8 @@ def check_train_config(cfg: Config) -> None:
     for key in NON_NEGATIVE_KEYS:
         if cfg[key] < 0:
             raise ConfigError(f"{key} must be 0 (off) or positive, got {cfg[key]}")
+    if cfg.sink_size == 0 or cfg.sink_size < -1:
+        raise ConfigError(f"sink_size must be -1 (a whole epoch per sink) or positive, got {cfg.sink_size}")
     if not 0 <= cfg.warmup_epochs < cfg.epoch_size:
         raise ConfigError(f"warmup_epochs ({cfg.warmup_epochs}) must be in [0, epoch_size={cfg.epoch_size})")
     if cfg.fixres_finetune and not cfg.pretrained:

@@ -2,9 +2,14 @@
 
 A train.py checkpoint holds the train-step Cell (weights, BatchNorm statistics, optimizer moments,
 ``global_step``, LR array, loss-scale state) plus the position: epochs done, steps done in the epoch under
-way (0 for an epoch checkpoint; a step checkpoint of ``save_checkpoint_steps`` stops mid-epoch) and the best
-eval top-1. A resumed run rebuilds the interrupted epoch's pipeline with the same seed and skips the steps
-already taken, so it continues on the same batches an unbroken run would see.
+way (0 for an epoch checkpoint; a step checkpoint of ``save_checkpoint_steps`` stops mid-epoch), the best
+eval top-1 and the run's config (JSON). A resumed run rebuilds the interrupted epoch's pipeline with the same
+seed and skips the steps already taken, so it continues on the same batches an unbroken run would see.
+
+A resumed run follows the command line it is resumed with: the checkpoint gives the state (weights, BN
+statistics, optimizer moments, ``global_step``, a dynamic loss scale's state) and the position; the LR array,
+momentum, weight decay and a fixed loss scale are the current config's (:data:`FROM_CONFIG`), taken at the
+resumed global step. So ``--epoch_size`` may grow and ``--lr`` may change; the global batch may not.
 
 Names are the model zoo's ``<net>-<epoch>_<step>.ckpt`` (epoch 1-based, step within that epoch): an epoch
 checkpoint is ``<net>-3_5004.ckpt``, a step checkpoint in epoch 4 is ``<net>-4_1000.ckpt``. Listing and
@@ -15,7 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+import json
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from mindzoo.errors import CheckpointError, UsageError
 
@@ -25,6 +31,13 @@ if TYPE_CHECKING:
 EPOCHS_KEY = "mindzoo_epochs_done"
 STEPS_KEY = "mindzoo_steps_in_epoch"
 BEST_KEY = "mindzoo_best_top1"
+CONFIG_KEY = "mindzoo_config"
+#: Train-step Parameters a resumed run takes from its own config: the LR array (its length is the run's steps)
+#: and SGD's momentum; with a fixed loss scale, the scale too (a dynamic scale is state and is restored).
+FROM_CONFIG = ("learning_rate", "momentum")
+FIXED_SCALE = ("loss_scale", "loss_scale_clean_steps")
+#: Config keys whose change a resumed run does not report (where it runs from, not how it trains).
+UNREPORTED = ("resume_ckpt",)
 CKPT_PATTERN = re.compile(r"^(?P<net>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 AUTO = "auto"
 
@@ -83,23 +96,50 @@ def explicit_resume_path(resume_ckpt: str) -> Path:
     return path
 
 
-def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int) -> Position:
-    """Load a train.py checkpoint into ``train_step``; return where it stopped.
+def config_parameters(loss_scale_type: str) -> Tuple[str, ...]:
+    """The train-step Parameters whose values come from the current config, not from the checkpoint."""
+    return FROM_CONFIG + (FIXED_SCALE if loss_scale_type == "fixed" else ())
 
-    The recorded position must agree with the optimizer's ``global_step`` at this run's steps per epoch:
-    a different global batch (batch size x ranks) would replay other batches, so it is refused.
+
+def recorded_config(state: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The config a train.py checkpoint recorded (None for checkpoints written before it did)."""
+    if CONFIG_KEY not in state:
+        return None
+    value = state[CONFIG_KEY]
+    return json.loads(value if isinstance(value, str) else str(value))
+
+
+def config_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> List[str]:
+    """``key old -> new`` for every config key the resumed run sets differently from the checkpoint's run."""
+    return [f"{key} {recorded[key]} -> {current[key]}" for key in sorted(current)
+            if key in recorded and key not in UNREPORTED and recorded[key] != _comparable(current[key])]
+
+
+def _comparable(value: Any) -> Any:
+    """A config value as the checkpoint's JSON holds it."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int,
+                     loss_scale_type: str = "fixed") -> Tuple[Position, Optional[Dict[str, Any]]]:
+    """Load a train.py checkpoint's state into ``train_step``; return where it stopped and its recorded config.
+
+    The parameters of :func:`config_parameters` keep this run's values. The recorded position must agree with
+    the optimizer's ``global_step`` at this run's steps per epoch: a different global batch (batch size x
+    ranks) would replay other batches, so it is refused.
     """
     import mindspore as ms
 
     from mindzoo.checkpoint import check_compatible, read_checkpoint
 
     state = read_checkpoint(path)
-    check_compatible(train_step, state, str(path))
     if EPOCHS_KEY not in state:
         raise UsageError(f"{path} is not a train.py checkpoint (no '{EPOCHS_KEY}'); "
                          "to start from its weights use --pretrained")
-    names = {p.name for p in train_step.get_parameters()}
-    ms.load_param_into_net(train_step, {k: v for k, v in state.items() if k in names})
+    own = {p.name: p for p in train_step.get_parameters()}
+    from_config = [name for name in config_parameters(loss_scale_type) if name in own]
+    check_compatible(train_step, {**state, **{name: own[name] for name in from_config}}, str(path))
+    ms.load_param_into_net(train_step, {k: v for k, v in state.items() if k in own and k not in from_config})
     position = Position(
         epochs_done=int(state[EPOCHS_KEY].asnumpy()),
         step_in_epoch=int(state[STEPS_KEY].asnumpy()) if STEPS_KEY in state else 0,
@@ -113,4 +153,4 @@ def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int) ->
             f"{position.step_in_epoch}), which does not fit this run's {steps_per_epoch} steps per epoch; resume "
             "with the batch_size and number of devices it was trained with, or start from its weights with "
             "--pretrained")
-    return position
+    return position, recorded_config(state)
