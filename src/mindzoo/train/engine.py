@@ -308,7 +308,7 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
     check_train_config(cfg)
     output_dir = ensure_writable_dir(Path(cfg.output_dir)) if write_outputs else Path(cfg.output_dir)
     train_info, val_info = _validate_folders(cfg)
-    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
+    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed, cfg.device_id, cfg.run_distribute)
     dist = init_data_parallel(cfg.run_distribute)
     if write_outputs:
         _start_outputs(cfg, output_dir, dist, train_info)
