@@ -45,7 +45,7 @@ from mindzoo.train.callbacks import (
 )
 from mindzoo.train.checks import check_train_config
 from mindzoo.train.resume import (
-    AUTO, CKPT_PATTERN, CONFIG_KEY, Position, checkpoint_name, config_changes, explicit_resume_path,
+    AUTO, CKPT_PATTERN, Position, checkpoint_name, config_changes, config_record, explicit_resume_path,
 )
 from mindzoo.train.stepping import MonitoredStep, ReadPlan, SinkGrid, sink_grid
 
@@ -140,7 +140,7 @@ class Run:
 
     def checkpoint_record(self) -> Dict[str, Any]:
         """The checkpoint's extra entries: the position and the run's config (what a resumed run compares)."""
-        return {**self.position.record(), CONFIG_KEY: json.dumps(dict(self.cfg), sort_keys=True, default=str)}
+        return {**self.position.record(), **config_record(self.cfg)}
 
     def sync_statistics(self) -> None:
         """Give every rank rank 0's BatchNorm statistics (what rank 0 checkpoints), once per global step."""

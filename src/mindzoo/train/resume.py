@@ -36,8 +36,9 @@ CONFIG_KEY = "mindzoo_config"
 #: and SGD's momentum; with a fixed loss scale, the scale too (a dynamic scale is state and is restored).
 FROM_CONFIG = ("learning_rate", "momentum")
 FIXED_SCALE = ("loss_scale", "loss_scale_clean_steps")
-#: Config keys whose change a resumed run does not report (where it runs from, not how it trains).
-UNREPORTED = ("resume_ckpt",)
+#: Config keys a checkpoint does not record: where a run writes and what it resumed from, not how it trains
+#: (so an unbroken run and a resumed one write identical checkpoints).
+UNRECORDED = ("output_dir", "resume_ckpt")
 CKPT_PATTERN = re.compile(r"^(?P<net>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 AUTO = "auto"
 
@@ -101,18 +102,27 @@ def config_parameters(loss_scale_type: str) -> Tuple[str, ...]:
     return FROM_CONFIG + (FIXED_SCALE if loss_scale_type == "fixed" else ())
 
 
+def config_record(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """The checkpoint entry recording a run's config: its JSON as a uint8 Tensor (every checkpoint value stays
+    a Tensor, so readers that ``asnumpy()`` every entry keep working)."""
+    import mindspore as ms
+    import numpy as np
+
+    text = json.dumps({k: v for k, v in config.items() if k not in UNRECORDED}, sort_keys=True, default=str)
+    return {CONFIG_KEY: ms.Tensor(np.frombuffer(text.encode("utf-8"), np.uint8))}
+
+
 def recorded_config(state: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """The config a train.py checkpoint recorded (None for checkpoints written before it did)."""
     if CONFIG_KEY not in state:
         return None
-    value = state[CONFIG_KEY]
-    return json.loads(value if isinstance(value, str) else str(value))
+    return json.loads(state[CONFIG_KEY].asnumpy().tobytes().decode("utf-8"))
 
 
 def config_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> List[str]:
     """``key old -> new`` for every config key the resumed run sets differently from the checkpoint's run."""
     return [f"{key} {recorded[key]} -> {current[key]}" for key in sorted(current)
-            if key in recorded and key not in UNREPORTED and recorded[key] != _comparable(current[key])]
+            if key in recorded and recorded[key] != _comparable(current[key])]
 
 
 def _comparable(value: Any) -> Any:
@@ -138,8 +148,9 @@ def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int,
                          "to start from its weights use --pretrained")
     own = {p.name: p for p in train_step.get_parameters()}
     from_config = [name for name in config_parameters(loss_scale_type) if name in own]
-    check_compatible(train_step, {**state, **{name: own[name] for name in from_config}}, str(path))
-    ms.load_param_into_net(train_step, {k: v for k, v in state.items() if k in own and k not in from_config})
+    current = {name: own[name] for name in from_config}  # loaded onto themselves: they keep this run's values
+    check_compatible(train_step, {**state, **current}, str(path))
+    ms.load_param_into_net(train_step, {**{k: v for k, v in state.items() if k in own}, **current})
     position = Position(
         epochs_done=int(state[EPOCHS_KEY].asnumpy()),
         step_in_epoch=int(state[STEPS_KEY].asnumpy()) if STEPS_KEY in state else 0,
