@@ -312,11 +312,11 @@ def test_eval_while_train_under_o3_scores_like_eval_py(data, tmp_path):
     from mindzoo.cli.train import main as train_main
 
     out = tmp_path / "o3"
-    assert train_main([f"--data_path={data}", *TINY, "--epoch_size=2", "--amp_level=O3", "--loss_scale=1024",
-                       "--save_checkpoint_epochs=1", f"--output_dir={out}"]) == 0
+    assert train_main([f"--data_path={data}", *TINY, "--epoch_size=1", "--warmup_epochs=0", "--amp_level=O3",
+                       "--loss_scale=1024", f"--output_dir={out}"]) == 0
     evals = [r for r in _trajectory(out) if r["event"] == "eval"]
     assert eval_main([f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
-                      "--eval_batch_size=8", f"--pretrained={out / 'checkpoints' / 'resnet18-2_12.ckpt'}",
+                      "--eval_batch_size=8", f"--pretrained={out / 'checkpoints' / 'resnet18-1_12.ckpt'}",
                       f"--output_dir={tmp_path / 'eval'}"]) == 0
     scored = json.loads((tmp_path / "eval" / "eval_result.json").read_text())
     assert (evals[-1]["top1"], evals[-1]["top5"]) == (scored["top1"], scored["top5"]), (evals, scored)

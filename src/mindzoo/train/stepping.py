@@ -15,7 +15,7 @@ runs its host loop and every step is a possible read point.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Tuple
 
 import mindspore as ms
 from mindspore import nn, ops
