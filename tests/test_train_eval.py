@@ -306,20 +306,36 @@ def test_cpu_runs_the_host_loop_and_a_failed_plot_is_a_warning(data, tmp_path):
 
 
 def test_eval_while_train_under_o3_scores_like_eval_py(data, tmp_path):
-    """O3 trains an fp16-cast network; eval-while-train scores the fp32 network of the checkpoint, as eval.py
-    does: same top-1/top-5 counts on the same checkpoint."""
-    from mindzoo.cli.eval import main as eval_main
-    from mindzoo.cli.train import main as train_main
+    """O3 casts the trained network to fp16. Classifier biases 1000.00, 1000.01, 1000.02, 1000.03 (zero weights):
+    fp32 ranks class c3 first for every image (its 5 images are top-1 right), fp16 rounds all four to 1000, a
+    tie, which counts against the label (0 right). Eval-while-train must score what eval.py scores on the
+    same checkpoint: 5 of 20."""
+    import mindspore as ms
 
-    out = tmp_path / "o3"
-    assert train_main([f"--data_path={data}", *TINY, "--epoch_size=1", "--warmup_epochs=0", "--amp_level=O3",
-                       "--loss_scale=1024", f"--output_dir={out}"]) == 0
-    evals = [r for r in _trajectory(out) if r["event"] == "eval"]
+    from mindzoo.cli.eval import main as eval_main
+    from mindzoo.config import load_config
+    from mindzoo.eval import evaluate
+    from mindzoo.train.callbacks import EvalCallback, MetricsWriter
+    from mindzoo.train.engine import build_run
+    from mindzoo.train.stepping import EpochSummary
+
+    run = build_run(load_config([f"--data_path={data}", *TINY, "--epoch_size=1", "--warmup_epochs=0",
+                                 "--amp_level=O3", "--loss_scale=1024", f"--output_dir={tmp_path / 'o3'}"]))
+    fc = run.net.get_classifier()
+    fc.weight.set_data(ms.Tensor(np.zeros(fc.weight.shape, np.float32)))
+    fc.bias.set_data(ms.Tensor(np.array([1000.0, 1000.01, 1000.02, 1000.03], np.float32)))
+    assert evaluate(run.net, run.data.eval_dataset()).correct_top1 == 0  # the fp16 training network: all ties
+
+    metrics = tmp_path / "metrics.jsonl"
+    EvalCallback(run, MetricsWriter(metrics)).on_epoch_end(run, EpochSummary(1, 12, 0.0, 0.0, None))
+    (record,) = [json.loads(line) for line in metrics.read_text().splitlines()]
+    checkpoint = tmp_path / "o3.ckpt"
+    ms.save_checkpoint(run.net, str(checkpoint))
     assert eval_main([f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
-                      "--eval_batch_size=8", f"--pretrained={out / 'checkpoints' / 'resnet18-1_12.ckpt'}",
-                      f"--output_dir={tmp_path / 'eval'}"]) == 0
+                      "--eval_batch_size=8", f"--pretrained={checkpoint}", f"--output_dir={tmp_path / 'eval'}"]) == 0
     scored = json.loads((tmp_path / "eval" / "eval_result.json").read_text())
-    assert (evals[-1]["top1"], evals[-1]["top5"]) == (scored["top1"], scored["top5"]), (evals, scored)
+    assert (record["correct_top1"], record["correct_top5"], record["total"]) == (5, 20, 20)
+    assert (scored["top1"], scored["top5"], scored["total"]) == (record["top1"], record["top5"], 20)
 
 
 def test_model_zoo_standalone_form_on_a_cpu_only_machine_is_one_line(data, tmp_path):
