@@ -75,6 +75,7 @@ def test_position_names_and_records():
 @pytest.mark.parametrize("override, message", [
     ("--sink_size=0", "sink_size must be -1 (a whole epoch per sink) or positive"),
     ("--sink_size=-2", "sink_size must be -1 (a whole epoch per sink) or positive"),
+    ("--device_id=-3", "device_id must be -1 (the launcher's DEVICE_ID, else card 0) or a card number"),
     ("--save_checkpoint_steps=-5", "save_checkpoint_steps must be 0 (off) or positive"),
     ("--all_reduce_fusion_config=160,85", "must be strictly increasing"),
     ("--all_reduce_fusion_config=0,85", "must list positive gradient indices"),
@@ -305,3 +306,20 @@ def test_device_card_comes_from_device_id_or_the_launcher_and_a_conflict_is_an_e
         device_card("Ascend", 3, "1", distributed=False)
     with pytest.raises(UsageError, match="would put every rank on one card"):
         device_card("Ascend", 2, "", distributed=True)
+
+
+def test_a_config_files_device_id_gives_way_to_the_launchers_and_the_command_lines_does_not(monkeypatch, tmp_path):
+    """The model zoo's YAML carries device_id: 0; run_standalone_train.sh 3 ... exports DEVICE_ID=3."""
+    from mindzoo.cli.train import yield_device_id_to_launcher
+
+    zoo = tmp_path / "zoo.yaml"
+    zoo.write_text("device_id: 0\n")
+    argv = [f"--config_path={zoo}"]
+    monkeypatch.setenv("DEVICE_ID", "3")
+    cfg = load_config(argv)
+    yield_device_id_to_launcher(cfg, argv)
+    assert cfg.device_id == -1
+    argv = ["--device_id=2"]
+    cfg = load_config(argv)
+    yield_device_id_to_launcher(cfg, argv)
+    assert cfg.device_id == 2  # kept: set_mindspore_context refuses the conflict with DEVICE_ID=3

@@ -27,6 +27,9 @@ def check_train_config(cfg: Config) -> None:
     for key in NON_NEGATIVE_KEYS:
         if cfg[key] < 0:
             raise ConfigError(f"{key} must be 0 (off) or positive, got {cfg[key]}")
+    if cfg.device_id < -1:
+        raise ConfigError(f"device_id must be -1 (the launcher's DEVICE_ID, else card 0) or a card number, got "
+                          f"{cfg.device_id}")
     if cfg.sink_size == 0 or cfg.sink_size < -1:
         raise ConfigError(f"sink_size must be -1 (a whole epoch per sink) or positive, got {cfg.sink_size}")
     if not 0 <= cfg.warmup_epochs < cfg.epoch_size:
