@@ -5,19 +5,21 @@
 built by ``mindzoo.train.engine.build_run(cfg, write_outputs=False)`` from the same train.py config (its defaults
 apart from the model, the sizes, the data path and ``run_eval=False``):
 
-- ``loop`` (:class:`TrainLoop`, mode ``loop``): a round is one more epoch of ``fit(run, callbacks=[recorder],
-  stepper=default_stepper(run))``, train.py's loop: the epoch's new pipeline (train transforms, the config's
-  default ``num_parallel_workers``), the host stepper's iterator, ``MonitoredStep``'s device-side loss sum and
-  overflow count, the host reads at the read points (every ``log_interval`` steps and the epoch's end) and the
-  finiteness check. The recorder only keeps the epoch summary and counts the reads; train.py's own callbacks
-  (logs, metrics.jsonl, checkpoints) come on top of this.
+- ``loop`` (:class:`TrainLoop`, mode ``loop``): a round is one more epoch of ``fit(run, callbacks=[recorder])``,
+  train.py's loop: the epoch's new pipeline (train transforms, the config's default ``num_parallel_workers``),
+  one ``mindspore.train.Model.train`` call over it (the config's ``dataset_sink_mode``: on CPU MindSpore's host
+  loop), the ``Tracker`` callback, ``MonitoredStep``'s device-side loss sum and overflow count, the host reads at
+  the read points (every ``log_interval`` steps and the epoch's end) and the finiteness check. The recorder only
+  keeps the epoch summary and counts the reads; train.py's own callbacks (logs, metrics.jsonl, checkpoints) come
+  on top of this. The run's one Model (and its compiled graph) is reused across rounds, as across train.py's
+  epochs.
 - ``bare`` (mode ``bare``): ``run.train_step``, the ``TrainStep`` Cell that loop wraps, called
   ``steps_per_epoch`` times a round on one batch already on the device (the pipeline's first), the last loss read
   once at the round's end: the floor.
 
 ``loop_over_bare`` is the paired per-round ratio of steps/s (loop / bare; target >= 0.9). ``epoch_overhead_s`` is
 the part of a loop round outside the epoch's own clock (``EpochSummary.seconds``): building the epoch's pipeline,
-creating and stopping its iterator, the callbacks' begin and end; the wait for its workers' first batch is inside.
+Model.train's set-up (its DatasetHelper) and end; the wait for its workers' first batch is inside.
 
 ``eval_sweep``: eval.py over a directory of checkpoints (ResNet18 at 64 px, 300 generated images, eval transforms,
 ``eval_batch_size`` 32, so 9 full batches and one of 12: two batch shapes; 5 checkpoints named as train.py names
@@ -78,7 +80,7 @@ class TrainLoop:
         info = ms_context(self.threads)
         from mindzoo.config import load_config
         from mindzoo.data.dataset import auto_num_workers
-        from mindzoo.train.engine import build_run, default_stepper
+        from mindzoo.train.engine import build_run
 
         cfg = load_config(overrides={
             "net_name": self.model, "num_classes": self.num_classes, "batch_size": self.batch,
@@ -90,11 +92,10 @@ class TrainLoop:
         info.update(build_s=round(t.seconds, 3), steps_per_epoch=self.steps, log_interval=cfg.log_interval,
                     data_workers=cfg.num_parallel_workers or auto_num_workers(), mode=self.mode)
         if self.mode == "loop":
-            self.stepper = default_stepper(self.run)
             self.recorder = epoch_recorder()
             first = self._epoch()
-            info.update(first_epoch_s=round(first["seconds"], 3), stepper=type(self.stepper).__name__,
-                        reads_per_epoch=first["reads"])
+            info.update(first_epoch_s=round(first["seconds"], 3), stepper="Model.train",
+                        dataset_sink_mode=cfg.dataset_sink_mode, reads_per_epoch=first["reads"])
         else:
             iterator = self.run.data.train_dataset(0).create_tuple_iterator(num_epochs=1)
             self.fixed_images, self.fixed_labels = next(iterator)
@@ -112,7 +113,7 @@ class TrainLoop:
         run.cfg.epoch_size = run.position.epochs_done + 1  # fit trains up to epoch_size: exactly one more epoch
         self.recorder.reads = 0
         with Timer() as t:
-            fit(run, callbacks=[self.recorder], stepper=self.stepper)
+            fit(run, callbacks=[self.recorder])
         summary = self.recorder.summary
         return t.record(steps=summary.steps, epoch_overhead_s=t.seconds - summary.seconds, reads=self.recorder.reads,
                         loss=summary.mean_loss)
@@ -145,7 +146,7 @@ class Checkpoints:
         import mindspore as ms
 
         from mindzoo import create_model
-        from mindzoo.train.resume import checkpoint_name
+        from mindzoo.weights.naming import checkpoint_name
 
         out = Path(self.out_dir)
         out.mkdir(parents=True, exist_ok=True)

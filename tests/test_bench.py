@@ -98,7 +98,7 @@ def test_quick_engine_section_loop_overhead_and_checkpoint_sweep_compiles(tmp_pa
     loop = engine["loop"]
     rows = {r["mode"]: r for r in loop["rows"]}
     assert [r["name"] for r in loop["rows"]] == ["engine-loop", "engine-bare"] and loop["rounds_done"] == loop["rounds"]
-    assert rows["loop"]["stepper"] == "HostStepper" and rows["loop"]["data_workers"] >= 1  # train.py's CPU loop
+    assert rows["loop"]["stepper"] == "Model.train" and rows["loop"]["data_workers"] >= 1  # train.py's loop
     steps = rows["loop"]["steps_per_epoch"]
     assert steps == engine["images"]["train"]["images"] // loop["batch"] == rows["bare"]["steps_per_round"]
     # the loop reads the host at its read points: every log_interval steps and at the epoch's end

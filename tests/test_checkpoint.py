@@ -7,7 +7,7 @@ from mindzoo.weights.checkpoint import load_weights
 from mindzoo.weights.files import read_checkpoint, save_checkpoint_atomic
 from mindzoo.errors import CheckpointError
 from mindzoo.models import create_model
-from mindzoo.train.callbacks import CheckpointManager
+from mindzoo.train.resume import CheckpointManager
 
 
 def _params(value: float):

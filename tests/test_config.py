@@ -138,7 +138,7 @@ def test_the_model_zoo_default_config_loads_with_its_meanings():
     text = "\n".join(notes)
     assert "per_batch_size=128 -> batch_size=128" in text and "network=resnext152 -> net_name=resnext152_64x4d" in text
     assert "is_save_on_master, rank, group_size come from the launcher" in text
-    assert "not used by mindzoo" in text and "enable_modelarts" in text and "device_id" in text
+    assert "not used by mindzoo" in text and "enable_modelarts" in text
 
 
 def test_an_unknown_key_in_a_model_zoo_yaml_is_still_an_error(tmp_path):

@@ -1,8 +1,9 @@
-"""The training engine: read points (host loop and the sink grid), resume arithmetic, per-device configs,
-fusion splits, and an in-process run that reads only on a sink-like grid and resumes at a grid point.
+"""The training engine: Model.train with the configured sink mode, read points (host loop and the sink grid),
+resume arithmetic and a resumed run following its command line, per-device configs, fusion splits, devices.
 
-Dataset sink mode itself (``mindspore.data_sink``) needs Ascend or GPU and never runs here; what it relies on
-(the read-point plan with ``granularity = sink_size``, resume at a sink boundary) runs through the host loop.
+Dataset sink mode itself needs Ascend or GPU and never runs here (on CPU MindSpore runs its host loop inside
+Model.train); what the engine builds on it (the read-point plan on a sink grid, resume at a sink boundary) runs
+through the host loop with ``fit(..., read_grid=N)``.
 """
 from __future__ import annotations
 
@@ -72,7 +73,9 @@ def test_position_names_and_records():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("--sink_size=-1", "sink_size must be 0 (off) or positive"),
+    ("--sink_size=0", "sink_size must be -1 (a whole epoch per sink) or positive"),
+    ("--sink_size=-2", "sink_size must be -1 (a whole epoch per sink) or positive"),
+    ("--device_id=-3", "device_id must be -1 (the launcher's DEVICE_ID, else card 0) or a card number"),
     ("--save_checkpoint_steps=-5", "save_checkpoint_steps must be 0 (off) or positive"),
     ("--all_reduce_fusion_config=160,85", "must be strictly increasing"),
     ("--all_reduce_fusion_config=0,85", "must list positive gradient indices"),
@@ -112,7 +115,7 @@ def test_ascend_configs_use_the_model_zoo_mixed_precision_and_cpu_configs_stay_f
         cfg = load_config([f"--config_path={configs / (name + '.yaml')}", "--data_path=/data"])
         check_train_config(cfg)
         assert (cfg.device_target, cfg.amp_level, cfg.loss_scale_type, cfg.loss_scale, cfg.sink_size) == \
-            ("Ascend", "O3", "fixed", 1024.0, 0), name
+            ("Ascend", "O3", "fixed", 1024.0, -1), name
     for name in ("resnet50", "resnext152_64x4d", "demo_resnet18"):
         cfg = load_config([f"--config_path={configs / (name + '.yaml')}"])
         assert (cfg.device_target, cfg.amp_level) == ("CPU", "O0"), name
@@ -126,11 +129,10 @@ TINY = ["--net_name=resnet18", "--num_classes=4", "--train_image_size=32", "--ba
         "--save_checkpoint_steps=4", "--keep_checkpoint_max=20"]
 
 
-def _fit(args: List[str], granularity: int = 1):
+def _fit(args: List[str], granularity: int = 0):
     """build_run + fit in this process, reading the host only every ``granularity`` steps (as sink mode does)."""
     from mindzoo.train.callbacks import Callback
     from mindzoo.train.engine import build_run, default_callbacks, fit
-    from mindzoo.train.stepping import HostStepper, MonitoredStep
 
     class Reads(Callback):
         def __init__(self) -> None:
@@ -141,7 +143,7 @@ def _fit(args: List[str], granularity: int = 1):
 
     run = build_run(load_config(args))
     seen = Reads()
-    fit(run, [*default_callbacks(run), seen], HostStepper(MonitoredStep(run.train_step), granularity))
+    fit(run, [*default_callbacks(run), seen], read_grid=granularity)
     return run, seen.steps
 
 
@@ -172,24 +174,152 @@ def test_grid_reads_do_not_change_training_and_resume_at_a_grid_point_is_exact(t
         np.testing.assert_array_equal(again[key], final[key], err_msg=key)
 
 
-def test_sink_mode_on_ascend_and_gpu_and_the_host_loop_on_cpu():
-    """Stepper choice by device; on CPU MindSpore itself refuses data_sink, which is why CPU runs the host loop."""
-    import mindspore as ms
-    from mindspore import nn
+def test_sink_grid_divides_the_epoch_and_snaps_read_intervals_with_one_line_each():
+    from mindzoo.train.stepping import sink_grid
 
+    host = sink_grid(12, 4, sinking=False, log_interval=5, checkpoint_steps=7)
+    assert (host.sink_size, host.log_interval, host.checkpoint_steps, host.notes) == (1, 5, 7, ())
+    grid = sink_grid(12, 4, sinking=True, log_interval=5, checkpoint_steps=7)
+    assert (grid.sink_size, grid.log_interval, grid.checkpoint_steps) == (4, 8, 8)
+    assert grid.notes == ("log_interval 5 -> 8, save_checkpoint_steps 7 -> 8: the host reads only between sinks "
+                          "of 4 steps",)
+    whole = sink_grid(12, -1, sinking=True, log_interval=20, checkpoint_steps=0)
+    assert (whole.sink_size, whole.log_interval, whole.checkpoint_steps) == (12, 24, 0)
+    assert whole.notes == ("log_interval 20 -> 24: the host reads only between sinks of 12 steps",)
+    odd = sink_grid(12, 5, sinking=True, log_interval=4, checkpoint_steps=0)
+    assert odd.sink_size == 4 and odd.notes == ("sink_size 5 -> 4: a sink must divide the epoch's 12 steps",)
+
+
+@pytest.mark.parametrize("flag, sink_mode", [(None, True), ("--data_sink_mode=False", False)])
+def test_train_py_trains_through_model_train_with_the_configured_sink_mode(tmp_path, monkeypatch, capsys, flag,
+                                                                          sink_mode):
+    """train.py's main, in this process, with a spy on mindspore.train.Model.train (the real method still runs):
+    one call per epoch with the configured dataset_sink_mode; the model zoo's data_sink_mode reaches it too."""
+    from mindspore.train import Model
+
+    from mindzoo.cli.train import main
+
+    calls = []
+    real_train = Model.train
+
+    def spy(self, epoch, dataset, *args, **kwargs):
+        calls.append({"epoch": epoch, "steps": dataset.get_dataset_size(), **kwargs})
+        return real_train(self, epoch, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(Model, "train", spy)
+    data = make_image_folder(tmp_path / "data", {"train": {f"c{k}": 4 for k in range(4)}})
+    args = [f"--data_path={data}", f"--output_dir={tmp_path / 'out'}", *TINY, "--save_checkpoint_steps=0"]
+    assert main(args + ([flag] if flag else [])) == 0
+    assert [(c["epoch"], c["steps"], c["dataset_sink_mode"], c["sink_size"]) for c in calls] == \
+        [(1, 4, sink_mode, -1)] * 2
+    out = capsys.readouterr().out
+    expected = ("dataset_sink_mode=True: MindSpore runs its host loop on CPU" if sink_mode
+                else "dataset_sink_mode=False: MindSpore's host loop")
+    assert expected in out and "epoch: 2 step: 4/4" in out
+    assert sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("*.ckpt")) == \
+        ["resnet18-1_4.ckpt", "resnet18-2_4.ckpt"]
+    assert load_config(["--dataset_sink_mode=False"]).dataset_sink_mode is False
+
+
+def test_resume_with_more_epochs_and_another_lr_follows_the_new_schedule(tmp_path, capsys):
+    """A 1-epoch run's checkpoint resumed with --epoch_size=2 --lr=0.2 (it trained with 0.4): the LR array is
+    the new run's (its length changed: the old engine refused), the log names each change, and the weights
+    equal a reference that loads the checkpoint's state by hand and steps the bare train step through
+    epoch 2's batches with the new schedule."""
+    import mindspore as ms
+
+    from mindzoo.train.engine import build_run
+    from mindzoo.train.lr import build_lr_schedule
+
+    data = make_image_folder(tmp_path / "data", {"train": {f"c{k}": 4 for k in range(4)}})
+    common = [f"--data_path={data}", *TINY, "--warmup_epochs=0", "--save_checkpoint_steps=0", "--lr_base_batch=0"]
+    first = tmp_path / "first"
+    _fit([*common, "--epoch_size=1", f"--output_dir={first}"])
+    checkpoint = first / "checkpoints" / "resnet18-1_4.ckpt"
+    new = [*common, "--epoch_size=2", "--lr=0.2"]
+    capsys.readouterr()
+    run, _ = _fit([*new, f"--output_dir={tmp_path / 'resumed'}", f"--resume_ckpt={checkpoint}"])
+    out = capsys.readouterr().out
+    assert "resume: epoch_size 1 -> 2" in out and "resume: lr 0.4 -> 0.2" in out, out
+    resumed = ms.load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "resnet18-2_4.ckpt"))
+    schedule = build_lr_schedule("cosine", 0.2, 4, 2, 0, 0.0, [], 0.1, 0.0, 2.0)
+    np.testing.assert_array_equal(resumed["learning_rate"].asnumpy(), schedule)
+
+    reference = build_run(load_config([*new, f"--output_dir={tmp_path / 'reference'}"]))
+    state = ms.load_checkpoint(str(checkpoint))
+    ms.load_param_into_net(reference.train_step, {k: v for k, v in state.items()
+                                                  if k != "learning_rate"})
+    for images, labels in reference.data.train_dataset(1).create_tuple_iterator(num_epochs=1):
+        reference.train_step(images, labels)
+    expected = {p.name: p.asnumpy() for p in reference.train_step.get_parameters()}
+    assert int(expected["global_step"][0]) == 8
+    for name, value in expected.items():
+        np.testing.assert_array_equal(resumed[name].asnumpy(), value, err_msg=name)
+
+
+def test_fixres_frozen_batchnorms_ignore_model_train_mode(tmp_path):
+    """Model.train puts the whole network in training mode at every call; the frozen BNs keep their running
+    statistics anyway, the last BN re-estimates its own."""
+    import mindspore as ms
+    from mindspore.train import Model
+
+    from mindzoo.models import create_model
     from mindzoo.train.amp import build_train_step
+    from mindzoo.train.fixres import freeze_for_fixres
     from mindzoo.train.loss import CrossEntropySmooth
     from mindzoo.train.optim import build_optimizer
-    from mindzoo.train.stepping import HostStepper, MonitoredStep, SinkStepper, make_stepper
+    from mindzoo.train.stepping import MonitoredStep
 
-    net = nn.Dense(3, 2)
-    step = MonitoredStep(build_train_step(net, CrossEntropySmooth(2), build_optimizer(net, 0.1, 0.9, 0.0)))
-    cpu = make_stepper("CPU", step, 4, 12)
-    assert isinstance(cpu, HostStepper) and cpu.granularity == 1
-    gpu, ascend = make_stepper("GPU", step, 4, 12), make_stepper("Ascend", step, 0, 12)
-    assert isinstance(gpu, SinkStepper) and gpu.granularity == 4
-    assert isinstance(ascend, SinkStepper) and ascend.granularity == 12  # sink_size 0: one sink an epoch
-    dataset = ms.dataset.NumpySlicesDataset({"x": np.ones((4, 3), np.float32), "y": np.zeros(4, np.int32)},
-                                            shuffle=False).batch(2)
-    with pytest.raises(ValueError, match="Data sinking supports ascend or gpu device target"):
-        gpu.start_epoch(dataset)
+    net = create_model("resnet18", num_classes=2)
+    trainable = freeze_for_fixres(net)
+    assert trainable == ["fc.weight", "fc.bias"]
+    step = build_train_step(net, CrossEntropySmooth(2), build_optimizer(net, 0.1, 0.9, 0.0))
+    before = {p.name: p.asnumpy().copy() for p in net.get_parameters()}
+    rng = np.random.default_rng(0)
+    dataset = ms.dataset.NumpySlicesDataset({"x": rng.normal(size=(4, 3, 32, 32)).astype(np.float32),
+                                             "y": np.array([0, 1, 0, 1], np.int32)}, shuffle=False).batch(2)
+    Model(MonitoredStep(step)).train(1, dataset, dataset_sink_mode=True)
+    moved = {p.name for p in net.get_parameters() if not np.array_equal(before[p.name], p.asnumpy())}
+    assert moved == {"fc.weight", "fc.bias", "layer4.1.bn2.moving_mean", "layer4.1.bn2.moving_variance"}
+
+
+def test_fusion_split_is_checked_against_the_gradients_the_step_reduces():
+    """FixRes trains the classifier only: 2 gradients, so resnet18's full-net split would be out of range."""
+    from mindzoo.models import create_model
+    from mindzoo.train.engine import reduced_gradients
+
+    assert reduced_gradients(load_config(["--net_name=resnet18"]), create_model("resnet18", num_classes=4)) == 62
+    cfg = load_config(["--net_name=resnet18", "--fixres_finetune=True"])
+    assert reduced_gradients(cfg, create_model("resnet18", num_classes=4)) == 2
+
+
+def test_device_card_comes_from_device_id_or_the_launcher_and_a_conflict_is_an_error():
+    from mindzoo.runtime import device_card
+    from mindzoo.errors import UsageError
+
+    assert device_card("Ascend", 3, "", distributed=False) == 3
+    assert device_card("Ascend", -1, "5", distributed=False) == 5
+    assert device_card("GPU", -1, "", distributed=False) is None
+    assert device_card("Ascend", -1, "1", distributed=True) == 1
+    assert device_card("CPU", 3, "1", distributed=False) is None  # CPU has no cards
+    with pytest.raises(UsageError, match=r"^--device_id=3 conflicts with DEVICE_ID=1 set by the launcher"):
+        device_card("Ascend", 3, "1", distributed=False)
+    with pytest.raises(UsageError, match="would put every rank on one card"):
+        device_card("Ascend", 2, "", distributed=True)
+
+
+def test_a_config_files_device_id_gives_way_to_the_launchers_and_the_command_lines_does_not(monkeypatch, tmp_path):
+    """The model zoo's YAML carries device_id: 0; run_standalone_train.sh 3 ... exports DEVICE_ID=3."""
+    from mindzoo.cli.train import yield_device_id_to_launcher
+
+    zoo = tmp_path / "zoo.yaml"
+    zoo.write_text("device_id: 0\n")
+    argv = [f"--config_path={zoo}"]
+    monkeypatch.setenv("DEVICE_ID", "3")
+    cfg = load_config(argv)
+    yield_device_id_to_launcher(cfg, argv)
+    assert cfg.device_id == -1
+    argv = ["--device_id=2"]
+    cfg = load_config(argv)
+    yield_device_id_to_launcher(cfg, argv)
+    assert cfg.device_id == 2  # kept: set_mindspore_context refuses the conflict with DEVICE_ID=3

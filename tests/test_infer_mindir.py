@@ -39,7 +39,7 @@ ACC_LINE = re.compile(r"Total data: (\d+), top1 accuracy: ([0-9.]+), top5 accura
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
-    from mindzoo.train.callbacks import CheckpointManager
+    from mindzoo.train.resume import CheckpointManager
 
     root = tmp_path_factory.mktemp("mindir")
     make_image_folder(root / "data", {"train": {c: 16 for c in "abcd"}, "val": {c: 6 for c in "abcd"}}, size=40)

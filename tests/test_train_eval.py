@@ -83,12 +83,13 @@ def test_killed_run_resumes_to_the_same_weights(data, default_run, tmp_path):
     child = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, f"--output_dir={broken}"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not list((broken / "checkpoints").glob("resnet18-1_*.ckpt")) and time.time() < deadline:
+    while not _logged_past_epoch_1(broken) and time.time() < deadline:
         assert child.poll() is None, "training ended before it could be killed"
         time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert not list((broken / "checkpoints").glob("resnet18-2_*.ckpt")), "the kill came too late to test resume"
+    assert list((broken / "checkpoints").glob("resnet18-1_12.ckpt"))
 
     proc = run("train.py", [*args, f"--output_dir={broken}", "--resume_ckpt=auto"])
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -100,6 +101,17 @@ def test_killed_run_resumes_to_the_same_weights(data, default_run, tmp_path):
     assert len(weights) > 50 and moments
     for key in [*weights, *moments, "global_step", "loss_scale"]:
         np.testing.assert_array_equal(final_a[key], final_b[key], err_msg=key)
+    # the killed run logged epoch 2 steps past its checkpoint; the resumed run dropped them and logged them again
+    assert _trajectory(broken) == _trajectory(default_run)
+
+
+def _logged_past_epoch_1(output_dir):
+    """Epoch 1's checkpoint is written and metrics.jsonl already has a step line of epoch 2."""
+    metrics = output_dir / "metrics.jsonl"
+    if not (output_dir / "checkpoints" / "resnet18-1_12.ckpt").exists() or not metrics.exists():
+        return False
+    lines = [line for line in metrics.read_text().splitlines() if line.endswith("}")]
+    return any(json.loads(line).get("epoch") == 2 and json.loads(line)["event"] == "step" for line in lines)
 
 
 def test_train_logs_metrics_checkpoints_and_eval_counts_every_image(data, tmp_path):
@@ -188,7 +200,7 @@ def test_eval_of_a_root_without_val_names_the_missing_val(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable",
-                                  "corrupt_image", "warmup"])
+                                  "corrupt_image", "warmup", "ascend"])
 def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
     args = [f"--data_path={data}", *TINY, "--epoch_size=2", f"--output_dir={tmp_path / 'out'}"]
     expected = {
@@ -196,6 +208,9 @@ def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
         "num_classes": ("--num_classes=5", "num_classes=5"),
         "unknown_key": ("--epochs=3", "did you mean 'epoch_size'"),
         "warmup": ("--warmup_epochs=2", "warmup_epochs (2) must be in [0, epoch_size=2)"),
+        # this machine's MindSpore has no Ascend: one line with MindSpore's reason and the fix, nothing else
+        "ascend": ("--device_target=Ascend", "device_target Ascend cannot be used here (Unsupported device target "
+                   "Ascend. This process only supports one of the ['CPU']); on this machine pass --device_target CPU"),
         "unwritable": (f"--output_dir={data / 'train' / 'c0' / 'train_c0_000.jpg' / 'out'}", "not writable"),
     }
     if case == "empty_class":
@@ -217,6 +232,8 @@ def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
     errors = error_lines(proc)
     assert len(errors) == 1 and needle in errors[0], proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+    if case == "ascend":
+        assert proc.stderr.strip().splitlines() == errors, proc.stderr[-2000:]
 
 
 def test_eval_checkpoint_with_other_num_classes_is_clear(data, tmp_path):
@@ -272,16 +289,63 @@ def test_non_finite_loss_stops_at_the_next_read_point_without_a_checkpoint(data,
 
 
 def test_cpu_runs_the_host_loop_and_a_failed_plot_is_a_warning(data, tmp_path):
-    """sink_size on CPU: the host loop with its usual log lines. curves.png cannot be written (a directory is in
-    the way): a warning, exit 0, checkpoints saved."""
+    """dataset sink mode and sink_size on CPU: MindSpore's host loop, said once, with the usual log lines.
+    curves.png cannot be written (a directory is in the way): a warning, exit 0, checkpoints saved."""
     out = tmp_path / "run"
     (out / "curves.png").mkdir(parents=True)
     proc = run("train.py", [f"--data_path={data}", *TINY, "--epoch_size=1", "--run_eval=False", "--sink_size=4", "--warmup_epochs=0",
                             f"--output_dir={out}"], timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "sink_size=4 ignored: dataset sink mode needs Ascend or GPU; CPU runs the host loop" in proc.stdout
+    assert proc.stdout.count("dataset_sink_mode=True: MindSpore runs its host loop on CPU (sinks need Ascend or "
+                             "GPU); sink_size unused") == 1
     assert [line.split("step: ")[1].split(",")[0] for line in proc.stdout.splitlines() if " step: " in line] == \
         ["5/12", "10/12", "12/12"]
     warning = [line for line in proc.stdout.splitlines() if " WARNING could not plot " in line]
     assert warning and "training finished and its checkpoints are saved" in warning[0], proc.stdout[-2000:]
     assert (out / "checkpoints" / "resnet18-1_12.ckpt").is_file() and "Traceback" not in proc.stderr
+
+
+def test_eval_while_train_under_o3_scores_like_eval_py(data, tmp_path):
+    """O3 casts the trained network to fp16. Classifier biases 1000.00, 1000.01, 1000.02, 1000.03 (zero weights):
+    fp32 ranks class c3 first for every image (its 5 images are top-1 right), fp16 rounds all four to 1000, a
+    tie, which counts against the label (0 right). Eval-while-train must score what eval.py scores on the
+    same checkpoint: 5 of 20."""
+    import mindspore as ms
+
+    from mindzoo.cli.eval import main as eval_main
+    from mindzoo.config import load_config
+    from mindzoo.eval import evaluate
+    from mindzoo.train.callbacks import EvalCallback, MetricsWriter
+    from mindzoo.train.engine import build_run
+    from mindzoo.train.stepping import EpochSummary
+
+    run = build_run(load_config([f"--data_path={data}", *TINY, "--epoch_size=1", "--warmup_epochs=0",
+                                 "--amp_level=O3", "--loss_scale=1024", f"--output_dir={tmp_path / 'o3'}"]))
+    fc = run.net.get_classifier()
+    fc.weight.set_data(ms.Tensor(np.zeros(fc.weight.shape, np.float32)))
+    fc.bias.set_data(ms.Tensor(np.array([1000.0, 1000.01, 1000.02, 1000.03], np.float32)))
+    assert evaluate(run.net, run.data.eval_dataset()).correct_top1 == 0  # the fp16 training network: all ties
+
+    metrics = tmp_path / "metrics.jsonl"
+    EvalCallback(run, MetricsWriter(metrics)).on_epoch_end(run, EpochSummary(1, 12, 0.0, 0.0, None))
+    (record,) = [json.loads(line) for line in metrics.read_text().splitlines()]
+    checkpoint = tmp_path / "o3.ckpt"
+    ms.save_checkpoint(run.net, str(checkpoint))
+    assert eval_main([f"--data_path={data}", "--net_name=resnet18", "--num_classes=4", "--eval_image_size=32",
+                      "--eval_batch_size=8", f"--pretrained={checkpoint}", f"--output_dir={tmp_path / 'eval'}"]) == 0
+    scored = json.loads((tmp_path / "eval" / "eval_result.json").read_text())
+    assert (record["correct_top1"], record["correct_top5"], record["total"]) == (5, 20, 20)
+    assert (scored["top1"], scored["top5"], scored["total"]) == (record["top1"], record["top5"], 20)
+
+
+def test_model_zoo_standalone_form_on_a_cpu_only_machine_is_one_line(data, tmp_path):
+    """`run_standalone_train.sh DEVICE_ID DATA_PATH` runs on Ascend, as the model zoo's script does; this
+    machine's MindSpore has none: one line naming the device, MindSpore's reason and the fix, exit 2."""
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "run_standalone_train.sh"), "0", str(data),
+                           "--num_classes=4", "--net_name=resnet18"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines() == [
+        "error: device_target Ascend cannot be used here (Unsupported device target Ascend. This process only "
+        "supports one of the ['CPU']); on this machine pass --device_target CPU (the model zoo's scripts: "
+        "--platform CPU)"], proc.stderr[-2000:]

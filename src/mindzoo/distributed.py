@@ -11,8 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Sequence
 
-from mindzoo.errors import MindzooError, first_line
-from mindzoo.train.checks import check_fusion_config
+from mindzoo.errors import ConfigError, MindzooError, first_line
 
 if TYPE_CHECKING:
     import mindspore as ms
@@ -165,3 +164,15 @@ def parameter_digest(params: Iterable) -> str:
         digest.update(f"{param.name}:{array.dtype.str}:{array.shape};".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def check_fusion_config(split_indices: list, num_gradients: int = 0) -> None:
+    """``all_reduce_fusion_config``: strictly increasing positive gradient indices (below ``num_gradients`` if known)."""
+    given = f"all_reduce_fusion_config {list(split_indices)}"
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in split_indices):
+        raise ConfigError(f"{given} must list positive gradient indices, e.g. [85, 160] (resnet50)")
+    if any(b <= a for a, b in zip(split_indices, split_indices[1:])):
+        raise ConfigError(f"{given} must be strictly increasing")
+    if num_gradients and split_indices and split_indices[-1] >= num_gradients:
+        raise ConfigError(f"{given} splits at index {split_indices[-1]} but the network has {num_gradients} "
+                          "gradients; use mindzoo.distributed.derive_all_reduce_fusion(net_name) or []")

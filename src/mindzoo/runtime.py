@@ -3,11 +3,12 @@ mode and seed. Below everything that starts a run (cli/, train/, eval/, export/,
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, List, Optional
 
 from mindzoo.errors import UsageError
 
@@ -56,8 +57,14 @@ def ensure_writable_dir(path: Path, hint: str = "choose another with --output_di
     return path
 
 
-def set_mindspore_context(device_target: str, mode: str, seed: Optional[int] = None) -> None:
-    """Select device and execution mode (GRAPH by default), with a usage error for unknown values."""
+def set_mindspore_context(device_target: str, mode: str, seed: Optional[int] = None, device_id: int = -1,
+                          distributed: bool = False) -> None:
+    """Select device, card and execution mode (GRAPH by default); unusable values are one-line usage errors.
+
+    The card: ``device_id`` (``--device_id``) for a standalone run, the launcher's ``DEVICE_ID`` for a
+    distributed rank (msrun and the rank-table launchers export each rank's card there); both given and
+    different is an error, as is a device this MindSpore cannot use.
+    """
     import mindspore as ms
 
     device_target = device_target.upper() if device_target.lower() != "ascend" else "Ascend"
@@ -66,17 +73,74 @@ def set_mindspore_context(device_target: str, mode: str, seed: Optional[int] = N
     modes = {"GRAPH": ms.GRAPH_MODE, "PYNATIVE": ms.PYNATIVE_MODE}
     if mode.upper() not in modes:
         raise UsageError(f"mode must be GRAPH or PYNATIVE, got {mode!r}")
-    device_id = os.environ.get("DEVICE_ID", "")
+    card = device_card(device_target, device_id, os.environ.get("DEVICE_ID", ""), distributed)
     try:
-        if device_target != "CPU" and device_id.isdigit():
-            # Rank-table launches give each rank its card in DEVICE_ID (msrun exports the local rank there);
-            # without it every rank would open device 0.
-            ms.set_device(device_target, int(device_id))
-        else:
-            ms.set_device(device_target)
-    except RuntimeError:  # once a kernel ran, MindSpore refuses set_device even to the same device
-        if ms.get_context("device_target") != device_target:
-            raise
+        with held_mindspore_warnings() as held:
+            if card is None:
+                ms.set_device(device_target)
+            else:
+                ms.set_device(device_target, card)
+            held.release_on_success = True
+    except RuntimeError as exc:
+        # once a kernel ran, MindSpore refuses set_device even to the same device: that one is no error
+        same = ms.get_context("device_target") == device_target and (
+            card is None or ms.get_context("device_id") == card)
+        if not same:
+            raise UsageError(unusable_device_message(device_target, exc)) from None
     ms.set_context(mode=modes[mode.upper()])
     if seed is not None:
         ms.set_seed(seed)
+
+
+class _HeldRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: List[logging.LogRecord] = []
+        self.release_on_success = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def held_mindspore_warnings() -> Iterator[_HeldRecords]:
+    """Hold MindSpore's log records (its device version checks warn on stderr); replay them if the block set
+    ``release_on_success``, drop them when it failed: the failure becomes one line of ours."""
+    from mindspore import log as ms_log
+
+    ms_logger = ms_log._get_logger()  # MindSpore's one logger; no public accessor
+    held = _HeldRecords()
+    handlers = list(ms_logger.handlers)
+    ms_logger.handlers = [held]
+    try:
+        yield held
+    finally:
+        ms_logger.handlers = handlers
+        if held.release_on_success:
+            for record in held.records:
+                ms_logger.handle(record)
+
+
+def device_card(device_target: str, device_id: int, launcher_device_id: str, distributed: bool) -> Optional[int]:
+    """The card to open (None: MindSpore's default, and always on CPU, which has none)."""
+    if device_target == "CPU":
+        return None
+    launcher = int(launcher_device_id) if launcher_device_id.isdigit() else None
+    if device_id >= 0 and launcher is not None and device_id != launcher:
+        raise UsageError(f"--device_id={device_id} conflicts with DEVICE_ID={launcher} set by the launcher; "
+                         "pass only one of them")
+    if distributed:
+        if launcher is None and device_id >= 0:
+            raise UsageError(f"--device_id={device_id} in a distributed run would put every rank on one card; "
+                             "each rank's card comes from DEVICE_ID, set by the launcher (msrun, run_distribute_train.sh)")
+        return launcher
+    return device_id if device_id >= 0 else launcher
+
+
+def unusable_device_message(device_target: str, exc: BaseException) -> str:
+    """One line for a device this MindSpore cannot open: the device, MindSpore's reason, the fix."""
+    from mindzoo.errors import first_line
+
+    reason = first_line(exc).split(" Please check")[0].rstrip(".")
+    return (f"device_target {device_target} cannot be used here ({reason}); on this machine pass "
+            "--device_target CPU (the model zoo's scripts: --platform CPU)")

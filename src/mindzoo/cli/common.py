@@ -11,9 +11,6 @@ from typing import Callable, List, NoReturn, Optional, Sequence, TextIO
 
 from mindzoo.cli.help import render_help
 from mindzoo.errors import HelpRequested, MindzooError, UsageError
-# Temporary: train/engine.py (being rewritten on another branch) imports these three from here; their owner is
-# mindzoo.runtime. Remove this line once train/ imports them from there.
-from mindzoo.runtime import ensure_writable_dir, set_mindspore_context, setup_logging  # noqa: F401
 
 
 def run_cli(main_fn: Callable[[List[str]], Optional[int]], argv: Optional[Sequence[str]] = None) -> int:

@@ -5,10 +5,11 @@ Argument handling only; the run itself is ``mindzoo.train.engine`` (also the Fix
 """
 from __future__ import annotations
 
+import os
 from typing import List, Optional, Sequence
 
 from mindzoo.cli.common import run_cli
-from mindzoo.config import load_config
+from mindzoo.config import Config, keys_set_by, load_config
 from mindzoo.train.checks import check_train_config
 
 __all__ = ["check_train_config", "main"]
@@ -16,11 +17,19 @@ __all__ = ["check_train_config", "main"]
 
 def _main(argv: Sequence[str]) -> int:
     cfg = load_config(argv, command="train")
+    yield_device_id_to_launcher(cfg, argv)
     check_train_config(cfg)  # before MindSpore loads: bad usage fails in a second
     from mindzoo.train.engine import build_run, fit
 
     fit(build_run(cfg))
     return 0
+
+
+def yield_device_id_to_launcher(cfg: Config, argv: Sequence[str]) -> None:
+    """A ``device_id`` from a config file (the model zoo's YAML has ``device_id: 0``) gives way to the launcher's
+    ``DEVICE_ID``; one given on the command line is checked against it (a conflict is an error)."""
+    if os.environ.get("DEVICE_ID", "").isdigit() and "device_id" not in keys_set_by(argv, "train"):
+        cfg.device_id = -1
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,26 +1,33 @@
 """What the training loop reports and keeps: step logs, metrics.jsonl, eval-while-train, checkpoints, curves.
 
-The engine (``mindzoo.train.engine.fit``) calls every :class:`Callback` at each host read point
-(``on_read``), after each epoch (``on_epoch_end``) and at the end (``on_train_end``); a callback reads what
-it needs from the run (``run.position``, ``run.net``, ...) and the :class:`~mindzoo.train.stepping.Readout`.
-The default list is :func:`mindzoo.train.engine.default_callbacks`; order matters at an epoch's end: the
-evaluation runs before the epoch checkpoint, which records the best top-1.
+Every callback here is a ``mindspore.train.Callback``: ``mindspore.train.Model.train`` calls it, once per step on
+the host loop (CPU, or ``dataset_sink_mode=False``) and once per sink of ``sink_size`` steps in sink mode
+(Ascend/GPU). Model.train is called once per epoch (each epoch is its own seeded pipeline) and restarts
+``cur_step_num`` on every call, so :class:`Tracker`, always first in the list, keeps the run's position from
+``RunContext.original_args()`` (``cur_step_num``, ``net_outputs``), reads the device at the read points and puts
+itself in ``original_args().mindzoo`` for the others. Subclasses of :class:`Callback` implement the engine's hooks:
+``on_run_begin`` / ``on_run_end`` (the whole run, not one Model.train call), ``on_read`` (a read point, with its
+:class:`~mindzoo.train.stepping.Readout`) and ``on_epoch_end`` (a data epoch, not a sink). The default list is
+:func:`mindzoo.train.engine.default_callbacks`; order matters at an epoch's end: the evaluation runs before the
+epoch checkpoint, which records the best top-1.
 """
 from __future__ import annotations
 
 import json
+import math
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from mindzoo.checkpoint import save_checkpoint_atomic
-from mindzoo.errors import first_line
-from mindzoo.train.resume import checkpoint_name, list_checkpoints, newest_checkpoint
-from mindzoo.train.stepping import Readout, crossed
+import mindspore as ms
+from mindspore import train as ms_train
+
+from mindzoo.errors import MindzooError, first_line
+from mindzoo.train.stepping import EpochSummary, ReadPlan, Readout, crossed
 
 if TYPE_CHECKING:
-    from mindzoo.train.engine import EpochSummary, Run
+    from mindzoo.train.run import Run
 
 logger = logging.getLogger("mindzoo")
 
@@ -118,45 +125,137 @@ def plot_curves(metrics_path: Path, png_path: Path) -> Optional[Path]:
     return Path(png_path)
 
 
-class CheckpointManager:
-    """Checkpoints ``<net>-<epoch>_<step>.ckpt`` (atomic, newest ``keep_max`` kept) and ``best_acc.ckpt``."""
-
-    def __init__(self, directory: Path, net_name: str, keep_max: int) -> None:
-        self.directory = Path(directory)
-        self.net_name = net_name
-        self.keep_max = max(1, keep_max)
-
-    def save(self, save_obj: Any, epoch: int, step: int, append_dict: Dict[str, Any]) -> Path:
-        path = save_checkpoint_atomic(save_obj, self.directory / checkpoint_name(self.net_name, epoch, step), append_dict)
-        for old in self.epoch_checkpoints()[: -self.keep_max]:
-            old.unlink()
-        return path
-
-    def save_best(self, save_obj: Any, append_dict: Dict[str, Any]) -> Path:
-        return save_checkpoint_atomic(save_obj, self.directory / "best_acc.ckpt", append_dict)
-
-    def epoch_checkpoints(self) -> List[Path]:
-        """This run's epoch and step checkpoints, oldest first."""
-        return list_checkpoints(self.directory, self.net_name)
-
-    def latest(self) -> Optional[Path]:
-        return newest_checkpoint(self.directory, self.net_name)
+def check_finite(readout: Readout, loss_scale_type: str, loss_scale: float) -> None:
+    """With a fixed loss scale a non-finite loss is fatal; it is seen at the first read point after it."""
+    if loss_scale_type != "fixed" or math.isfinite(readout.loss_sum):
+        return
+    first = readout.step - readout.steps + 1
+    raise MindzooError(
+        f"loss became non-finite in epoch {readout.epoch} between steps {first} and {readout.step} (seen at the "
+        f"next host read point) with a fixed loss scale of {loss_scale}; lower --lr, or use "
+        "--loss_scale_type=dynamic with mixed precision; the last checkpoint is intact"
+    )
 
 
-class Callback:
-    """Hooks of :func:`mindzoo.train.engine.fit`; each default does nothing."""
+class Tracker(ms_train.Callback):
+    """The run's position across Model.train calls, and the host reads at the read points.
 
-    def on_train_begin(self, run: "Run") -> None:
+    ``cur_step_num`` restarts at each Model.train call and advances by 1 a step on the host loop, by the sink's
+    size per sink in sink mode: the difference since the last call is the steps just run. At a read point the
+    train step's device-side sums are read (``MonitoredStep.read``) and ``readout`` holds what they say until the
+    next step; at a data epoch's end ``summary`` holds the epoch. Time spent in :class:`Callback` hooks (eval,
+    checkpoints) is kept out of the throughput.
+    """
+
+    def __init__(self, run: "Run", plan: ReadPlan) -> None:
+        self.run = run
+        self.plan = plan
+        self.readout: Optional[Readout] = None
+        self.summary: Optional[EpochSummary] = None
+        self.first_call = True
+        self._calls = 0
+        self._seen = self._next_read = self._read_at = 0
+        self._window_start = self._epoch_start = 0.0
+        self._paused = 0.0
+        self._epoch_steps, self._epoch_loss = 0, 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.run.position.epochs_done >= self.run.cfg.epoch_size
+
+    def pause(self, seconds: float) -> None:
+        """Keep ``seconds`` (a callback's own work) out of the step timings."""
+        self._paused += seconds
+
+    def on_train_begin(self, run_context: Any) -> None:
+        """One Model.train call: the rest of the current epoch."""
+        args = run_context.original_args()
+        args.mindzoo = self
+        self.first_call, self._calls = self._calls == 0, self._calls + 1
+        self._seen = args.cur_step_num
+        position = self.run.position
+        self._read_at = position.step_in_epoch
+        self._next_read = self.plan.next_read(position.step_in_epoch, position.global_step)
+        self._window_start = self._epoch_start = time.time()
+        self._paused = 0.0
+        self._epoch_steps, self._epoch_loss = 0, 0.0
+        self.readout = self.summary = None
+
+    def on_train_step_end(self, run_context: Any) -> None:
+        args = run_context.original_args()
+        steps, self._seen = args.cur_step_num - self._seen, args.cur_step_num
+        position = self.run.position
+        position.advance(steps)
+        self.readout = self.summary = None
+        if position.step_in_epoch < self._next_read:
+            return
+        loss, loss_sum, overflows, overflow, scale = self.run.monitor.read(args.net_outputs)
+        now = time.time()
+        readout = Readout(position.epochs_done + 1, position.step_in_epoch, position.global_step,
+                          position.step_in_epoch - self._read_at, now - self._window_start - self._paused, loss,
+                          loss_sum, overflows, overflow, scale)
+        cfg = self.run.cfg
+        check_finite(readout, cfg.loss_scale_type, cfg.loss_scale)
+        self._epoch_steps += readout.steps
+        self._epoch_loss += readout.loss_sum
+        self._window_start, self._paused, self._read_at = now, 0.0, position.step_in_epoch
+        self.readout = readout
+        self._next_read = self.plan.next_read(position.step_in_epoch, position.global_step)
+
+    def on_train_epoch_end(self, run_context: Any) -> None:
+        """A Model epoch is a data epoch on the host loop and a sink in sink mode: finish ours at its last step."""
+        position = self.run.position
+        if position.step_in_epoch < self.run.steps_per_epoch:
+            return
+        position.finish_epoch()
+        self.summary = EpochSummary(position.epochs_done, self._epoch_steps,
+                                    self._epoch_loss / max(self._epoch_steps, 1),
+                                    time.time() - self._epoch_start, self.readout)
+
+
+class Callback(ms_train.Callback):
+    """The engine's hooks on top of MindSpore's, driven by the :class:`Tracker` in ``original_args().mindzoo``.
+
+    Override ``on_run_begin``, ``on_read``, ``on_epoch_end``, ``on_run_end``; each default does nothing.
+    """
+
+    def on_run_begin(self, run: "Run") -> None:
         pass
 
     def on_read(self, run: "Run", readout: Readout) -> None:
         pass
 
-    def on_epoch_end(self, run: "Run", summary: "EpochSummary") -> None:
+    def on_epoch_end(self, run: "Run", summary: EpochSummary) -> None:
         pass
 
-    def on_train_end(self, run: "Run") -> None:
+    def on_run_end(self, run: "Run") -> None:
         pass
+
+    @staticmethod
+    def _timed(tracker: Tracker, hook: Callable[..., None], *args: Any) -> None:
+        start = time.time()
+        hook(tracker.run, *args)
+        tracker.pause(time.time() - start)
+
+    def on_train_begin(self, run_context: Any) -> None:
+        tracker = run_context.original_args().mindzoo
+        if tracker.first_call:
+            self._timed(tracker, self.on_run_begin)
+
+    def on_train_step_end(self, run_context: Any) -> None:
+        tracker = run_context.original_args().mindzoo
+        if tracker.readout is not None:
+            self._timed(tracker, self.on_read, tracker.readout)
+
+    def on_train_epoch_end(self, run_context: Any) -> None:
+        tracker = run_context.original_args().mindzoo
+        if tracker.summary is not None:
+            self._timed(tracker, self.on_epoch_end, tracker.summary)
+
+    def on_train_end(self, run_context: Any) -> None:
+        tracker = run_context.original_args().mindzoo
+        if tracker.finished:
+            self.on_run_end(tracker.run)
 
 
 class LogCallback(Callback):
@@ -165,10 +264,10 @@ class LogCallback(Callback):
     def __init__(self, run: "Run", metrics: MetricsWriter) -> None:
         self.logger = StepLogger(run.steps_per_epoch, run.total_steps, run.global_batch)
         self.metrics = metrics
-        self.interval = max(1, run.cfg.log_interval)
+        self.interval = run.grid.log_interval
         self.started = time.time()
 
-    def on_train_begin(self, run: "Run") -> None:
+    def on_run_begin(self, run: "Run") -> None:
         self.started = time.time()
 
     def on_read(self, run: "Run", readout: Readout) -> None:
@@ -183,7 +282,7 @@ class LogCallback(Callback):
         self.metrics.write({"event": "epoch", "epoch": summary.epoch, "global_step": run.position.global_step,
                             "mean_loss": summary.mean_loss, "steps": summary.steps, "seconds": summary.seconds})
 
-    def on_train_end(self, run: "Run") -> None:
+    def on_run_end(self, run: "Run") -> None:
         from mindzoo.distributed import parameter_digest
 
         logger.info("training finished in %.1f s", time.time() - self.started)
@@ -194,14 +293,38 @@ class LogCallback(Callback):
 
 class EvalCallback(Callback):
     """Eval-while-train every ``eval_interval`` epochs after ``eval_start_epoch`` (and after the last), on the
-    parameters and BatchNorm statistics that get checkpointed; rank 0 keeps ``best_acc.ckpt``."""
+    parameters and BatchNorm statistics that get checkpointed; rank 0 keeps ``best_acc.ckpt``.
+
+    It scores what eval.py scores on the same checkpoint: an fp32 twin of the network (BN-folded with
+    ``fold_bn``, as eval.py), given the trained values before each evaluation. The trained network itself is
+    cast to fp16 under O2/O3, where logits tie far more often and ties count against the label.
+    """
 
     def __init__(self, run: "Run", metrics: MetricsWriter) -> None:
         from mindzoo.eval import TopKCorrect
+        from mindzoo.models import create_model
+        from mindzoo.models.fold import fold_batchnorm, fold_plan
 
         self.dataset = run.data.eval_dataset()
-        self.counter = TopKCorrect(run.net)
+        variant = getattr(run.net, "variant", None)
+        self.network = create_model(run.cfg.net_name, num_classes=run.cfg.num_classes,
+                                    **({"variant": variant} if variant is not None else {}))
+        self.network.set_train(False)
+        self.plan = fold_plan(self.network) if run.cfg.fold_bn else []
+        if self.plan:
+            fold_batchnorm(self.network)
+        self.counter = TopKCorrect(self.network)
         self.metrics = metrics
+
+    def _load_trained(self, run: "Run") -> None:
+        from mindzoo.models.fold import load_folded
+
+        arrays = {param.name: param.asnumpy() for param in run.net.get_parameters()}
+        if self.plan:
+            load_folded(self.network, self.plan, arrays)
+            return
+        for param in self.network.get_parameters():
+            param.set_data(ms.Tensor(arrays[param.name]))
 
     def due(self, run: "Run", epoch: int) -> bool:
         cfg = run.cfg
@@ -213,7 +336,8 @@ class EvalCallback(Callback):
         if not self.due(run, summary.epoch):
             return
         run.sync_statistics()
-        result = evaluate(run.net, self.dataset, distributed=run.dist.distributed, counter=self.counter)
+        self._load_trained(run)
+        result = evaluate(self.network, self.dataset, distributed=run.dist.distributed, counter=self.counter)
         logger.info("epoch %d eval: top1 %.4f top5 %.4f on %d images (%.1f s)", summary.epoch, result.top1,
                     result.top5, result.total, result.seconds)
         self.metrics.write({"event": "eval", "epoch": summary.epoch, "global_step": run.position.global_step,
@@ -241,7 +365,7 @@ class CheckpointCallback(Callback):
 
     @staticmethod
     def _step_due(run: "Run", readout: Readout) -> bool:
-        every = run.cfg.save_checkpoint_steps
+        every = run.grid.checkpoint_steps
         return crossed(readout.global_step - readout.steps, readout.global_step, every)
 
     @staticmethod
@@ -249,7 +373,7 @@ class CheckpointCallback(Callback):
         run.sync_statistics()
         if run.dist.is_main:
             epoch, step = run.position.label(run.steps_per_epoch)
-            path = run.checkpoints.save(run.train_step, epoch, step, run.position.record())
+            path = run.checkpoints.save(run.train_step, epoch, step, run.checkpoint_record())
             logger.info("saved %s", path)
 
 
@@ -260,7 +384,7 @@ class CurvesCallback(Callback):
         self.metrics_path = metrics_path
         self.png_path = png_path
 
-    def on_train_end(self, run: "Run") -> None:
+    def on_run_end(self, run: "Run") -> None:
         try:
             png = plot_curves(self.metrics_path, self.png_path)
         except Exception as exc:  # matplotlib, fonts, a full disk: training itself is done and saved

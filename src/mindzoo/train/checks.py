@@ -5,12 +5,13 @@ MindSpore-free on purpose: the launchers check a command line once, before any p
 from __future__ import annotations
 
 from mindzoo.config import Config
+from mindzoo.distributed import check_fusion_config
 from mindzoo.errors import ConfigError
 
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 LOSS_SCALE_TYPES = ("fixed", "dynamic")
 POSITIVE_KEYS = ("batch_size", "epoch_size", "num_classes", "save_checkpoint_epochs", "eval_interval")
-NON_NEGATIVE_KEYS = ("save_checkpoint_steps", "sink_size")
+NON_NEGATIVE_KEYS = ("save_checkpoint_steps",)
 
 
 def check_train_config(cfg: Config) -> None:
@@ -27,20 +28,13 @@ def check_train_config(cfg: Config) -> None:
     for key in NON_NEGATIVE_KEYS:
         if cfg[key] < 0:
             raise ConfigError(f"{key} must be 0 (off) or positive, got {cfg[key]}")
+    if cfg.device_id < -1:
+        raise ConfigError(f"device_id must be -1 (the launcher's DEVICE_ID, else card 0) or a card number, got "
+                          f"{cfg.device_id}")
+    if cfg.sink_size == 0 or cfg.sink_size < -1:
+        raise ConfigError(f"sink_size must be -1 (a whole epoch per sink) or positive, got {cfg.sink_size}")
     if not 0 <= cfg.warmup_epochs < cfg.epoch_size:
         raise ConfigError(f"warmup_epochs ({cfg.warmup_epochs}) must be in [0, epoch_size={cfg.epoch_size})")
     if cfg.fixres_finetune and not cfg.pretrained:
         raise ConfigError("fixres_finetune=True needs --pretrained=CKPT (the model trained at the low resolution)")
     check_fusion_config(cfg.all_reduce_fusion_config)
-
-
-def check_fusion_config(split_indices: list, num_gradients: int = 0) -> None:
-    """``all_reduce_fusion_config``: strictly increasing positive gradient indices (below ``num_gradients`` if known)."""
-    given = f"all_reduce_fusion_config {list(split_indices)}"
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in split_indices):
-        raise ConfigError(f"{given} must list positive gradient indices, e.g. [85, 160] (resnet50)")
-    if any(b <= a for a, b in zip(split_indices, split_indices[1:])):
-        raise ConfigError(f"{given} must be strictly increasing")
-    if num_gradients and split_indices and split_indices[-1] >= num_gradients:
-        raise ConfigError(f"{given} splits at index {split_indices[-1]} but the network has {num_gradients} "
-                          "gradients; use mindzoo.distributed.derive_all_reduce_fusion(net_name) or []")

@@ -1,134 +1,53 @@
-"""The one training engine: :func:`build_run` turns a Config into a run, :func:`fit` trains it with callbacks.
+"""The one training engine: :func:`build_run` turns a Config into a run, :func:`fit` trains it with
+``mindspore.train.Model.train``.
 
 train.py (``mindzoo.cli.train``), the FixRes fine-tune (train.py with ``--fixres_finetune=True``), the
-benchmarks (bench/train.py) and the tests all go through here, on every device.
+quickstart and demos (through train.py), the benchmarks (bench/engine.py) and the tests all go through here.
 
-Why not ``mindspore.train.Model.train``. Exact resume needs each epoch's data order to depend on the seed and
-the epoch only, so every epoch gets its own pipeline seeded ``seed + epoch`` (and a mid-epoch resume skips the
-batches already consumed). ``Model.train`` iterates one dataset for all its epochs (epoch ``e``'s order would
-depend on the pipeline's history), so it would have to be called once per epoch with a new dataset; it would
-also restart its step counters on each call and set the whole network to training mode
-(``Model._exec_preprocess``), which undoes the FixRes fine-tune's frozen BatchNorms. Our loop is small, keeps
-MindSpore's callback shape (``mindzoo.train.callbacks``) and uses ``mindspore.data_sink`` for sink mode
-(``mindzoo.train.stepping``).
+How it trains. One ``Model(MonitoredStep(TrainStep))`` per run, no loss or optimizer given to Model: the
+``TrainStep`` Cell (``mindzoo.train.amp``) is the whole step (AMP, loss scale, gradient all-reduce) and returns
+``(loss, overflow, scale)``. Exact resume needs each epoch's data order to depend on the seed and the epoch
+only, so :func:`fit` calls ``Model.train`` once per epoch with that epoch's pipeline, seeded ``seed + epoch``
+(a mid-epoch resume skips the batches already consumed), with ``dataset_sink_mode`` and ``sink_size`` from the
+config. On Ascend/GPU MindSpore then sinks ``sink_size`` steps per host call; on CPU it runs its own host loop
+inside the same call (said once in the log). Each call is ``initial_epoch=0`` with as many Model epochs as
+sinks: Model.train sizes the sink's device queue from ``epoch * sink_size`` (the final epoch, not the count), so
+an ``initial_epoch > 0`` would make it send batches nobody consumes. The position across calls is kept by
+``mindzoo.train.callbacks.Tracker``.
 
 Public API (what bench/ times):
 
 - ``build_run(cfg, write_outputs=True) -> Run``: context, ranks, network, data, LR, loss, optimizer, the
   train step (``run.train_step``: the bare ``TrainStep`` Cell, ``step(images, labels) -> (loss, overflow,
-  scale)``), checkpoints, resume state, identical parameters on every rank.
+  scale)``; ``run.monitor`` wraps it for Model), checkpoints, resume state, identical parameters on every rank.
 - ``build_network(cfg)`` and ``make_train_step(cfg, net, steps_per_epoch, global_batch)``: the same network and
   train step without data (synthetic-input benchmarks); ``train_data(cfg, net).train_dataset(epoch)``: the
   training pipeline alone.
-- ``fit(run, callbacks=None, stepper=None) -> Position``: the training loop (``callbacks=[]``: no logs,
-  metrics or checkpoints; ``stepper``: e.g. ``HostStepper(MonitoredStep(run.train_step))``).
+- ``fit(run, callbacks=None) -> Position``: the training (``callbacks=[]``: no logs, metrics or checkpoints).
 """
 from __future__ import annotations
 
+import json
 import logging
-import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from mindzoo.config import Config, dump_config
 from mindzoo.data import ImageFolderInfo
 from mindzoo.distributed import DistInfo
-from mindzoo.errors import CheckpointError, MindzooError
+from mindzoo.errors import CheckpointError
 from mindzoo.train.callbacks import (
-    Callback, CheckpointCallback, CheckpointManager, CurvesCallback, EvalCallback, LogCallback, MetricsWriter,
+    Callback, CheckpointCallback, CurvesCallback, EvalCallback, LogCallback, MetricsWriter, Tracker, read_metrics,
 )
 from mindzoo.train.checks import check_train_config
-from mindzoo.train.resume import AUTO, CKPT_PATTERN, Position, checkpoint_name, explicit_resume_path
-from mindzoo.train.stepping import MonitoredStep, ReadPlan, Readout, make_stepper
+from mindzoo.train.resume import AUTO, CheckpointManager, Position, config_changes, explicit_resume_path
+from mindzoo.train.run import Run, TrainData, is_sinking  # noqa: F401  (TrainData: the engine's public API)
+from mindzoo.weights.naming import CKPT_PATTERN, checkpoint_name
+from mindzoo.train.stepping import MonitoredStep, ReadPlan, SinkGrid, sink_grid
 
 logger = logging.getLogger("mindzoo")
-
-
-@dataclass
-class TrainData:
-    """The training split's pipelines (one per epoch, seeded by epoch) and the validation pipeline."""
-
-    root: Path
-    train_info: ImageFolderInfo
-    val_info: Optional[ImageFolderInfo]
-    train_transforms: list
-    train_size: int
-    eval_geometry: Any  # mindzoo.data.EvalGeometry
-    cfg: Config
-    shard: Dict[str, int]
-
-    def train_dataset(self, epoch: int, skip: int = 0):
-        """Epoch ``epoch``'s batches (0-based), the first ``skip`` dropped: a resumed run replays this order."""
-        import mindspore as ms
-
-        from mindzoo.data import create_dataset
-
-        cfg = self.cfg
-        ms.dataset.config.set_seed(cfg.seed + epoch)
-        dataset = create_dataset(str(self.root), "train", self.train_transforms, cfg.batch_size,
-                                 shuffle=cfg.train_shuffle, num_parallel_workers=cfg.num_parallel_workers,
-                                 drop_remainder=True, info=self.train_info, **self.shard)
-        return dataset.skip(skip) if skip else dataset
-
-    def eval_dataset(self):
-        """Every val image once across the ranks, in order."""
-        from mindzoo.data import create_dataset, geometry_transforms
-
-        cfg = self.cfg
-        return create_dataset(str(self.root), "val", geometry_transforms(self.eval_geometry), cfg.eval_batch_size,
-                              shuffle=False, num_parallel_workers=cfg.num_parallel_workers, drop_remainder=False,
-                              info=self.val_info, **self.shard)
-
-
-@dataclass
-class EpochSummary:
-    epoch: int  # 1-based
-    steps: int  # steps this process ran in the epoch (fewer after a mid-epoch resume)
-    mean_loss: float
-    seconds: float
-    last_read: Readout
-
-
-@dataclass
-class Run:
-    """Everything :func:`fit` needs; ``position`` advances as it trains."""
-
-    cfg: Config
-    dist: DistInfo
-    output_dir: Path
-    net: Any
-    train_step: Any
-    lr: np.ndarray
-    data: TrainData
-    steps_per_epoch: int
-    checkpoints: CheckpointManager
-    position: Position
-    resumed_from: Optional[Path] = None
-    _sync_bn: Optional[Callable[[], None]] = field(default=None, repr=False)
-    _synced_at: int = field(default=-1, repr=False)
-
-    @property
-    def global_batch(self) -> int:
-        return self.cfg.batch_size * self.dist.group_size
-
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.cfg.epoch_size
-
-    def sync_statistics(self) -> None:
-        """Give every rank rank 0's BatchNorm statistics (what rank 0 checkpoints), once per global step."""
-        if not self.dist.distributed or self._synced_at == self.position.global_step:
-            return
-        if self._sync_bn is None:
-            from mindzoo.distributed import batchnorm_statistics, broadcast_from_rank0
-
-            self._sync_bn = broadcast_from_rank0(batchnorm_statistics(self.net))
-        self._sync_bn()
-        self._synced_at = self.position.global_step
 
 
 # ---------------------------------------------------------------- building a run
@@ -163,15 +82,22 @@ def make_train_step(cfg: Config, net, steps_per_epoch: int, global_batch: int) -
                            cfg.warmup_epochs, cfg.warmup_lr_init, cfg.lr_milestones, cfg.lr_gamma, cfg.eta_min,
                            cfg.poly_power)
     if cfg.fixres_finetune:
-        freeze_for_fixres(net)  # before the optimizer: it takes only the trainable parameters
+        freeze_for_fixres(net)  # before the optimizer: it takes only the trainable parameters; immune to set_train
     # the FixRes reference fine-tune decays every parameter it trains (fc.bias included)
     optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, decay_all=cfg.fixres_finetune)
     loss_fn = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing)
     train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale_type, cfg.loss_scale,
                                   cfg.scale_factor, cfg.scale_window)
-    if cfg.fixres_finetune:
-        freeze_for_fixres(net)  # the train step switched the whole net to training mode
     return train_step, lr
+
+
+def reduced_gradients(cfg: Config, net) -> int:
+    """How many gradients the train step all-reduces: the trainable parameters (FixRes: the classifier's)."""
+    if cfg.fixres_finetune:
+        from mindzoo.train.fixres import freeze_for_fixres
+
+        freeze_for_fixres(net)
+    return len(net.trainable_params())
 
 
 def _validate_folders(cfg: Config) -> Tuple[ImageFolderInfo, Optional[ImageFolderInfo]]:
@@ -208,7 +134,7 @@ def train_data(cfg: Config, net, dist: DistInfo = DistInfo()) -> TrainData:
 
 
 def _start_outputs(cfg: Config, output_dir: Path, dist: DistInfo, train_info: ImageFolderInfo) -> None:
-    from mindzoo.cli.common import setup_logging
+    from mindzoo.runtime import setup_logging
 
     setup_logging(output_dir / f"train_rank{dist.rank}.log")
     if dist.is_main:
@@ -247,15 +173,23 @@ def _rank0_checkpoint(newest: Optional[Path], checkpoints: CheckpointManager, di
 
 def _resume(cfg: Config, train_step, checkpoints: CheckpointManager, dist: DistInfo,
             steps_per_epoch: int) -> Tuple[Position, Optional[Path]]:
-    """The position to start from: a fresh one, or the resumed checkpoint's (loaded into ``train_step``)."""
+    """The position to start from: a fresh one, or the resumed checkpoint's (its state loaded into ``train_step``).
+
+    The checkpoint gives the state; the command line gives the schedule: one log line per config key that
+    differs from the one the checkpoint recorded.
+    """
     from mindzoo.train.resume import restore_position
 
     path = resolve_resume(cfg, checkpoints, dist)
     if path is None:
         return Position(), None
-    position = restore_position(train_step, path, steps_per_epoch)
+    position, recorded = restore_position(train_step, path, steps_per_epoch, cfg.loss_scale_type)
     logger.info("resumed from %s at epoch %d step %d/%d, global step %d", path, position.epochs_done + 1,
                 position.step_in_epoch, steps_per_epoch, position.global_step)
+    if recorded is None:
+        logger.info("resume: %s records no config; the schedule is this command line's", path.name)
+    for line in config_changes(recorded or {}, dict(cfg)):
+        logger.info("resume: %s", line)
     return position, path
 
 
@@ -264,13 +198,13 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
 
     ``write_outputs=False`` (benchmarks) leaves logging, config.yaml and the output directory alone.
     """
-    from mindzoo.cli.common import ensure_writable_dir, set_mindspore_context
+    from mindzoo.runtime import ensure_writable_dir, set_mindspore_context
     from mindzoo.distributed import broadcast_from_rank0, init_data_parallel, set_all_reduce_fusion
 
     check_train_config(cfg)
     output_dir = ensure_writable_dir(Path(cfg.output_dir)) if write_outputs else Path(cfg.output_dir)
     train_info, val_info = _validate_folders(cfg)
-    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
+    set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed, cfg.device_id, cfg.run_distribute)
     dist = init_data_parallel(cfg.run_distribute)
     if write_outputs:
         _start_outputs(cfg, output_dir, dist, train_info)
@@ -278,7 +212,7 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
     data = _build_data(cfg, net, dist, train_info, val_info)
     steps_per_epoch = data.train_dataset(0).get_dataset_size()
     if dist.distributed:
-        set_all_reduce_fusion(cfg.all_reduce_fusion_config, len(net.trainable_params()))
+        set_all_reduce_fusion(cfg.all_reduce_fusion_config, reduced_gradients(cfg, net))
     global_batch = cfg.batch_size * dist.group_size
     train_step, lr = make_train_step(cfg, net, steps_per_epoch, global_batch)
     checkpoints = CheckpointManager(output_dir / "checkpoints", cfg.net_name, cfg.keep_checkpoint_max)
@@ -288,7 +222,24 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
     logger.info("training %s: %d epochs x %d steps, global batch %d, base lr %.5f (%s), image %d, eval image %d",
                 cfg.net_name, cfg.epoch_size, steps_per_epoch, global_batch, base_learning_rate(cfg, global_batch),
                 cfg.lr_schedule, data.train_size, data.eval_geometry.crop_size)
-    return Run(cfg, dist, output_dir, net, train_step, lr, data, steps_per_epoch, checkpoints, position, resume_path)
+    sinking = is_sinking(cfg)
+    grid = sink_grid(steps_per_epoch, cfg.sink_size, sinking, cfg.log_interval, cfg.save_checkpoint_steps)
+    _log_sink_mode(cfg, grid, sinking)
+    return Run(cfg, dist, output_dir, net, train_step, lr, data, steps_per_epoch, checkpoints, position,
+               MonitoredStep(train_step), grid, resume_path)
+
+
+def _log_sink_mode(cfg: Config, grid: SinkGrid, sinking: bool) -> None:
+    """One line on how Model.train will run, and one per read interval the sinks move."""
+    if sinking:
+        logger.info("dataset sink mode: %d steps per sink (sink_size=%d)", grid.sink_size, cfg.sink_size)
+    elif cfg.dataset_sink_mode:
+        logger.info("dataset_sink_mode=True: MindSpore runs its host loop on %s (sinks need Ascend or GPU); "
+                    "sink_size unused, the host reads every step it needs", cfg.device_target)
+    else:
+        logger.info("dataset_sink_mode=False: MindSpore's host loop")
+    for note in grid.notes:
+        logger.info("%s", note)
 
 
 # ---------------------------------------------------------------- fitting
@@ -297,8 +248,8 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
 def default_callbacks(run: Run) -> List[Callback]:
     """Step/epoch logs and metrics.jsonl, eval-while-train (``run_eval``), checkpoints, curves.png (rank 0)."""
     metrics_path = run.output_dir / "metrics.jsonl"
-    if run.dist.is_main and run.resumed_from is None and metrics_path.exists():
-        metrics_path.unlink()  # a fresh run starts a fresh history; a resumed one appends
+    if run.dist.is_main:
+        keep_history(metrics_path, run.position.global_step if run.resumed_from else 0)
     metrics = MetricsWriter(metrics_path if run.dist.is_main else None)
     callbacks: List[Callback] = [LogCallback(run, metrics)]
     if run.cfg.run_eval:
@@ -309,86 +260,45 @@ def default_callbacks(run: Run) -> List[Callback]:
     return callbacks
 
 
-def default_stepper(run: Run):
-    """Sink mode on Ascend/GPU, the host loop on CPU (``sink_size`` is then unused and says so)."""
-    from mindzoo.train.stepping import SINK_DEVICES
-
-    stepper = make_stepper(run.cfg.device_target, MonitoredStep(run.train_step), run.cfg.sink_size,
-                           run.steps_per_epoch)
-    if run.cfg.device_target in SINK_DEVICES:
-        logger.info("dataset sink mode: host reads every %d steps at most (sink_size=%d)", stepper.granularity,
-                    run.cfg.sink_size)
-    elif run.cfg.sink_size:
-        logger.info("sink_size=%d ignored: dataset sink mode needs Ascend or GPU; %s runs the host loop",
-                    run.cfg.sink_size, run.cfg.device_target)
-    return stepper
+def keep_history(metrics_path: Path, global_step: int) -> None:
+    """A fresh run starts a fresh metrics.jsonl; a resumed one keeps the records up to its checkpoint's step
+    (a killed run may have logged past it; the resumed run logs those steps again)."""
+    if not metrics_path.exists():
+        return
+    if global_step == 0:
+        metrics_path.unlink()
+        return
+    kept = [r for r in read_metrics(metrics_path) if r.get("global_step", 0) <= global_step]
+    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
 
 
-def fit(run: Run, callbacks: Optional[Sequence[Callback]] = None, stepper=None) -> Position:
-    """Train from ``run.position`` to ``epoch_size``; ``callbacks`` default to :func:`default_callbacks`."""
+def fit(run: Run, callbacks: Optional[Sequence[Any]] = None, read_grid: int = 0) -> Position:
+    """Train from ``run.position`` to ``epoch_size`` through ``Model.train``, one call per epoch.
+
+    ``callbacks`` (``mindspore.train.Callback``; ours are :class:`~mindzoo.train.callbacks.Callback`) default
+    to :func:`default_callbacks`. ``read_grid`` (tests) makes the host loop read only on a grid of that many
+    steps, as a sink of that size would.
+    """
     if run.position.epochs_done >= run.cfg.epoch_size:
         logger.info("nothing to do: %s already finished %d epochs", run.resumed_from, run.position.epochs_done)
         return run.position
     callbacks = default_callbacks(run) if callbacks is None else list(callbacks)
-    stepper = stepper or default_stepper(run)
-    plan = ReadPlan(run.steps_per_epoch, run.cfg.log_interval, run.cfg.save_checkpoint_steps, stepper.granularity)
-    _notify(callbacks, "on_train_begin", run)
+    grid = run.grid
+    plan = ReadPlan(run.steps_per_epoch, grid.log_interval, grid.checkpoint_steps, read_grid or grid.sink_size)
+    tracker = Tracker(run, plan)
     while run.position.epochs_done < run.cfg.epoch_size:
-        summary = train_epoch(run, stepper, plan, callbacks)
-        _notify(callbacks, "on_epoch_end", run, summary)
-    _notify(callbacks, "on_train_end", run)
+        train_epoch(run, [tracker, *callbacks])
     return run.position
 
 
-def train_epoch(run: Run, stepper, plan: ReadPlan, callbacks: Sequence[Callback]) -> EpochSummary:
-    """The rest of the current epoch, from ``run.position``, reading the host only at the plan's read points."""
+def train_epoch(run: Run, callbacks: Sequence[Any]) -> None:
+    """One ``Model.train`` call over the rest of the current epoch, on that epoch's freshly seeded pipeline."""
     position = run.position
-    enter_training_mode(run, stepper.step)
-    stepper.start_epoch(run.data.train_dataset(position.epochs_done, skip=position.step_in_epoch))
-    epoch_start = window_start = time.time()
-    steps_run, loss_total, readout = 0, 0.0, None
-    while position.step_in_epoch < run.steps_per_epoch:
-        steps = plan.next_read(position.step_in_epoch, position.global_step) - position.step_in_epoch
-        stepper.run(steps)
-        position.advance(steps)
-        readout = _readout(position, steps, time.time() - window_start, stepper.read())
-        check_finite(run.cfg, readout)
-        steps_run, loss_total = steps_run + steps, loss_total + readout.loss_sum
-        _notify(callbacks, "on_read", run, readout)
-        window_start = time.time()
-    stepper.end_epoch()
-    position.finish_epoch()
-    return EpochSummary(position.epochs_done, steps_run, loss_total / max(steps_run, 1), time.time() - epoch_start,
-                        readout)
-
-
-def enter_training_mode(run: Run, cell) -> None:
-    """Training mode for the step (evaluation switched it off); FixRes keeps all but the last BN frozen."""
-    cell.set_train(True)
-    if run.cfg.fixres_finetune:
-        from mindzoo.train.fixres import freeze_for_fixres
-
-        freeze_for_fixres(run.net)
-
-
-def _readout(position: Position, steps: int, seconds: float, values: Tuple[float, float, int, bool, float]) -> Readout:
-    loss, loss_sum, overflows, overflow, scale = values
-    return Readout(position.epochs_done + 1, position.step_in_epoch, position.global_step, steps, seconds, loss,
-                   loss_sum, overflows, overflow, scale)
-
-
-def check_finite(cfg: Config, readout: Readout) -> None:
-    """With a fixed loss scale a non-finite loss is fatal; it is seen at the first read point after it."""
-    if cfg.loss_scale_type != "fixed" or math.isfinite(readout.loss_sum):
-        return
-    first = readout.step - readout.steps + 1
-    raise MindzooError(
-        f"loss became non-finite in epoch {readout.epoch} between steps {first} and {readout.step} (seen at the "
-        f"next host read point) with a fixed loss scale of {cfg.loss_scale}; lower --lr, or use "
-        "--loss_scale_type=dynamic with mixed precision; the last checkpoint is intact"
-    )
-
-
-def _notify(callbacks: Sequence[Callback], hook: str, run: Run, *args: Any) -> None:
-    for callback in callbacks:
-        getattr(callback, hook)(run, *args)
+    dataset = run.data.train_dataset(position.epochs_done, skip=position.step_in_epoch)
+    remaining = run.steps_per_epoch - position.step_in_epoch
+    if run.sinking:  # Model epochs are sinks; a resumed position is always on the sink grid
+        model_epochs, sink_size = remaining // run.grid.sink_size, run.grid.sink_size
+    else:  # the host loop: one Model epoch is one pass over the dataset
+        model_epochs, sink_size = 1, -1
+    run.model.train(model_epochs, dataset, callbacks=list(callbacks), dataset_sink_mode=run.cfg.dataset_sink_mode,
+                    sink_size=sink_size)

@@ -13,15 +13,18 @@ from mindspore import nn
 
 
 def freeze_for_fixres(net: nn.Cell) -> List[str]:
-    """Freeze all but the classifier, set train/eval modes as FixRes needs; return the trainable names.
+    """Freeze all but the classifier and every BatchNorm but the last; return the trainable names.
 
-    Call again after anything that flips the whole network's mode (``set_train``), e.g. wrapping it in
-    a train step or evaluating it.
+    The frozen BatchNorms get ``use_batch_statistics=False``: they normalise with their running statistics
+    and never update them, whatever ``set_train`` says, so the freeze survives ``Model.train`` (which puts the
+    whole network in training mode at every call) and evaluations. The last BN follows the mode as usual.
     """
     classifier = net.get_classifier()
     trainable = {id(p) for p in classifier.get_parameters()}
     for param in net.get_parameters():
         param.requires_grad = id(param) in trainable
-    net.set_train(False)
-    net.last_bn.set_train(True)
+    last_bn = net.last_bn
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, nn.BatchNorm2d) and cell is not last_bn:
+            cell.use_batch_statistics = False
     return [p.name for p in classifier.get_parameters()]

@@ -2,22 +2,27 @@
 
 A train.py checkpoint holds the train-step Cell (weights, BatchNorm statistics, optimizer moments,
 ``global_step``, LR array, loss-scale state) plus the position: epochs done, steps done in the epoch under
-way (0 for an epoch checkpoint; a step checkpoint of ``save_checkpoint_steps`` stops mid-epoch) and the best
-eval top-1. A resumed run rebuilds the interrupted epoch's pipeline with the same seed and skips the steps
-already taken, so it continues on the same batches an unbroken run would see.
+way (0 for an epoch checkpoint; a step checkpoint of ``save_checkpoint_steps`` stops mid-epoch), the best
+eval top-1 and the run's config (JSON). A resumed run rebuilds the interrupted epoch's pipeline with the same
+seed and skips the steps already taken, so it continues on the same batches an unbroken run would see.
 
-Names are the model zoo's ``<net>-<epoch>_<step>.ckpt`` (epoch 1-based, step within that epoch): an epoch
-checkpoint is ``<net>-3_5004.ckpt``, a step checkpoint in epoch 4 is ``<net>-4_1000.ckpt``. Listing and
-choosing checkpoints is MindSpore-free: the launchers resolve ``--resume_ckpt=auto`` before starting ranks.
+A resumed run follows the command line it is resumed with: the checkpoint gives the state (weights, BN
+statistics, optimizer moments, ``global_step``, a dynamic loss scale's state) and the position; the LR array,
+momentum, weight decay and a fixed loss scale are the current config's (:data:`FROM_CONFIG`), taken at the
+resumed global step. So ``--epoch_size`` may grow and ``--lr`` may change; the global batch may not.
+
+Names, listing and the newest checkpoint are :mod:`mindzoo.weights.naming`'s.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+import json
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from mindzoo.errors import CheckpointError, UsageError
+from mindzoo.weights.files import save_checkpoint_atomic
+from mindzoo.weights.naming import checkpoint_name, list_checkpoints, newest_checkpoint
 
 if TYPE_CHECKING:
     from mindspore import nn
@@ -25,7 +30,14 @@ if TYPE_CHECKING:
 EPOCHS_KEY = "mindzoo_epochs_done"
 STEPS_KEY = "mindzoo_steps_in_epoch"
 BEST_KEY = "mindzoo_best_top1"
-CKPT_PATTERN = re.compile(r"^(?P<net>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
+CONFIG_KEY = "mindzoo_config"
+#: Train-step Parameters a resumed run takes from its own config: the LR array (its length is the run's steps)
+#: and SGD's momentum; with a fixed loss scale, the scale too (a dynamic scale is state and is restored).
+FROM_CONFIG = ("learning_rate", "momentum")
+FIXED_SCALE = ("loss_scale", "loss_scale_clean_steps")
+#: Config keys a checkpoint does not record: where a run writes and what it resumed from, not how it trains
+#: (so an unbroken run and a resumed one write identical checkpoints).
+UNRECORDED = ("output_dir", "resume_ckpt")
 AUTO = "auto"
 
 
@@ -57,25 +69,6 @@ class Position:
         return {EPOCHS_KEY: self.epochs_done, STEPS_KEY: self.step_in_epoch, BEST_KEY: self.best_top1}
 
 
-def checkpoint_name(net_name: str, epoch: int, step: int) -> str:
-    return f"{net_name}-{epoch}_{step}.ckpt"
-
-
-def list_checkpoints(directory: Path, net_name: str) -> List[Path]:
-    """``net_name``'s ``<net>-<epoch>_<step>.ckpt`` files in ``directory``, oldest first."""
-    found = []
-    for path in Path(directory).glob(f"{net_name}-*_*.ckpt"):
-        match = CKPT_PATTERN.match(path.name)
-        if match and match["net"] == net_name:
-            found.append((int(match["epoch"]), int(match["step"]), path))
-    return [path for _, _, path in sorted(found)]
-
-
-def newest_checkpoint(directory: Path, net_name: str) -> Optional[Path]:
-    checkpoints = list_checkpoints(directory, net_name)
-    return checkpoints[-1] if checkpoints else None
-
-
 def explicit_resume_path(resume_ckpt: str) -> Path:
     path = Path(resume_ckpt)
     if not path.is_file():
@@ -83,23 +76,61 @@ def explicit_resume_path(resume_ckpt: str) -> Path:
     return path
 
 
-def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int) -> Position:
-    """Load a train.py checkpoint into ``train_step``; return where it stopped.
+def config_parameters(loss_scale_type: str) -> Tuple[str, ...]:
+    """The train-step Parameters whose values come from the current config, not from the checkpoint."""
+    return FROM_CONFIG + (FIXED_SCALE if loss_scale_type == "fixed" else ())
 
-    The recorded position must agree with the optimizer's ``global_step`` at this run's steps per epoch:
-    a different global batch (batch size x ranks) would replay other batches, so it is refused.
+
+def config_record(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """The checkpoint entry recording a run's config: its JSON as a uint8 Tensor (every checkpoint value stays
+    a Tensor, so readers that ``asnumpy()`` every entry keep working)."""
+    import mindspore as ms
+    import numpy as np
+
+    text = json.dumps({k: v for k, v in config.items() if k not in UNRECORDED}, sort_keys=True, default=str)
+    return {CONFIG_KEY: ms.Tensor(np.frombuffer(text.encode("utf-8"), np.uint8))}
+
+
+def recorded_config(state: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The config a train.py checkpoint recorded (None for checkpoints written before it did)."""
+    if CONFIG_KEY not in state:
+        return None
+    return json.loads(state[CONFIG_KEY].asnumpy().tobytes().decode("utf-8"))
+
+
+def config_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> List[str]:
+    """``key old -> new`` for every config key the resumed run sets differently from the checkpoint's run."""
+    return [f"{key} {recorded[key]} -> {current[key]}" for key in sorted(current)
+            if key in recorded and recorded[key] != _comparable(current[key])]
+
+
+def _comparable(value: Any) -> Any:
+    """A config value as the checkpoint's JSON holds it."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int,
+                     loss_scale_type: str = "fixed") -> Tuple[Position, Optional[Dict[str, Any]]]:
+    """Load a train.py checkpoint's state into ``train_step``; return where it stopped and its recorded config.
+
+    The parameters of :func:`config_parameters` keep this run's values. The recorded position must agree with
+    the optimizer's ``global_step`` at this run's steps per epoch: a different global batch (batch size x
+    ranks) would replay other batches, so it is refused.
     """
     import mindspore as ms
 
-    from mindzoo.checkpoint import check_compatible, read_checkpoint
+    from mindzoo.weights.checkpoint import check_compatible
+    from mindzoo.weights.files import read_checkpoint
 
     state = read_checkpoint(path)
-    check_compatible(train_step, state, str(path))
     if EPOCHS_KEY not in state:
         raise UsageError(f"{path} is not a train.py checkpoint (no '{EPOCHS_KEY}'); "
                          "to start from its weights use --pretrained")
-    names = {p.name for p in train_step.get_parameters()}
-    ms.load_param_into_net(train_step, {k: v for k, v in state.items() if k in names})
+    own = {p.name: p for p in train_step.get_parameters()}
+    from_config = [name for name in config_parameters(loss_scale_type) if name in own]
+    current = {name: own[name] for name in from_config}  # loaded onto themselves: they keep this run's values
+    check_compatible(train_step, {**state, **current}, str(path))
+    ms.load_param_into_net(train_step, {**{k: v for k, v in state.items() if k in own}, **current})
     position = Position(
         epochs_done=int(state[EPOCHS_KEY].asnumpy()),
         step_in_epoch=int(state[STEPS_KEY].asnumpy()) if STEPS_KEY in state else 0,
@@ -113,4 +144,29 @@ def restore_position(train_step: "nn.Cell", path: Path, steps_per_epoch: int) ->
             f"{position.step_in_epoch}), which does not fit this run's {steps_per_epoch} steps per epoch; resume "
             "with the batch_size and number of devices it was trained with, or start from its weights with "
             "--pretrained")
-    return position
+    return position, recorded_config(state)
+
+
+class CheckpointManager:
+    """Checkpoints ``<net>-<epoch>_<step>.ckpt`` (atomic, newest ``keep_max`` kept) and ``best_acc.ckpt``."""
+
+    def __init__(self, directory: Path, net_name: str, keep_max: int) -> None:
+        self.directory = Path(directory)
+        self.net_name = net_name
+        self.keep_max = max(1, keep_max)
+
+    def save(self, save_obj: Any, epoch: int, step: int, append_dict: Dict[str, Any]) -> Path:
+        path = save_checkpoint_atomic(save_obj, self.directory / checkpoint_name(self.net_name, epoch, step), append_dict)
+        for old in self.epoch_checkpoints()[: -self.keep_max]:
+            old.unlink()
+        return path
+
+    def save_best(self, save_obj: Any, append_dict: Dict[str, Any]) -> Path:
+        return save_checkpoint_atomic(save_obj, self.directory / "best_acc.ckpt", append_dict)
+
+    def epoch_checkpoints(self) -> List[Path]:
+        """This run's epoch and step checkpoints, oldest first."""
+        return list_checkpoints(self.directory, self.net_name)
+
+    def latest(self) -> Optional[Path]:
+        return newest_checkpoint(self.directory, self.net_name)

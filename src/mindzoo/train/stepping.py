@@ -1,4 +1,4 @@
-"""How the engine advances training between host read points: the host loop (CPU) and dataset sink mode.
+"""Where the host reads device values during training, and the device-side sums that make a read cover every step.
 
 Read points. The host reads device values (``.asnumpy()``: loss, loss-scale state) only at *read points*:
 the next log line (``log_interval`` steps into the epoch), the next step checkpoint (``save_checkpoint_steps``
@@ -7,21 +7,15 @@ dispatched. :class:`MonitoredStep` sums the loss and counts overflowing steps on
 still sees every step: the epoch's mean loss covers all steps, and a non-finite loss at any step shows in the
 sum at the next read point (that is where a fixed-loss-scale run stops).
 
-Steppers. :class:`HostStepper` (every device, the only one on CPU) pulls each batch through the dataset
-iterator to the host and calls the step. :class:`SinkStepper` (Ascend/GPU) uses ``mindspore.data_sink``: the
-pipeline feeds a device queue and each step takes its batch there, so host-to-device copies overlap the
-steps. In sink mode read points additionally snap to a grid of ``sink_size`` steps from the epoch's start
-(``sink_size: 0`` = one read per epoch), so a step checkpoint, and with it a resumed run, falls on a sink
-boundary. ``data_sink`` is called without a ``jit_config``: per MindSpore 2.10's ``train/data_sink.py`` each
-call then runs ``GetNext`` and the train-step Cell, which keeps its one compiled graph (each epoch's new
-pipeline does not recompile it), and the step loop stays on the host. ``data_sink`` raises on CPU, so the sink
-path was never run on this project's machines; the read-point arithmetic it uses is the host loop's and is
-tested on CPU.
+Sinks. ``mindspore.train.Model.train`` in dataset sink mode (Ascend/GPU) hands control back to the host once
+per sink of ``sink_size`` steps, so there the read points must be multiples of the sink (:class:`SinkGrid`
+snaps ``log_interval`` and ``save_checkpoint_steps`` up to it and says so in one log line); on CPU MindSpore
+runs its host loop and every step is a possible read point.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Tuple
 
 import mindspore as ms
 from mindspore import nn, ops
@@ -68,6 +62,57 @@ class Readout:
     loss_scale: float  # the last step's
 
 
+@dataclass
+class EpochSummary:
+    epoch: int  # 1-based
+    steps: int  # steps this process ran in the epoch (fewer after a mid-epoch resume)
+    mean_loss: float
+    seconds: float
+    last_read: Readout
+
+
+@dataclass(frozen=True)
+class SinkGrid:
+    """The steps per sink and the read intervals snapped to it (all 1-step grids on the host loop)."""
+
+    sink_size: int  # divides the steps per epoch
+    log_interval: int
+    checkpoint_steps: int
+    notes: Tuple[str, ...] = ()  # one log line per adjustment made
+
+
+def snap_up(value: int, grid: int) -> int:
+    return -(-value // grid) * grid
+
+
+def largest_divisor_up_to(number: int, limit: int) -> int:
+    return max(d for d in range(1, min(number, limit) + 1) if number % d == 0)
+
+
+def sink_grid(steps_per_epoch: int, sink_size: int, sinking: bool, log_interval: int,
+              checkpoint_steps: int) -> SinkGrid:
+    """``sink_size`` (-1: the epoch) as Model.train will sink, and where log lines and step checkpoints can fall.
+
+    A sink never crosses an epoch's end (each epoch is its own seeded pipeline), so the sink must divide the
+    epoch: otherwise the largest divisor below it is used. Log lines and step checkpoints can only happen between
+    sinks, so their intervals snap up to multiples of the sink. Each adjustment is reported, never silent.
+    """
+    log_interval = max(1, log_interval)
+    if not sinking:
+        return SinkGrid(1, log_interval, checkpoint_steps)
+    notes = []
+    wanted = steps_per_epoch if sink_size == -1 else min(sink_size, steps_per_epoch)
+    size = largest_divisor_up_to(steps_per_epoch, wanted)
+    if size != wanted:
+        notes.append(f"sink_size {sink_size} -> {size}: a sink must divide the epoch's {steps_per_epoch} steps")
+    snapped = {"log_interval": (log_interval, snap_up(log_interval, size)),
+               "save_checkpoint_steps": (checkpoint_steps, snap_up(checkpoint_steps, size))}
+    moved = [f"{key} {old} -> {new}" for key, (old, new) in snapped.items() if new != old and old > 0]
+    if moved:
+        notes.append(f"{', '.join(moved)}: the host reads only between sinks of {size} steps")
+    return SinkGrid(size, snapped["log_interval"][1], snapped["save_checkpoint_steps"][1], tuple(notes))
+
+
 class MonitoredStep(nn.Cell):
     """``train_step`` plus a device-side loss sum and overflow count, read and reset at read points.
 
@@ -94,70 +139,3 @@ class MonitoredStep(nn.Cell):
         self.loss_sum.set_data(ms.Tensor(0.0, ms.float32))
         self.overflows.set_data(ms.Tensor(0, ms.int32))
         return values
-
-
-class HostStepper:
-    """The host loop: each batch comes through the dataset iterator, then one step call."""
-
-    def __init__(self, step: MonitoredStep, granularity: int = 1) -> None:
-        self.step = step
-        self.granularity = granularity
-        self._iterator = None
-        self._last: Optional[tuple] = None
-
-    def start_epoch(self, dataset: "ms.dataset.Dataset") -> None:
-        self._iterator = dataset.create_tuple_iterator(num_epochs=1)
-
-    def run(self, steps: int) -> None:
-        for _ in range(steps):
-            images, labels = next(self._iterator)
-            self._last = self.step(images, labels)
-
-    def read(self) -> Tuple[float, float, int, bool, float]:
-        return self.step.read(self._last)
-
-    def end_epoch(self) -> None:
-        self._iterator.stop()
-        self._iterator = None
-
-
-class SinkStepper:
-    """Dataset sink mode (Ascend/GPU only): ``mindspore.data_sink`` over each epoch's pipeline.
-
-    ``granularity`` is ``sink_size`` (steps per epoch when 0): the host reads only on that grid.
-    """
-
-    def __init__(self, step: MonitoredStep, granularity: int) -> None:
-        self.step = step
-        self.granularity = granularity
-        self._dataset = None
-        self._sink = None
-        self._last: Optional[tuple] = None
-
-    def start_epoch(self, dataset: "ms.dataset.Dataset") -> None:
-        self._dataset = dataset
-        self._sink = ms.data_sink(self.step, dataset, sink_size=1)
-
-    def run(self, steps: int) -> None:
-        for _ in range(steps):
-            self._last = self._sink()
-
-    def read(self) -> Tuple[float, float, int, bool, float]:
-        return self.step.read(self._last)
-
-    def end_epoch(self) -> None:
-        """Stop this epoch's device queue (data_sink sends the pipeline repeatedly until told to stop)."""
-        transfer = self._dataset.__transfer_dataset__
-        transfer.stop_send()
-        transfer.release()
-        self._dataset = self._sink = None
-
-
-SINK_DEVICES = ("Ascend", "GPU")
-
-
-def make_stepper(device_target: str, step: MonitoredStep, sink_size: int, steps_per_epoch: int):
-    """Sink mode on Ascend/GPU (read grid ``sink_size``, 0 = one epoch), the host loop on CPU."""
-    if device_target in SINK_DEVICES:
-        return SinkStepper(step, sink_size or steps_per_epoch)
-    return HostStepper(step)
