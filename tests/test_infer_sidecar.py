@@ -206,7 +206,7 @@ def test_backend_refusals(suffix, device, message):
 def test_the_sidecar_format_routes_the_model_to_its_backend(exported, tmp_path, name, fmt, device, ascend_present,
                                                             expected, why):
     """A MindSpore Lite model is a .mindir too: its sidecar's format, not the suffix, picks the C++ API backend."""
-    from mindzoo.infer_plan import plan
+    from mindzoo.deploy.infer_plan import plan
 
     model = tmp_path / name
     model.write_bytes(b"not read by the planner")

@@ -54,7 +54,7 @@ struct ImageItem {
  * name) or a flat folder of images. Only files with an image extension (.jpeg .jpg .png .bmp, any case)
  * are taken; hidden entries (".name") are skipped. key = file name without its last extension; if two
  * images share that stem (in two class folders, or a.JPEG next to a.png), each of them is keyed
- * "<class>@<file name>" instead ("<file name>" in a flat folder). mindzoo.infer_io (used by
+ * "<class>@<file name>" instead ("<file name>" in a flat folder). mindzoo.deploy.harness_files (used by
  * create_imagenet2012_label.py) applies the same rules, so the label file maps every result.
  */
 bool ListDataset(const std::string &dataset_path, std::vector<ImageItem> *items, std::string *error);
