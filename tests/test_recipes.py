@@ -141,13 +141,33 @@ def test_clipping_bounds_the_global_norm_of_the_unscaled_gradients():
     np.testing.assert_allclose(clipped, raw * 0.05 / np.linalg.norm(raw), rtol=1e-4, atol=1e-7)
 
 
-def test_options_off_leave_the_step_as_it_was():
+def graph_ops(step: nn.Cell) -> List[str]:
+    """The op types of ``step``'s compiled graph (MindIR nodes; references to sub-graphs left out)."""
+    from mindspore.graph.api import _cell_graph_executor
+    from mindspore.train import mind_ir_pb2
+
+    graph_id, _ = _cell_graph_executor.compile(step, ms.Tensor(X), ms.Tensor(Y), phase="train", do_convert=False)
+    proto = mind_ir_pb2.ModelProto()
+    proto.ParseFromString(_cell_graph_executor._get_func_graph_proto(step, graph_id, "mind_ir"))
+    return sorted(n.op_type for g in [proto.graph, *proto.functions] for n in g.node if not n.op_type.startswith("REF::"))
+
+
+def test_options_off_leave_the_step_graph_as_it_was():
+    """With every recipe option off the compiled step has the parameters and the graph of the step before the
+    options existed: 28 MindIR op nodes for this Dense with a dynamic loss scale, counted with MindSpore 2.10 on the
+    commit before them (the options are Python constants, resolved when the graph compiles)."""
     net = dense()
-    step = build_train_step(net, CrossEntropySmooth(2, 0.0), build_optimizer(net, 0.1, 0.9, 0.0))
+    step = build_train_step(net, CrossEntropySmooth(2, 0.1), build_optimizer(net, 0.1, 0.9, 1e-4),
+                            loss_scale_type="dynamic")
     assert {p.name for p in step.get_parameters()} == {
         "weight", "bias", "loss_scale", "loss_scale_clean_steps", "global_step", "learning_rate", "momentum",
         "moments.weight", "moments.bias"}
-    assert (step.ema, step.clip_grad, step.accumulation_steps) == (False, False, 1)
+    plain = graph_ops(step)
+    assert len(plain) == 28
+    net = dense()
+    recipe = build_train_step(net, CrossEntropySmooth(2, 0.1), build_optimizer(net, 0.1, 0.9, 1e-4),
+                              loss_scale_type="dynamic", ema=True, clip_grad=True)
+    assert len(graph_ops(recipe)) > len(plain)
 
 
 # ---------------------------------------------------------------- losses and optimizers
