@@ -14,6 +14,7 @@ from mindspore import nn, ops
 from mindspore.amp import all_finite, auto_mixed_precision
 from mindspore.communication import get_group_size
 
+from mindzoo.checkpoint import EMA_PREFIX
 from mindzoo.train.checks import AMP_LEVELS, LOSS_SCALE_TYPES
 
 _unscale = ops.MultitypeFuncGraph("unscale")
@@ -22,7 +23,6 @@ _unscale = ops.MultitypeFuncGraph("unscale")
 _ema_update = ops.MultitypeFuncGraph("ema_update")
 _add = ops.MultitypeFuncGraph("add")
 
-EMA_PREFIX = "ema"  # MindCV's: the EMA copy of parameter X is saved as "ema.X"
 EMA_WARMUP_STEPS = 2000.0  # MindCV's decay warm-up: decay_t = ema_decay * (1 - exp(-t / 2000))
 
 
@@ -93,8 +93,8 @@ class TrainStep(nn.Cell):
 
     - ``gradient_accumulation_steps=k``: the batch is split into ``k`` equal micro-batches inside the step; their
       gradients are summed on the device and averaged, then one optimizer update runs. One call is still one
-      optimizer step (LR schedule, logs, checkpoints and resume count optimizer steps); only the activations of
-      one micro-batch are live at a time. BatchNorm sees micro-batches.
+      optimizer step (LR schedule, logs, checkpoints and resume count optimizer steps). BatchNorm sees
+      micro-batches. (Whether the compiled graph keeps only one micro-batch's activations live was not measured.)
     - ``clip_grad``: the gradients are clipped to global norm ``clip_value`` after unscaling, all-reduce and the
       overflow check (so an overflow is still detected, and the norm is that of the true gradients).
     - ``ema``: after every applied update, ``ema.X = d * ema.X + (1 - d) * X`` for every network parameter ``X``
@@ -154,7 +154,7 @@ class TrainStep(nn.Cell):
         self.ema_decay = float(ema_decay)
         if self.ema:
             self.ema_sources = ms.ParameterTuple(list(network.get_parameters()))
-            self.ema_weights = self.ema_sources.clone(EMA_PREFIX, init="same")
+            self.ema_weights = self.ema_sources.clone(EMA_PREFIX.rstrip("."), init="same")  # "ema.X"
             self.ema_updates = ms.Parameter(ms.Tensor(0.0, ms.float32), name="ema_updates", requires_grad=False)
 
     def _grad_reducer(self) -> nn.Cell:
