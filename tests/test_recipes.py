@@ -374,6 +374,14 @@ def test_bad_recipe_values_are_one_line_config_errors(override, message):
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
 
 
+def test_foreign_checkpoints_drop_mindcv_optimizer_and_ema_state():
+    from mindzoo.convert.formats import is_training_state
+
+    for key in ("ema.conv1.weight", "updates", "adam_m.fc.weight", "adam_v.fc.weight", "lamb_m.fc.bias"):
+        assert is_training_state(key), key
+    assert not is_training_state("conv1.weight")
+
+
 def test_rsb_a3_recipe_is_valid_and_says_it_was_not_trained_here():
     from mindzoo.config import DEFAULT_CONFIG
 
@@ -423,6 +431,13 @@ def test_every_option_on_trains_saves_ema_resumes_exactly_and_eval_scores_it(tmp
     ema_keys = [k for k in final if k.startswith("ema.")]
     assert "ema.fc.weight" in ema_keys and "ema.layer1.0.bn1.moving_mean" in ema_keys
     assert float(final["ema_updates"]) == 18 and not np.array_equal(final["ema.fc.weight"], final["fc.weight"])
+
+    # eval.py / export.py / infer.py build their network like this: EMA weights by default, raw on request
+    checkpoint = str(unbroken / "checkpoints" / "resnet18-3_6.ckpt")
+    np.testing.assert_array_equal(mindzoo.create_model("resnet18", num_classes=4, pretrained=checkpoint)
+                                  .fc.weight.asnumpy(), final["ema.fc.weight"])
+    np.testing.assert_array_equal(mindzoo.create_model("resnet18", num_classes=4, pretrained=checkpoint,
+                                                       raw_weights=True).fc.weight.asnumpy(), final["fc.weight"])
 
     resumed = tmp_path / "resumed"
     (resumed / "checkpoints").mkdir(parents=True)
