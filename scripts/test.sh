@@ -22,5 +22,12 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
     .venv/bin/python -m pip install --quiet --no-deps "$MINDCV_PIN" \
         || echo "[mindzoo] warning: cannot install $MINDCV_PIN (registry unreachable?); MindCV parity tests will skip" >&2
 fi
+# timm is the reference of tests/test_recipes.py (its Mixup and BCE files are loaded alone): --no-deps for the same
+# reason (its torchvision dependency would pull another torch). Without it those comparisons skip.
+TIMM_PIN="timm==1.0.31"
+if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('timm') != '${TIMM_PIN#*==}')" 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --no-deps "$TIMM_PIN" \
+        || echo "[mindzoo] warning: cannot install $TIMM_PIN (registry unreachable?); timm comparisons will skip" >&2
+fi
 bash scripts/install_system_deps.sh
 exec .venv/bin/python -m pytest -q ${args[@]+"${args[@]}"}

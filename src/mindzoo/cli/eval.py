@@ -53,7 +53,8 @@ def _main(argv: Sequence[str]) -> int:
     set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     dist = init_data_parallel(cfg.run_distribute)
     setup_logging(output_dir / f"eval_rank{dist.rank}.log")
-    evaluator = CheckpointEvaluator(cfg.net_name, cfg.num_classes, checkpoints[0], fold_bn=cfg.fold_bn)
+    evaluator = CheckpointEvaluator(cfg.net_name, cfg.num_classes, checkpoints[0], fold_bn=cfg.fold_bn,
+                                    raw_weights=cfg.raw_weights)
     geometry = geometry_from_config(evaluator.network.data_config, cfg)
     size = geometry.crop_size
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}

@@ -62,7 +62,8 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         raise UsageError(f"net_name: {exc}") from None
     if set_context:
         set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
-    net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file)
+    net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file,
+                       raw_weights=cfg.raw_weights)
     net.set_train(False)
     geometry = resolve_eval_geometry(net.data_config, cfg.eval_image_size, cfg.crop_pct, cfg.height, cfg.width,
                                      resize_edge=cfg.resize_edge)

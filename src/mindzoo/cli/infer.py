@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="crop size (default: the config's eval_image_size, else the model's test size)")
     parser.add_argument("--device_target", default="CPU", help="CPU | GPU | Ascend (for .ckpt / .mindir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--raw_weights", action="store_true",
+                        help="a .ckpt with EMA weights (ema.*): use its raw weights instead")
     return parser
 
 
@@ -100,7 +102,7 @@ def _ckpt_predictor(args: argparse.Namespace) -> Predictor:
     if not num_classes:
         num_classes = cfg.num_classes if args.config_path else _checkpoint_num_classes(args.pretrained)
     set_mindspore_context(args.device_target, "PYNATIVE")  # a handful of images: no graph compile
-    net = create_model(net_name, num_classes=num_classes, pretrained=args.pretrained)
+    net = create_model(net_name, num_classes=num_classes, pretrained=args.pretrained, raw_weights=args.raw_weights)
     net.set_train(False)
     # eval.py's geometry for this config: its eval_image_size, crop_pct and resize_edge, unless --image_size says
     # otherwise

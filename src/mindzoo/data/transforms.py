@@ -115,9 +115,12 @@ def _normalize(settings: Union[DataConfig, EvalGeometry]) -> list:
 
 def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0.0,
                      random_augment: bool = True, scale: Sequence[float] = (0.08, 1.0),
-                     hflip_prob: float = 0.5) -> list:
-    """RandomResizedCrop (decode fused, area ``scale``) + flip [+ colour jitter] + normalize, on encoded bytes.
+                     hflip_prob: float = 0.5, auto_augment: str = "", erasing: Sequence = (), seed: int = 0) -> list:
+    """RandomResizedCrop (decode fused, area ``scale``) + flip [+ ``auto_augment`` policy] [+ colour jitter] +
+    normalize [+ ``erasing``: ops on the normalised CHW image], on encoded bytes (timm's order).
 
+    ``auto_augment``: a policy string of :mod:`mindzoo.data.auto_augment` (our ops seeded by ``seed``);
+    ``erasing``: its ``erasing_ops``.
     ``random_augment=False`` gives the deterministic eval transform at ``size`` instead, so a training
     run can be reproduced exactly (determinism tests).
     """
@@ -136,7 +139,11 @@ def train_transforms(size: int, data_config: DataConfig, color_jitter: float = 0
     ]
     if hflip_prob > 0:
         ops.append(vision.RandomHorizontalFlip(prob=hflip_prob))
-    return ops + jitter + _normalize(data_config)
+    if auto_augment:
+        from mindzoo.data.auto_augment import auto_augment_ops
+
+        ops += auto_augment_ops(auto_augment, data_config.mean, seed)
+    return ops + jitter + _normalize(data_config) + list(erasing)
 
 
 class ResizeHeight:

@@ -28,10 +28,13 @@ PathLike = Union[str, Path]
 class CheckpointEvaluator:
     """One eval network + counter for a sequence of checkpoints: :meth:`load` one, then :meth:`evaluate`."""
 
-    def __init__(self, net_name: str, num_classes: int, first_checkpoint: PathLike, fold_bn: bool = True) -> None:
+    def __init__(self, net_name: str, num_classes: int, first_checkpoint: PathLike, fold_bn: bool = True,
+                 raw_weights: bool = False) -> None:
         self.net_name, self.num_classes, self.fold_bn = net_name, num_classes, fold_bn
+        self.raw_weights = raw_weights  # checkpoints with EMA weights: load the raw ones instead
         self.first_checkpoint = Path(first_checkpoint)
-        self.network: nn.Cell = create_model(net_name, num_classes=num_classes, pretrained=str(first_checkpoint))
+        self.network: nn.Cell = create_model(net_name, num_classes=num_classes, pretrained=str(first_checkpoint),
+                                             raw_weights=raw_weights)
         self.network.set_train(False)
         self.plan: List[FoldedPair] = []
         self.folded = 0
@@ -48,12 +51,12 @@ class CheckpointEvaluator:
         if checkpoint == self.loaded:
             return
         if not self.fold_bn:
-            load_weights(self.network, checkpoint)
+            load_weights(self.network, checkpoint, raw_weights=self.raw_weights)
         else:
             if self._unfolded is None:  # the first network's architecture; its weights come from each load
                 self._unfolded = create_model(self.net_name, num_classes=self.num_classes,
                                               variant=self.network.variant)
-            load_weights(self._unfolded, checkpoint)
+            load_weights(self._unfolded, checkpoint, raw_weights=self.raw_weights)
             load_folded(self.network, self.plan, {p.name: p.asnumpy() for p in self._unfolded.get_parameters()})
         self.loaded = checkpoint
 

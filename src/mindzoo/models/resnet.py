@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Optional, Sequence, Type, Union
+from typing import Dict, Optional, Sequence, Type, Union
 
 import mindspore as ms
 from mindspore import nn, ops
@@ -64,6 +64,42 @@ def renew_compile_stamp(*cells: nn.Cell) -> None:
         object.__setattr__(cell, "_create_time", time.time_ns())
 
 
+class DropPath(nn.Cell):
+    """Stochastic depth (timm's ``DropPath``): in training, each sample's residual branch is zeroed with
+    probability ``rate`` and the kept ones are scaled by ``1 / (1 - rate)``; in eval mode it is the identity
+    (GRAPH mode compiles the eval graph without it, so exported graphs are unchanged).
+
+    The per-sample draw is a hash of the branch's output, ``fract(sin(sum(x_n) * 12.9898 + salt) * 43758.5453)``,
+    not a MindSpore random op: those keep a per-kernel state on CPU that no checkpoint holds, so a resumed run
+    would drop other blocks than the unbroken one. The hash is a function of the step's inputs and weights only,
+    so a resumed run drops exactly the same ones. ``salt`` decorrelates the blocks.
+    """
+
+    def __init__(self, rate: float, salt: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"drop path rate must be in [0, 1), got {rate}")
+        self.keep = 1.0 - float(rate)
+        self.salt = float(salt)
+
+    def construct(self, x: ms.Tensor) -> ms.Tensor:
+        if not self.training:
+            return x
+        key = ops.stop_gradient(ops.sum(ops.cast(x, ms.float32), (1, 2, 3), keepdim=True))
+        noise = ops.sin(key * 12.9898 + self.salt) * 43758.5453
+        keep = ops.cast((noise - ops.floor(noise)) < self.keep, x.dtype)
+        return x * keep / self.keep
+
+
+def drop_path_rates(rate: float, num_blocks: int) -> list:
+    """timm's ResNet schedule: block ``i`` of ``n`` drops with ``rate * i / (n - 1)`` (0 for the first)."""
+    return [rate * i / max(num_blocks - 1, 1) for i in range(num_blocks)]
+
+
+def _drop_path(rate: float, salt: float) -> Optional[DropPath]:
+    return DropPath(rate, salt) if rate > 0 else None
+
+
 class BasicBlock(nn.Cell):
     """Two 3x3 convs (ResNet18/34)."""
 
@@ -79,6 +115,8 @@ class BasicBlock(nn.Cell):
         base_width: int = 64,
         zero_init_last_bn: bool = False,
         variant: ResNetVariant = DEFAULT_VARIANT,
+        drop_path_rate: float = 0.0,
+        drop_path_salt: float = 0.0,
     ) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
@@ -91,6 +129,8 @@ class BasicBlock(nn.Cell):
         self.relu = nn.ReLU()
         self.has_downsample = downsample is not None
         self.downsample = downsample
+        self.has_drop_path = drop_path_rate > 0
+        self.drop_path = _drop_path(drop_path_rate, drop_path_salt)
 
     @property
     def last_bn(self) -> nn.BatchNorm2d:
@@ -100,6 +140,8 @@ class BasicBlock(nn.Cell):
         identity = x
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if self.has_drop_path:
+            out = self.drop_path(out)
         if self.has_downsample:
             identity = self.downsample(x)
         return self.relu(out + identity)
@@ -120,6 +162,8 @@ class Bottleneck(nn.Cell):
         base_width: int = 64,
         zero_init_last_bn: bool = False,
         variant: ResNetVariant = DEFAULT_VARIANT,
+        drop_path_rate: float = 0.0,
+        drop_path_salt: float = 0.0,
     ) -> None:
         super().__init__()
         width = int(channels * (base_width / 64.0)) * groups
@@ -133,6 +177,8 @@ class Bottleneck(nn.Cell):
         self.relu = nn.ReLU()
         self.has_downsample = downsample is not None
         self.downsample = downsample
+        self.has_drop_path = drop_path_rate > 0
+        self.drop_path = _drop_path(drop_path_rate, drop_path_salt)
 
     @property
     def last_bn(self) -> nn.BatchNorm2d:
@@ -143,6 +189,8 @@ class Bottleneck(nn.Cell):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
+        if self.has_drop_path:
+            out = self.drop_path(out)
         if self.has_downsample:
             identity = self.downsample(x)
         return self.relu(out + identity)
@@ -164,6 +212,8 @@ class ResNet(nn.Cell):
         zero_init_last_bn: start each residual branch at zero (gamma of its last BN = 0).
         data_config: the input settings the weights expect; travels with the model.
         variant: padding and BatchNorm eps of the network the weights come from (torchvision's by default).
+        drop_path_rate: stochastic depth of the last block; block ``i`` of ``n`` gets ``rate * i / (n - 1)``
+            (:func:`drop_path_rates`, timm's schedule); 0 adds nothing to the network.
     """
 
     def __init__(
@@ -177,6 +227,7 @@ class ResNet(nn.Cell):
         zero_init_last_bn: bool = False,
         data_config: Optional[DataConfig] = None,
         variant: ResNetVariant = DEFAULT_VARIANT,
+        drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
         if len(layers) != 4:
@@ -188,6 +239,8 @@ class ResNet(nn.Cell):
         self.groups = groups
         self.base_width = width_per_group
         self.in_channels = 64
+        self._drop_path_rates = drop_path_rates(drop_path_rate, sum(layers))
+        self._blocks_built = 0
 
         self.conv1 = _conv(in_chans, 64, 7, stride=2, padding_mode=variant.conv_padding)
         self.bn1 = _bn(64, eps=variant.bn_eps)
@@ -213,12 +266,18 @@ class ResNet(nn.Cell):
             downsample = nn.SequentialCell([_conv(self.in_channels, out_channels, 1, stride),
                                             _bn(out_channels, eps=self.variant.bn_eps)])
         blocks = [block(self.in_channels, channels, stride, downsample, self.groups, self.base_width, zero_init_last_bn,
-                        self.variant)]
+                        self.variant, **self._next_drop_path())]
         self.in_channels = out_channels
         for _ in range(1, depth):
             blocks.append(block(self.in_channels, channels, 1, None, self.groups, self.base_width, zero_init_last_bn,
-                                self.variant))
+                                self.variant, **self._next_drop_path()))
         return nn.SequentialCell(blocks)
+
+    def _next_drop_path(self) -> Dict[str, float]:
+        """The next block's stochastic-depth rate (and its hash salt: the block's index)."""
+        index = self._blocks_built
+        self._blocks_built += 1
+        return {"drop_path_rate": self._drop_path_rates[index], "drop_path_salt": float(index)}
 
     def _make_classifier(self, num_classes: int) -> nn.Cell:
         """torch.nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias."""

@@ -1,4 +1,5 @@
-"""The one train-step Cell: mixed precision, fixed/dynamic loss scaling, data-parallel gradient reduction.
+"""The one train-step Cell: mixed precision, fixed/dynamic loss scaling, data-parallel gradient reduction, and the
+recipe options EMA, gradient clipping and gradient accumulation (MindCV's ``TrainStep`` keys).
 
 MindSpore's ``TrainOneStepWithLossScaleCell`` + ``DynamicLossScaleUpdateCell`` detect overflow with
 ``NPUGetFloatStatusV2``, which does not exist on CPU; this Cell uses ``mindspore.amp.all_finite`` instead, which
@@ -6,21 +7,38 @@ works on CPU, GPU and Ascend, so every device runs the same code.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import mindspore as ms
 from mindspore import nn, ops
 from mindspore.amp import all_finite, auto_mixed_precision
 from mindspore.communication import get_group_size
 
+from mindzoo.weights.checkpoint import EMA_PREFIX
 from mindzoo.train.checks import AMP_LEVELS, LOSS_SCALE_TYPES
 
 _unscale = ops.MultitypeFuncGraph("unscale")
 
 
+_ema_update = ops.MultitypeFuncGraph("ema_update")
+_add = ops.MultitypeFuncGraph("add")
+
+EMA_WARMUP_STEPS = 2000.0  # MindCV's decay warm-up: decay_t = ema_decay * (1 - exp(-t / 2000))
+
+
 @_unscale.register("Tensor", "Tensor")
 def _unscale_grad(scale: ms.Tensor, grad: ms.Tensor) -> ms.Tensor:
     return grad / ops.cast(scale, grad.dtype)
+
+
+@_ema_update.register("Tensor", "Tensor", "Tensor")
+def _ema_update_param(decay: ms.Tensor, ema: ms.Parameter, param: ms.Parameter) -> ms.Tensor:
+    return ops.assign(ema, ema * decay + param * (1.0 - decay))
+
+
+@_add.register("Tensor", "Tensor")
+def _add_tensors(total: ms.Tensor, part: ms.Tensor) -> ms.Tensor:
+    return total + part
 
 
 def apply_amp(network: nn.Cell, amp_level: str) -> nn.Cell:
@@ -70,6 +88,20 @@ class TrainStep(nn.Cell):
     In data-parallel mode (``parallel_mode`` data_parallel/hybrid_parallel in the auto-parallel context, set before
     building this Cell) gradients go through ``nn.DistributedGradReducer`` before the overflow check; an inf/NaN on
     any rank survives the all-reduce, so every rank makes the same skip decision and stays in sync.
+
+    Recipe options (MindCV's keys; each off by default, and off it adds no op to the graph):
+
+    - ``gradient_accumulation_steps=k``: the batch is split into ``k`` equal micro-batches inside the step; their
+      gradients are summed on the device and averaged, then one optimizer update runs. One call is still one
+      optimizer step (LR schedule, logs, checkpoints and resume count optimizer steps). BatchNorm sees
+      micro-batches. (Whether the compiled graph keeps only one micro-batch's activations live was not measured.)
+    - ``clip_grad``: the gradients are clipped to global norm ``clip_value`` after unscaling, all-reduce and the
+      overflow check (so an overflow is still detected, and the norm is that of the true gradients).
+    - ``ema``: after every applied update, ``ema.X = d * ema.X + (1 - d) * X`` for every network parameter ``X``
+      (BatchNorm statistics included) with MindCV's warm-up ``d = ema_decay * (1 - exp(-t / 2000))``, ``t`` the
+      number of EMA updates (the Parameter ``ema_updates``). The ``ema.*`` Parameters belong to this Cell, so
+      checkpoints carry them under MindCV's names and resume restores them; a skipped (overflowing) step does not
+      update them.
     """
 
     def __init__(
@@ -82,8 +114,14 @@ class TrainStep(nn.Cell):
         loss_scale: float = 1.0,
         scale_factor: float = 2.0,
         scale_window: int = 1000,
+        ema: bool = False,
+        ema_decay: float = 0.9999,
+        clip_grad: bool = False,
+        clip_value: float = 15.0,
+        gradient_accumulation_steps: int = 1,
     ) -> None:
         super().__init__(auto_prefix=False)
+        check_recipe_step(ema_decay, clip_value, gradient_accumulation_steps)
         if loss_scale_type not in LOSS_SCALE_TYPES:
             raise ValueError(f"loss_scale_type must be one of {', '.join(LOSS_SCALE_TYPES)}, got '{loss_scale_type}'")
         if loss_scale < 1.0:
@@ -109,6 +147,15 @@ class TrainStep(nn.Cell):
                                        requires_grad=False)
         self.clean_steps = ms.Parameter(ms.Tensor(0, ms.int32), name="loss_scale_clean_steps", requires_grad=False)
         self.grad_reducer = self._grad_reducer()
+        self.accumulation_steps = int(gradient_accumulation_steps)
+        self.clip_grad = bool(clip_grad)
+        self.clip_value = float(clip_value)
+        self.ema = bool(ema)
+        self.ema_decay = float(ema_decay)
+        if self.ema:
+            self.ema_sources = ms.ParameterTuple(list(network.get_parameters()))
+            self.ema_weights = self.ema_sources.clone(EMA_PREFIX.rstrip("."), init="same")  # "ema.X"
+            self.ema_updates = ms.Parameter(ms.Tensor(0.0, ms.float32), name="ema_updates", requires_grad=False)
 
     def _grad_reducer(self) -> nn.Cell:
         mode = ms.get_auto_parallel_context("parallel_mode")
@@ -119,22 +166,62 @@ class TrainStep(nn.Cell):
 
     def construct(self, *inputs: ms.Tensor) -> Tuple[ms.Tensor, ms.Tensor, ms.Tensor]:
         scale = self.loss_scale * 1.0  # a copy: ops.identity would alias the Parameter and see the update below
-        loss = self.network(*inputs)
-        sens = ops.ones_like(loss) * ops.cast(scale, loss.dtype)
-        grads = self.grad(self.network, self.weights)(*inputs, sens)
+        if self.accumulation_steps > 1:
+            loss, grads = self._accumulated_grads(scale, inputs)
+        else:
+            loss = self.network(*inputs)
+            sens = ops.ones_like(loss) * ops.cast(scale, loss.dtype)
+            grads = self.grad(self.network, self.weights)(*inputs, sens)
         grads = self.grad_reducer(grads)
-        grads = self.hyper_map(ops.partial(_unscale, scale), grads)
+        if self.accumulation_steps > 1:
+            grads = self.hyper_map(ops.partial(_unscale, scale * self.accumulation_steps), grads)
+        else:
+            grads = self.hyper_map(ops.partial(_unscale, scale), grads)
         finite = all_finite(grads)
+        if self.clip_grad:
+            grads = ops.clip_by_global_norm(grads, self.clip_value)
         if self.dynamic:
             if finite:
-                loss = ops.depend(loss, self.optimizer(grads))
+                loss = self._apply(loss, grads)
             else:
                 step = self.optimizer.global_step
                 loss = ops.depend(loss, ops.assign_add(step, ops.ones_like(step)))
             loss = ops.depend(loss, self._adjust_scale(scale, finite))
         else:
-            loss = ops.depend(loss, self.optimizer(grads))
+            loss = self._apply(loss, grads)
         return ops.cast(loss, ms.float32), ops.logical_not(finite), scale
+
+    def _apply(self, loss: ms.Tensor, grads: Tuple[ms.Tensor, ...]) -> ms.Tensor:
+        """The optimizer update, then (``ema``) the EMA update of the updated parameters."""
+        loss = ops.depend(loss, self.optimizer(grads))
+        if self.ema:
+            loss = ops.depend(loss, self._update_ema())
+        return loss
+
+    def _update_ema(self) -> Tuple[ms.Tensor, ...]:
+        updates = self.ema_updates + 1.0
+        decay = self.ema_decay * (1.0 - ops.exp(-updates / EMA_WARMUP_STEPS))
+        updates = ops.assign(self.ema_updates, updates)
+        decay = ops.depend(decay, updates)
+        return self.hyper_map(ops.partial(_ema_update, decay), self.ema_weights, self.ema_sources)
+
+    def _accumulated_grads(self, scale: ms.Tensor, inputs: Tuple[ms.Tensor, ...]
+                           ) -> Tuple[ms.Tensor, Tuple[ms.Tensor, ...]]:
+        """Mean loss and summed (scaled) gradients of ``accumulation_steps`` equal slices of the batch."""
+        micro = inputs[0].shape[0] // self.accumulation_steps
+        loss, grads = self._micro_step(scale, inputs, 0, micro)
+        for index in range(1, self.accumulation_steps):
+            part_loss, part_grads = self._micro_step(scale, inputs, index * micro, micro)
+            loss = loss + part_loss
+            grads = self.hyper_map(_add, grads, part_grads)
+        return loss / self.accumulation_steps, grads
+
+    def _micro_step(self, scale: ms.Tensor, inputs: Tuple[ms.Tensor, ...], start: int, size: int
+                    ) -> Tuple[ms.Tensor, Tuple[ms.Tensor, ...]]:
+        part = tuple([x[start:start + size] for x in inputs])
+        loss = self.network(*part)
+        sens = ops.ones_like(loss) * ops.cast(scale, loss.dtype)
+        return loss, self.grad(self.network, self.weights)(*part, sens)
 
     def _adjust_scale(self, scale: ms.Tensor, finite: ms.Tensor) -> ms.Tensor:
         """Shrink on overflow (floor 1), grow after ``scale_window`` clean steps; both Parameters updated."""
@@ -151,6 +238,16 @@ class TrainStep(nn.Cell):
         return ops.assign(self.loss_scale, new_scale)
 
 
+def check_recipe_step(ema_decay: float, clip_value: float, gradient_accumulation_steps: int) -> None:
+    """The step options' ranges (``mindzoo.train.checks`` runs the same checks on a config, with its key names)."""
+    if not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
+    if not clip_value > 0.0:
+        raise ValueError(f"clip_value must be > 0, got {clip_value}")
+    if gradient_accumulation_steps < 1:
+        raise ValueError(f"gradient_accumulation_steps must be >= 1, got {gradient_accumulation_steps}")
+
+
 def build_train_step(
     net: nn.Cell,
     loss_fn: Optional[nn.Cell],
@@ -160,8 +257,13 @@ def build_train_step(
     loss_scale: float = 1.0,
     scale_factor: float = 2.0,
     scale_window: int = 1000,
+    **recipe: Any,
 ) -> TrainStep:
-    """The config's ``amp_level`` / ``loss_scale*`` / ``scale_*`` keys as a :class:`TrainStep` in train mode."""
-    step = TrainStep(net, optimizer, loss_fn, amp_level, loss_scale_type, loss_scale, scale_factor, scale_window)
+    """The config's ``amp_level`` / ``loss_scale*`` / ``scale_*`` keys as a :class:`TrainStep` in train mode.
+
+    ``recipe``: TrainStep's ``ema``, ``ema_decay``, ``clip_grad``, ``clip_value``, ``gradient_accumulation_steps``.
+    """
+    step = TrainStep(net, optimizer, loss_fn, amp_level, loss_scale_type, loss_scale, scale_factor, scale_window,
+                     **recipe)
     step.set_train()
     return step

@@ -332,21 +332,23 @@ class EvalCallback(Callback):
 
     def on_epoch_end(self, run: "Run", summary: "EpochSummary") -> None:
         from mindzoo.eval import evaluate, improves_on
+        from mindzoo.train.recipes import scored_weights
 
         if not self.due(run, summary.epoch):
             return
         run.sync_statistics()
-        self._load_trained(run)
-        result = evaluate(self.network, self.dataset, distributed=run.dist.distributed, counter=self.counter)
-        logger.info("epoch %d eval: top1 %.4f top5 %.4f on %d images (%.1f s)", summary.epoch, result.top1,
-                    result.top5, result.total, result.seconds)
-        self.metrics.write({"event": "eval", "epoch": summary.epoch, "global_step": run.position.global_step,
-                            **result.to_dict()})
-        if improves_on(result, run.position.best_top1):  # a diverged network is never the best
-            run.position.best_top1 = result.top1
-            if run.dist.is_main:
-                path = run.checkpoints.save_best(run.net, {"epoch": summary.epoch, "top1": result.top1})
-                logger.info("new best top1 %.4f: saved %s", result.top1, path)
+        with scored_weights(run.train_step):  # the EMA weights with ema=True
+            self._load_trained(run)
+            result = evaluate(self.network, self.dataset, distributed=run.dist.distributed, counter=self.counter)
+            logger.info("epoch %d eval: top1 %.4f top5 %.4f on %d images (%.1f s)", summary.epoch, result.top1,
+                        result.top5, result.total, result.seconds)
+            self.metrics.write({"event": "eval", "epoch": summary.epoch, "global_step": run.position.global_step,
+                                **result.to_dict()})
+            if improves_on(result, run.position.best_top1):  # a diverged network is never the best
+                run.position.best_top1 = result.top1
+                if run.dist.is_main:
+                    path = run.checkpoints.save_best(run.net, {"epoch": summary.epoch, "top1": result.top1})
+                    logger.info("new best top1 %.4f: saved %s", result.top1, path)
 
 
 class CheckpointCallback(Callback):

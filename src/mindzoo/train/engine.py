@@ -42,6 +42,9 @@ from mindzoo.train.callbacks import (
     Callback, CheckpointCallback, CurvesCallback, EvalCallback, LogCallback, MetricsWriter, Tracker, read_metrics,
 )
 from mindzoo.train.checks import check_train_config
+from mindzoo.train.recipes import (
+    build_loss_fn, network_options, optimizer_options, step_options, transform_options,
+)
 from mindzoo.train.resume import AUTO, CheckpointManager, Position, config_changes, explicit_resume_path
 from mindzoo.train.run import Run, TrainData, is_sinking  # noqa: F401  (TrainData: the engine's public API)
 from mindzoo.weights.naming import CKPT_PATTERN, checkpoint_name
@@ -58,7 +61,7 @@ def build_network(cfg: Config):
     from mindzoo.models import create_model
 
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, zero_init_last_bn=cfg.zero_init_last_bn,
-                       pretrained=cfg.pretrained or None)
+                       pretrained=cfg.pretrained or None, **network_options(cfg))
     if cfg.pretrained:
         logger.info("loaded weights from %s", cfg.pretrained)
     return net
@@ -74,7 +77,6 @@ def make_train_step(cfg: Config, net, steps_per_epoch: int, global_batch: int) -
     """The LR array (indexed by global step), loss, optimizer and ``TrainStep`` of the config, in train mode."""
     from mindzoo.train.amp import build_train_step
     from mindzoo.train.fixres import freeze_for_fixres
-    from mindzoo.train.loss import CrossEntropySmooth
     from mindzoo.train.lr import build_lr_schedule
     from mindzoo.train.optim import build_optimizer
 
@@ -84,10 +86,11 @@ def make_train_step(cfg: Config, net, steps_per_epoch: int, global_batch: int) -
     if cfg.fixres_finetune:
         freeze_for_fixres(net)  # before the optimizer: it takes only the trainable parameters; immune to set_train
     # the FixRes reference fine-tune decays every parameter it trains (fc.bias included)
-    optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, decay_all=cfg.fixres_finetune)
-    loss_fn = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing)
+    optimizer = build_optimizer(net, lr, cfg.momentum, cfg.weight_decay, cfg.nesterov, decay_all=cfg.fixres_finetune,
+                                **optimizer_options(cfg))
+    loss_fn = build_loss_fn(cfg)
     train_step = build_train_step(net, loss_fn, optimizer, cfg.amp_level, cfg.loss_scale_type, cfg.loss_scale,
-                                  cfg.scale_factor, cfg.scale_window)
+                                  cfg.scale_factor, cfg.scale_window, **step_options(cfg))
     return train_step, lr
 
 
@@ -123,7 +126,7 @@ def _build_data(cfg: Config, net, dist: DistInfo, train_info: ImageFolderInfo,
     else:
         size = cfg.train_image_size or net.data_config.input_size
         transforms = train_transforms(size, net.data_config, cfg.color_jitter, cfg.random_augment,
-                                      cfg.train_crop_scale, cfg.hflip_prob)
+                                      cfg.train_crop_scale, cfg.hflip_prob, **transform_options(cfg))
     shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
     return TrainData(Path(cfg.data_path), train_info, val_info, transforms, size, geometry, cfg, shard)
 

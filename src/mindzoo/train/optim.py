@@ -1,4 +1,5 @@
-"""SGD-momentum with weight decay on weights only (on every trained parameter in a FixRes fine-tune).
+"""The optimizers of the config's ``opt`` key, with weight decay on weights only (on every trained parameter in a
+FixRes fine-tune): ``momentum`` (SGD, Nesterov optional), ``adamw`` and ``lamb`` (timm's, step for step).
 
 Nesterov: MindSpore 2.10's CPU ``ApplyMomentum`` kernel ignores ``use_nesterov`` (it does the plain momentum
 update; checked on this machine in GRAPH and PyNative mode), so :class:`SGDMomentum` applies the Nesterov update
@@ -15,6 +16,8 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
+
+from mindzoo.train.checks import OPTIMIZERS
 
 NO_DECAY_SUFFIXES = (".gamma", ".beta", ".bias")
 
@@ -79,6 +82,84 @@ class SGDMomentum(nn.Momentum):
         return self.hyper_map(ops.partial(_nesterov_opt, self.momentum, lr), gradients, self.params, self.moments)
 
 
+_adam_update = ops.MultitypeFuncGraph("adam_update")
+
+
+@_adam_update.register("Bool", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor",
+                       "Tensor", "Tensor")
+def _adam_param_update(layerwise: bool, beta1: ms.Tensor, beta2: ms.Tensor, eps: ms.Tensor, step: ms.Tensor,
+                       lr: ms.Tensor, weight_decay: ms.Tensor, param: ms.Parameter, m: ms.Parameter,
+                       v: ms.Parameter, grad: ms.Tensor) -> ms.Tensor:
+    next_m = beta1 * m + (1.0 - beta1) * grad
+    next_v = beta2 * v + (1.0 - beta2) * ops.square(grad)
+    m_hat = next_m / (1.0 - ops.pow(beta1, step))
+    v_hat = next_v / (1.0 - ops.pow(beta2, step))
+    update = m_hat / (ops.sqrt(v_hat) + eps) + weight_decay * param
+    if layerwise:
+        w_norm = ops.norm(param)
+        u_norm = ops.norm(update)
+        ratio = ops.select(ops.logical_and(w_norm > 0.0, u_norm > 0.0), w_norm / u_norm, ops.ones_like(w_norm))
+        update = update * ops.select(weight_decay > 0.0, ratio, ops.ones_like(ratio))
+    ops.assign(m, next_m)
+    ops.assign(v, next_v)
+    return ops.assign(param, param - lr * update)
+
+
+class AdamW(nn.Optimizer):
+    """torch's / timm's AdamW: bias-corrected Adam with decoupled weight decay.
+
+    ``w -= lr * (m_hat / (sqrt(v_hat) + eps) + wd * w)``, the same as torch's ``w *= 1 - lr * wd`` followed by the
+    Adam step. MindSpore's ``nn.AdamWeightDecay`` has no bias correction, hence this class (MindCV writes its own
+    for the same reason). ``global_step`` is the step count ``t`` of the bias correction.
+    """
+
+    layerwise = False
+
+    def __init__(self, params: List[Dict[str, Any]], learning_rate: Union[float, ms.Tensor], beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8) -> None:
+        super().__init__(learning_rate, params)
+        self.beta1 = ms.Tensor(beta1, ms.float32)
+        self.beta2 = ms.Tensor(beta2, ms.float32)
+        self.eps = ms.Tensor(eps, ms.float32)
+        self.moments1 = self._parameters.clone(prefix="adam_m", init="zeros")
+        self.moments2 = self._parameters.clone(prefix="adam_v", init="zeros")
+        self.decays = tuple(ms.Tensor(float(wd), ms.float32) for wd in self._weight_decays())
+
+    def _weight_decays(self) -> List[float]:
+        """Each parameter's weight decay (the groups of :func:`param_groups`)."""
+        if not self.is_group:
+            return [float(self.weight_decay)] * len(self._parameters)
+        return [float(wd) for wd in self.group_weight_decay]
+
+    def prepare(self, gradients: Tuple[ms.Tensor, ...]) -> Tuple[ms.Tensor, ...]:
+        return gradients
+
+    def construct(self, gradients: Tuple[ms.Tensor, ...]) -> Tuple[ms.Tensor, ...]:
+        gradients = self.prepare(gradients)
+        lr = self.get_lr()
+        self.assignadd(self.global_step, self.global_step_increase_tensor)
+        step = ops.reshape(ops.cast(self.global_step, ms.float32), ())
+        return self.hyper_map(ops.partial(_adam_update, self.layerwise, self.beta1, self.beta2, self.eps, step, lr),
+                              self.decays, self._parameters, self.moments1, self.moments2, gradients)
+
+
+class Lamb(AdamW):
+    """timm's ``Lamb`` (its defaults: ``max_grad_norm=1.0``, ``trust_clip=False``, ``always_adapt=False``).
+
+    The AdamW update of each decayed parameter is scaled by the trust ratio ``||w|| / ||update||`` (1 when either
+    norm is 0); parameters without weight decay (BN, biases) take the plain AdamW update; the gradients are first
+    clipped to global norm 1. MindSpore's ``nn.Lamb`` adapts every parameter and does not clip.
+    """
+
+    layerwise = True
+    max_grad_norm = 1.0
+
+    def prepare(self, gradients: Tuple[ms.Tensor, ...]) -> Tuple[ms.Tensor, ...]:
+        return ops.clip_by_global_norm(gradients, self.max_grad_norm)
+
+
+
+
 def build_optimizer(
     net_or_params: Union[nn.Cell, Sequence[ms.Parameter]],
     lr: Union[float, np.ndarray],
@@ -86,18 +167,29 @@ def build_optimizer(
     weight_decay: float,
     nesterov: bool = False,
     decay_all: bool = False,
-) -> SGDMomentum:
+    opt: str = "momentum",
+    betas: Sequence[float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> nn.Optimizer:
     """:class:`SGDMomentum` (an ``nn.Momentum``) over :func:`param_groups`.
 
     ``lr`` is a float or the per-global-step array from ``mindzoo.train.lr`` (looked up with the optimizer's
     ``global_step`` Parameter, which a resumed run must restore). The update is torch's SGD without dampening:
     ``v = momentum * v + (g + wd * w)``; ``w -= lr * v`` (nesterov: ``w -= lr * (g + wd * w + momentum * v)``).
     ``decay_all``: see :func:`param_groups` (train.py sets it for ``fixres_finetune``).
+    ``opt``: ``momentum`` (the above), ``adamw`` (:class:`AdamW`) or ``lamb`` (:class:`Lamb`), the latter two with
+    ``betas`` and ``eps`` (``momentum`` and ``nesterov`` unused).
     """
+    if opt not in OPTIMIZERS:
+        raise ValueError(f"opt must be one of {', '.join(OPTIMIZERS)}, got '{opt}'")
     if isinstance(lr, np.ndarray):
         learning_rate: Union[float, ms.Tensor] = ms.Tensor(lr.astype(np.float32))
     else:
         learning_rate = float(lr)
+    if opt != "momentum":
+        adam = AdamW if opt == "adamw" else Lamb
+        return adam(param_groups(net_or_params, weight_decay, decay_all), learning_rate, float(betas[0]),
+                    float(betas[1]), float(eps))
     return SGDMomentum(
         param_groups(net_or_params, weight_decay, decay_all),
         learning_rate=learning_rate,

@@ -35,12 +35,14 @@ class TrainData:
         import mindspore as ms
 
         from mindzoo.data import create_dataset
+        from mindzoo.train.recipes import mix_batches
 
         cfg = self.cfg
         ms.dataset.config.set_seed(cfg.seed + epoch)
         dataset = create_dataset(str(self.root), "train", self.train_transforms, cfg.batch_size,
                                  shuffle=cfg.train_shuffle, num_parallel_workers=cfg.num_parallel_workers,
                                  drop_remainder=True, info=self.train_info, **self.shard)
+        dataset = mix_batches(cfg, dataset, epoch)  # Mixup/CutMix (off by default), seeded by (seed, epoch)
         return dataset.skip(skip) if skip else dataset
 
     def eval_dataset(self):

@@ -22,6 +22,7 @@ from mindzoo.weights.pretrained import find_variant_net, read_pretrained_cfg
 PathLike = Union[str, Path]
 
 logger = logging.getLogger("mindzoo.weights")
+EMA_PREFIX = "ema."  # MindCV's (and train.py's with ema=True): the EMA copy of weight X is saved as "ema.X"
 
 
 def check_variant(net: nn.Cell, params: Mapping[str, Any], source: str) -> None:
@@ -62,6 +63,18 @@ def check_compatible(net: nn.Cell, params: Dict[str, Any], source: str) -> None:
     check_variant(net, params, source)
 
 
+def loadable_weights(params: Mapping[str, Any], raw_weights: bool = False) -> Dict[str, Any]:
+    """``params`` with its EMA weights (``ema.X``) in place of the raw ones (``X``) when it has them.
+
+    A checkpoint of a run with ``ema=True`` carries both; evaluation, export and inference want the EMA ones
+    (the ones eval-while-train scored) unless ``raw_weights``.
+    """
+    ema = {key[len(EMA_PREFIX):]: value for key, value in params.items() if key.startswith(EMA_PREFIX)}
+    if raw_weights or not ema:
+        return dict(params)
+    return {**params, **ema}
+
+
 class Checkpoint:
     """A mindzoo checkpoint as loaded: its entries and recorded :class:`PretrainedCfg`.
 
@@ -71,9 +84,10 @@ class Checkpoint:
 
     format = "mindzoo"
 
-    def __init__(self, path: PathLike, params: Dict[str, Any]) -> None:
+    def __init__(self, path: PathLike, params: Dict[str, Any], raw_weights: bool = False) -> None:
         self.path = str(path)
         self.params = params
+        self.raw_weights = raw_weights
         self.cfg = read_pretrained_cfg(params, self.path)
 
     @property
@@ -86,11 +100,14 @@ class Checkpoint:
         return ms_name
 
     def params_for(self, net: nn.Cell, arch: str = "") -> Dict[str, Any]:
-        """The entries as they are (:func:`load_params` checks them against ``net``)."""
-        return self.params
+        """The entries, EMA weights in place of raw ones unless ``raw_weights`` (:func:`loadable_weights`);
+        :func:`load_params` checks them against ``net``."""
+        if not self.raw_weights and any(key.startswith(EMA_PREFIX) for key in self.params):
+            logger.info("%s: loading its EMA weights (ema.*); raw_weights=True loads the raw ones", self.path)
+        return loadable_weights(self.params, self.raw_weights)
 
 
-def open_checkpoint(path: PathLike, src_format: Optional[str] = None) -> Any:
+def open_checkpoint(path: PathLike, src_format: Optional[str] = None, raw_weights: bool = False) -> Any:
     """A mindzoo checkpoint, or a foreign one converted to mindzoo names in memory (the log says so).
 
     The format is detected from the file (``.pth``/``.pt``/``.bin``/``.safetensors``: torch) and its keys;
@@ -102,7 +119,7 @@ def open_checkpoint(path: PathLike, src_format: Optional[str] = None) -> Any:
     params = None if is_torch_file(path) else read_checkpoint(path)
     fmt = src_format or detect_checkpoint_format(path, params)
     if fmt == MINDZOO:
-        return Checkpoint(path, params)
+        return Checkpoint(path, params, raw_weights)
     return read_source(path, fmt, params)
 
 
@@ -118,10 +135,10 @@ def load_params(net: nn.Cell, source: Any, arch: str = "") -> Dict[str, Any]:
     return params
 
 
-def load_weights(net: nn.Cell, path: PathLike, arch: str = "") -> Dict[str, Any]:
+def load_weights(net: nn.Cell, path: PathLike, arch: str = "", raw_weights: bool = False) -> Dict[str, Any]:
     """Strictly load a checkpoint's network weights into ``net``; return the full parameter dict.
 
     Foreign checkpoints are converted in memory; a checkpoint recorded for another ResNet variant than
     ``net``'s is refused (``create_model(name, pretrained=path)`` builds the right one).
     """
-    return load_params(net, open_checkpoint(path), arch)
+    return load_params(net, open_checkpoint(path, raw_weights=raw_weights), arch)

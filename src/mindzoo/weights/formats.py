@@ -53,10 +53,14 @@ TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 ZOO_IMAGENET_CLASSES = 1001
 
 # Optimizer and training-loop state that MindSpore training writes next to the weights.
-TRAINING_STATE_PREFIXES = ("moments.", "moment1.", "moment2.", "accum.", "mean_grad.", "mean_square.")
+# MindCV's AdamW/LAMB moments (adam_m/adam_v, lamb_m/lamb_v) and EMA copies (ema.*, counter "updates") included:
+# a foreign checkpoint imports its raw weights, as before.
+TRAINING_STATE_PREFIXES = ("moments.", "moment1.", "moment2.", "accum.", "mean_grad.", "mean_square.", "adam_m.",
+                           "adam_v.", "lamb_m.", "lamb_v.", "ema.")
 TRAINING_STATE_KEYS = frozenset({
     "learning_rate", "global_step", "momentum", "epoch_num", "step_num", "scale_sense", "loss_scale",
     "current_iterator_step", "last_overflow_iterator_step", "beta1_power", "beta2_power", "weight_decay",
+    "updates", "ema_updates",
 })
 WRAPPER_PREFIX = "network."  # TrainOneStepCell-style wrappers; the zoo's ResNeXt loader strips it too
 
