@@ -46,6 +46,12 @@ case "$BACKEND" in
 esac
 
 command -v cmake >/dev/null 2>&1 || missing "cmake not found: install it (apt-get install cmake)"
+
+# One build at a time per checkout (parallel test workers, a quickstart next to a test run): the backends share
+# the fetched packages in the cache and CMake's build trees are not safe to configure twice at once.
+mkdir -p "$INFER_DIR/build"
+exec 9>"$INFER_DIR/build/.lock"
+command -v flock >/dev/null 2>&1 && flock 9
 if ! command -v "${CXX:-c++}" >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1; then
   missing "no C++17 compiler found: install one (apt-get install g++)"
 fi
