@@ -49,6 +49,7 @@ STEP_FIXED_S = {"ms": 0.08, "torch": 0.01}
 PAUSE_S = 0.1  # bench.common.run_lockstep's pause between steps
 EXIT_S = 1.0  # a worker's finish + process exit
 
+INT8_EXPORT_JOBS = 3  # an INT8 export: the float export, quantization and calibration, the held-out check (estimate)
 FACTOR = 4.0
 SETUP_GRACE_S = 120.0
 STEP_GRACE_S = 60.0
@@ -130,7 +131,7 @@ def _cpp(spec: Dict[str, Any], kind: str) -> Expected:
 
 def _export(spec: Dict[str, Any], kind: str) -> Expected:
     jobs = (len(spec.get("formats") or ("MINDIR", "ONNX")) + len(spec.get("static_batches") or ())
-            + bool(spec.get("unfolded", True)))
+            + bool(spec.get("unfolded", True)) + INT8_EXPORT_JOBS * bool(spec.get("calib_data")))
     scale = MODEL_SCALE["ms"].get(spec["model"], 1.0) * _pixels(spec["size"])
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + jobs * rates(kind)["export_s"] * max(scale, 0.3), 0.0)
 

@@ -103,6 +103,7 @@ INFER_LABELS_CN = {
     "mindir": "导出的 MINDIR (nn.GraphCell)", "mindir_unfolded": "导出的 MINDIR, 保留 BN (--fold_bn=False)",
     "ort": "ONNX Runtime (Python), 本仓库 ONNX", "ort_nospin": "ONNX Runtime (Python), 关闭线程自旋",
     "cpp": "C++ 推理程序 (ONNX Runtime 后端)",
+    "ort_int8": "ONNX Runtime (Python), INT8 ONNX (--quantize=int8)", "cpp_int8": "C++ 推理程序, INT8 ONNX",
 }
 
 

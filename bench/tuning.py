@@ -96,7 +96,7 @@ def estimate(ctx: Context) -> float:
         total += budget.lockstep_s([(task, {"threads": ctx.threads, **spec}) for _, task, spec, env in specs
                                     if not _skip(ctx, env)], rounds, kind)
     p = plan(ctx)
-    total += budget.expected("infer.Export", export_spec(ctx, p, [1]), kind).setup_s
+    total += budget.expected("infer.Export", export_spec(ctx, p, [1], int8=False), kind).setup_s
     return total + budget.lockstep_s([(task, {"threads": ctx.threads, **spec}) for _, _, task, spec in
                                       infer_specs(p, {})], rounds, kind)
 
@@ -123,7 +123,7 @@ def infer_group(ctx: Context, rounds: int) -> Dict[str, Any]:
     from bench.infer import compare, export_models, plan, summarize
 
     p = plan(ctx)
-    export = export_models(ctx, p, static_batches=[1])
+    export = export_models(ctx, p, static_batches=[1], int8=False)
     if "error" in export:
         return {"group": "infer", "error": export["error"], "rows": []}
     specs = infer_specs(p, export["files"])

@@ -153,7 +153,8 @@ def test_low_agreement_is_an_error_naming_the_numbers_and_what_to_try():
     (["--calib_data={root}/data", "--calib_images=49"], "calib_data {root}/data/train has 48 images, fewer than "
                                                          "calib_images=49: lower --calib_images or add images"),
     (["--calib_data={root}/data/val", "--calib_images=20"], "leaving none held out"),
-    (["--calib_data={root}/data", "--calib_images=16", "--file_name=fp32"], "fp32.json is the sidecar of the float export fp32.onnx"),
+    (["--calib_data={root}/data", "--calib_images=16", "--file_name=fp32"],
+     "fp32.json is the sidecar of the float export fp32.onnx"),
     (["--calib_data={root}/data", "--calib_method=kl"], "calib_method must be one of minmax, entropy, percentile"),
 ])
 def test_usage_errors_are_one_line_exit_2(exported, capsys, extra, message):
