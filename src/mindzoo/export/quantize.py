@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -70,13 +70,16 @@ ROUTES = ("INT8 here is ONNX Runtime's static quantization: use --file_format=ON
 
 @dataclass(frozen=True)
 class QuantizeRequest:
-    """What ``--quantize=int8`` asks for, checked before any network is built."""
+    """What ``--quantize=int8`` asks for, checked before any network is built; ``calibration`` and ``held_out`` are
+    the images drawn for it (:func:`draw_images`), listed once."""
 
     calib_dir: Path
     calib_images: int
     calib_method: str
     verify_images: int
     min_agreement: float
+    calibration: Tuple[Path, ...] = ()
+    held_out: Tuple[Path, ...] = ()
 
 
 @dataclass
@@ -127,8 +130,8 @@ def check_quantize_request(cfg: Mapping[str, Any], file_format: str) -> Optional
         raise UsageError(f"int8_min_agreement must be in [0, 1], got {cfg['int8_min_agreement']}")
     request = QuantizeRequest(calibration_dir(cfg["calib_data"]), int(cfg["calib_images"]), cfg["calib_method"],
                               int(cfg["int8_verify_images"]), float(cfg["int8_min_agreement"]))
-    draw_images(request)  # an empty folder or too few images fail here, before the network is built
-    return request
+    calibration, held_out = draw_images(request)  # an empty folder or too few images fail here
+    return replace(request, calibration=tuple(calibration), held_out=tuple(held_out))
 
 
 def int8_file_name(file_name: str, net_name: str) -> str:
@@ -288,7 +291,9 @@ def export_int8(net: Any, path: PathLike, batch_size: int, geometry: EvalGeometr
     import onnxruntime
 
     path = Path(path)
-    calibration, held_out = draw_images(request)
+    calibration, held_out = request.calibration, request.held_out
+    if not calibration:
+        calibration, held_out = draw_images(request)
     height, width = geometry.crop_height, geometry.crop_width
     fixed_batch = None if dynamic_batch else batch_size
     path.parent.mkdir(parents=True, exist_ok=True)
