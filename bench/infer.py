@@ -331,20 +331,20 @@ def worker_specs(p: Dict[str, Any], files: Dict[str, str]) -> List[Any]:
             ("mindir_unfolded", "infer.Mindir", {**common, "path": files.get("mindir_unfolded_dynamic")}),
             ("ort", "infer.Ort", {**common, "path": files.get("onnx_dynamic")}),
             ("ort_nospin", "infer.Ort", {**common, "path": files.get("onnx_dynamic"), "spinning": False}),
-            ("ort_int8", "infer.Ort", {**common, "path": files.get("onnx_int8_dynamic")})]
+            ("ort_int8", "infer.Ort", {**common, "path": files.get("onnx_int8_dynamic"), "int8": True})]
 
 
 def cpp_spec(ctx: Context, p: Dict[str, Any], binary: str, files: Dict[str, str], dataset: str,
              model: str = "onnx_dynamic") -> Dict[str, Any]:
     return {"binary": binary, "model_path": files.get(model), "dataset_path": dataset,
             "out_dir": str(ctx.work_dir / f"cpp_run_{model}"), "resize": int(p["size"] / 0.875), "crop": p["size"],
-            "images": p["cpp_images"]}
+            "images": p["cpp_images"], "int8": "int8" in model}
 
 
 def estimate(ctx: Context) -> float:
     p = plan(ctx)
     jobs = [(task, {"threads": ctx.threads, **spec}) for _, task, spec in worker_specs(p, {})]
-    jobs += [("infer.Cpp", cpp_spec(ctx, p, "", {}, ""))] * 2  # fp32 and INT8
+    jobs += [("infer.Cpp", cpp_spec(ctx, p, "", {}, "", model)) for model in ("onnx_dynamic", "onnx_int8_dynamic")]
     kind = ctx.cpu.kind
     return (budget.expected("infer.Export", export_spec(ctx, p), kind).setup_s + budget.EXIT_S
             + budget.lockstep_s(jobs, p["rounds"], kind))
