@@ -49,6 +49,12 @@ STEP_FIXED_S = {"ms": 0.08, "torch": 0.01}
 PAUSE_S = 0.1  # bench.common.run_lockstep's pause between steps
 EXIT_S = 1.0  # a worker's finish + process exit
 
+# an INT8 export (float export, quant_pre_process, calibration, held-out check) in fp32 ONNX exports: ResNet50 took
+# 176 s against 41 s for the ONNX export (2026-12-06, AMD EPYC under load, docs/int8.md)
+INT8_EXPORT_JOBS = 4
+# an INT8 ONNX's batch-1/batch-32 time relative to the fp32 one: 0.5-0.56 on Zen 3 (AVX2, /work/shared/README.md),
+# 0.30-0.34 on AMD EPYC with AVX512_VNNI (docs/int8.md); the slower one
+INT8_SPEED = 0.56
 FACTOR = 4.0
 SETUP_GRACE_S = 120.0
 STEP_GRACE_S = 60.0
@@ -115,6 +121,7 @@ def _infer(prefix: str) -> Callable[[Dict[str, Any], str], Expected]:
     def expected(spec: Dict[str, Any], kind: str) -> Expected:
         r = rates(kind)
         scale = MODEL_SCALE["ms"].get(spec.get("model", "resnet50"), 1.0) * _pixels(spec.get("size", 224))
+        scale *= INT8_SPEED if spec.get("int8") else 1.0
         b1, batch = r[f"{prefix}_b1"] * scale, r[prefix] * scale * spec.get("batch", 32)
         step = spec.get("latency_iters", 10) * b1 + batch
         load = (IMPORT_S["ms" if prefix == "ms_infer" else "ort"] + (2.0 if prefix == "ms_infer" else 0.0))
@@ -125,7 +132,8 @@ def _infer(prefix: str) -> Callable[[Dict[str, Any], str], Expected]:
 
 def _cpp(spec: Dict[str, Any], kind: str) -> Expected:
     scale = MODEL_SCALE["ms"].get(spec.get("model", "resnet50"), 1.0) * _pixels(spec.get("crop", 224))
-    step = 1.0 * fixed_scale(kind) + (spec.get("images", 32) + 3) * rates(kind)["ort_b1"] * scale
+    per_image = rates(kind)["ort_b1"] * scale * (INT8_SPEED if spec.get("int8") else 1.0)
+    step = 1.0 * fixed_scale(kind) + (spec.get("images", 32) + 3) * per_image
     return Expected(step, step)
 
 
@@ -140,7 +148,7 @@ def _tensor_cpp(spec: Dict[str, Any], kind: str) -> Expected:
 
 def _export(spec: Dict[str, Any], kind: str) -> Expected:
     jobs = (len(spec.get("formats") or ("MINDIR", "ONNX")) + len(spec.get("static_batches") or ())
-            + bool(spec.get("unfolded", True)))
+            + bool(spec.get("unfolded", True)) + INT8_EXPORT_JOBS * bool(spec.get("calib_data")))
     scale = MODEL_SCALE["ms"].get(spec["model"], 1.0) * _pixels(spec["size"])
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + jobs * rates(kind)["export_s"] * max(scale, 0.3), 0.0)
 

@@ -22,6 +22,9 @@ CPUINFO = Path("/proc/cpuinfo")
 # cpuinfo flag -> how the docs spell it; the features the suite's modes depend on (and that decide the kind)
 FEATURES = {"avx2": "AVX2", "avx512f": "AVX-512F", "avx512_bf16": "AVX512_BF16", "amx_bf16": "AMX-BF16",
             "amx_tile": "AMX-TILE", "avx512_fp16": "AVX512_FP16"}
+# cpuinfo flag -> docs spelling: the int8 dot-product instructions ONNX Runtime's INT8 kernels use when present
+# (VNNI: one instruction per u8 x s8 multiply-accumulate; without it, AVX2/AVX-512 need three and may saturate)
+INT8_FEATURES = {"avx512_vnni": "AVX512_VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
 KINDS = ("x86-64", "avx2", "avx512", "avx512-bf16", "avx512-bf16-amx")
 
 
@@ -64,10 +67,15 @@ class CpuInfo:
         present = [name for flag, name in FEATURES.items() if self.has(flag)]
         return f"{self.model_name} ({self.kind}: {', '.join(present) or 'no AVX2'})"
 
+    def describe_int8(self) -> str:
+        """The int8 dot-product instructions present, for the INT8 rows."""
+        present = [name for flag, name in INT8_FEATURES.items() if self.has(flag)]
+        return ", ".join(present) or "no VNNI/AMX-INT8"
+
     def to_json(self) -> Dict[str, Any]:
         return {"model_name": self.model_name, "vendor": self.vendor, "kind": self.kind,
                 "features": {flag: self.has(flag) for flag in FEATURES}, "native_bf16": self.native_bf16,
-                "flags_source": self.source}
+                "int8_features": {flag: self.has(flag) for flag in INT8_FEATURES}, "flags_source": self.source}
 
 
 def parse_cpuinfo(text: str, source: str = "") -> CpuInfo:

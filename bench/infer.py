@@ -13,6 +13,10 @@
    A round is ``latency_iters`` timed batch-1 calls then one batch-32 call per process; latency is the median
    over all batch-1 calls, throughput 32 / median batch-32 time. Every process also reports the top-1 class of
    the same fixed input as a cross-check that all paths run the same network.
+3. INT8 (docs/int8.md): export.py's ``--quantize=int8`` writes a dynamic-batch INT8 ONNX of the same checkpoint,
+   calibrated on generated images (random weights: its agreement with fp32 is recorded, not required), run as
+   ``ort_int8`` (ONNX Runtime, Python) and ``cpp_int8`` (the C++ harness) in the same lockstep rounds; the CPU's
+   int8 dot-product flags (VNNI, AMX-INT8) go into the section's JSON next to the ratios.
 """
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ LABELS = {"ms_eval": "MindSpore eval network (GRAPH, BN folded as eval.py)", "mi
           "ms_eval_unfolded": "MindSpore eval network, BN kept (--fold_bn=False)",
           "ort_basic": "ONNX Runtime, basic graph opt", "ort_nospin": "ONNX Runtime (Python), intra-op spinning off",
           "mindir_static": "static-batch MINDIR via nn.GraphCell",
-          "mindir_unfolded": "exported MINDIR, BN kept (--fold_bn=False)"}
+          "mindir_unfolded": "exported MINDIR, BN kept (--fold_bn=False)",
+          "ort_int8": "ONNX Runtime (Python) on the INT8 ONNX (--quantize=int8)",
+          "cpp_int8": "C++ harness (ONNX Runtime backend) on the INT8 ONNX"}
 
 
 def fixed_input(batch: int, size: int) -> Any:
@@ -43,11 +49,12 @@ class Export:
 
     def __init__(self, model: str, num_classes: int, size: int, out_dir: str, threads: int = 0,
                  formats: Optional[List[str]] = None, static_batches: Optional[List[int]] = None,
-                 unfolded: bool = True) -> None:
+                 unfolded: bool = True, calib_data: str = "", calib_images: int = 0) -> None:
         self.model, self.num_classes, self.size, self.out_dir, self.threads = model, num_classes, size, out_dir, threads
         self.formats = formats or ["MINDIR", "ONNX"]
         self.static_batches = static_batches or []
         self.unfolded = unfolded
+        self.calib_data, self.calib_images = calib_data, calib_images
 
     def setup(self) -> Dict[str, Any]:
         ms_context(self.threads)
@@ -69,6 +76,10 @@ class Export:
         jobs += [("MINDIR", f"b{b}", [f"--export_batch_size={b}"]) for b in self.static_batches]
         if self.unfolded:  # export.py folds BN by default; this is the graph it would write without
             jobs.append(("MINDIR", "unfolded_dynamic", ["--dynamic_batch=True", "--fold_bn=False"]))
+        if self.calib_data:  # random weights: agreement with fp32 is recorded, not required
+            jobs.append(("ONNX", "int8_dynamic", ["--dynamic_batch=True", "--quantize=int8",
+                                                  f"--calib_data={self.calib_data}",
+                                                  f"--calib_images={self.calib_images}", "--int8_min_agreement=0"]))
         for fmt, tag, extra in jobs:
             name = out / f"{self.model}-{tag}"
             argv = [f"--net_name={self.model}", f"--num_classes={self.num_classes}", f"--ckpt_file={ckpt}",
@@ -79,7 +90,8 @@ class Export:
             seconds[f"{fmt.lower()}_{tag}"] = round(time.perf_counter() - t0, 2)
             files[f"{fmt.lower()}_{tag}"] = str(result.path)
         fold = (read_sidecar(files["mindir_dynamic"]) or {}).get("fold_bn", {}) if "MINDIR" in self.formats else {}
-        return {"files": files, "export_s": seconds, "fold_bn": fold}
+        int8 = (read_sidecar(files["onnx_int8_dynamic"]) or {}).get("quantization", {}) if self.calib_data else {}
+        return {"files": files, "export_s": seconds, "fold_bn": fold, "int8": int8}
 
     def step(self) -> Dict[str, Any]:
         return {}
@@ -296,14 +308,18 @@ def compare(rows: List[Dict[str, Any]], base_kind: str, suffix: str) -> None:
 def plan(ctx: Context) -> Dict[str, Any]:
     if ctx.quick:
         return {"model": "resnet18", "num_classes": 10, "size": 64, "batch": 4, "latency_iters": 3, "rounds": 2,
-                "cpp_images": 4}
+                "cpp_images": 4, "calib_images": 8}
     return {"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32, "latency_iters": 5, "rounds": 6,
-            "cpp_images": 32}
+            "cpp_images": 32, "calib_images": 32}
 
 
-def export_spec(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None) -> Dict[str, Any]:
-    return {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
+def export_spec(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None,
+                int8: bool = True) -> Dict[str, Any]:
+    spec = {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
             "out_dir": str(ctx.work_dir / "export"), "static_batches": static_batches or []}
+    if int8:
+        spec.update(calib_data=str(ctx.work_dir / "calib_images"), calib_images=p["calib_images"])
+    return spec
 
 
 def worker_specs(p: Dict[str, Any], files: Dict[str, str]) -> List[Any]:
@@ -315,26 +331,34 @@ def worker_specs(p: Dict[str, Any], files: Dict[str, str]) -> List[Any]:
             ("mindir", "infer.Mindir", {**common, "path": files.get("mindir_dynamic")}),
             ("mindir_unfolded", "infer.Mindir", {**common, "path": files.get("mindir_unfolded_dynamic")}),
             ("ort", "infer.Ort", {**common, "path": files.get("onnx_dynamic")}),
-            ("ort_nospin", "infer.Ort", {**common, "path": files.get("onnx_dynamic"), "spinning": False})]
+            ("ort_nospin", "infer.Ort", {**common, "path": files.get("onnx_dynamic"), "spinning": False}),
+            ("ort_int8", "infer.Ort", {**common, "path": files.get("onnx_int8_dynamic"), "int8": True})]
 
 
-def cpp_spec(ctx: Context, p: Dict[str, Any], binary: str, files: Dict[str, str], dataset: str) -> Dict[str, Any]:
-    return {"binary": binary, "model_path": files.get("onnx_dynamic"), "dataset_path": dataset,
-            "out_dir": str(ctx.work_dir / "cpp_run"), "resize": int(p["size"] / 0.875), "crop": p["size"],
-            "images": p["cpp_images"]}
+def cpp_spec(ctx: Context, p: Dict[str, Any], binary: str, files: Dict[str, str], dataset: str,
+             model: str = "onnx_dynamic") -> Dict[str, Any]:
+    return {"binary": binary, "model_path": files.get(model), "dataset_path": dataset,
+            "out_dir": str(ctx.work_dir / f"cpp_run_{model}"), "resize": int(p["size"] / 0.875), "crop": p["size"],
+            "images": p["cpp_images"], "int8": "int8" in model}
 
 
 def estimate(ctx: Context) -> float:
     p = plan(ctx)
     jobs = [(task, {"threads": ctx.threads, **spec}) for _, task, spec in worker_specs(p, {})]
-    jobs.append(("infer.Cpp", cpp_spec(ctx, p, "", {}, "")))
+    jobs += [("infer.Cpp", cpp_spec(ctx, p, "", {}, "", model)) for model in ("onnx_dynamic", "onnx_int8_dynamic")]
     kind = ctx.cpu.kind
     return (budget.expected("infer.Export", export_spec(ctx, p), kind).setup_s + budget.EXIT_S
             + budget.lockstep_s(jobs, p["rounds"], kind))
 
 
-def export_models(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None) -> Dict[str, Any]:
-    w = ctx.worker("export", "infer.Export", export_spec(ctx, p, static_batches))
+def export_models(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None,
+                  int8: bool = True) -> Dict[str, Any]:
+    from bench.data import make_image_folder
+
+    spec = export_spec(ctx, p, static_batches, int8)
+    if int8:
+        make_image_folder(Path(spec["calib_data"]), "val", 2 * p["calib_images"], num_classes=4, seed=11)
+    w = ctx.worker("export", "infer.Export", spec)
     print("  [infer] exporting MINDIR and ONNX with export.py's run_export ...", flush=True)
     ok = w.setup()
     w.finish()
@@ -358,20 +382,42 @@ def run(ctx: Context) -> Dict[str, Any]:
     harness = build_harness()
     result["harness"] = harness
     if "binary" in harness:
-        specs.append(("cpp", "infer.Cpp", cpp_spec(ctx, p, harness["binary"], files, cpp_folder(ctx, p["cpp_images"]))))
+        images = cpp_folder(ctx, p["cpp_images"])
+        specs.append(("cpp", "infer.Cpp", cpp_spec(ctx, p, harness["binary"], files, images)))
+        specs.append(("cpp_int8", "infer.Cpp",
+                      cpp_spec(ctx, p, harness["binary"], files, images, "onnx_int8_dynamic")))
     workers = [ctx.worker(f"infer-{kind}", task, spec) for kind, task, spec in specs]
     result["rounds_done"] = run_lockstep(workers, p["rounds"], label="infer")
     rows = [summarize(w, kind, p["batch"]) for w, (kind, _, _) in zip(workers, specs)]
     if "binary" not in harness:
-        rows.append({"kind": "cpp", "label": LABELS["cpp"], "error": harness.get("error")})
+        rows += [{"kind": kind, "label": LABELS[kind], "error": harness.get("error")} for kind in ("cpp", "cpp_int8")]
     compare(rows, "ort", "ort")
+    compare(rows, "cpp", "cpp")
     compare(rows, "ort_nospin", "ort_nospin")
     compare(rows, "ms_eval", "ms_eval")
     result["rows"] = rows
-    tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows if r.get("top1_of_fixed_input") is not None}
+    result["int8"] = int8_summary(ctx, rows, export.get("int8", {}))
+    tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows
+            if r.get("top1_of_fixed_input") is not None and not r["kind"].endswith("_int8")}
     result["top1_agree"] = len(set(tops.values())) <= 1
     result["top1_of_fixed_input"] = tops
     return result
+
+
+def int8_summary(ctx: Context, rows: List[Dict[str, Any]], quantization: Dict[str, Any]) -> Dict[str, Any]:
+    """INT8 speed-ups over fp32 (paired per-round ratios, > 1 = INT8 faster) with the CPU's int8 instructions."""
+    by_kind = {r["kind"]: r for r in rows}
+    ort_int8, cpp_int8 = by_kind.get("ort_int8", {}), by_kind.get("cpp_int8", {})
+
+    def inverse(value: Optional[float]) -> Optional[float]:
+        return rnd(1.0 / value, 3) if value else None
+
+    return {"cpu_int8_features": ctx.cpu.to_json()["int8_features"], "cpu_int8": ctx.cpu.describe_int8(),
+            "ort_b1_speedup": inverse(ort_int8.get("latency_vs_ort")),
+            "ort_batch_throughput_ratio": ort_int8.get("throughput_vs_ort"),
+            "cpp_b1_speedup": inverse(cpp_int8.get("latency_vs_cpp")),
+            "top1_agreement_random_weights": quantization.get("verify_int8", {}).get("top1_agreement"),
+            "calib_images": quantization.get("calib_images"), "calib_method": quantization.get("calib_method")}
 
 
 def report(result: Dict[str, Any]) -> str:
@@ -385,6 +431,11 @@ def report(result: Dict[str, Any]) -> str:
              status(r)) for r in result.get("rows", [])]
     lines.append(table(["path", "b1 ms", "x ORT", f"b{result['batch']} img/s", "x ORT", "first call s",
                         "peak RSS GB", "error"], rows))
+    int8 = result.get("int8")
+    if int8:
+        lines.append(f"INT8 vs fp32 (paired per-round ratios, > 1 = INT8 faster; CPU: {int8['cpu_int8']}): "
+                     f"ONNX Runtime batch-1 {int8['ort_b1_speedup']}x, batch-{result['batch']} throughput "
+                     f"{int8['ort_batch_throughput_ratio']}x; C++ harness batch-1 {int8['cpp_b1_speedup']}x")
     export = result.get("export", {})
     if export.get("export_s"):
         lines.append("export seconds: " + ", ".join(f"{k} {v}" for k, v in export["export_s"].items())

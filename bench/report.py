@@ -35,6 +35,7 @@ TARGETS_ZH = {
     "train pipeline": "训练数据管道 (2 并行) >= 训练步消耗速度的 10 倍 (img/s 比)",
     "train.py loop >=": "train.py 训练循环 >= 裸训练步速度的 0.9 倍 (步/秒 之比)",
     "eval.py over": "eval.py 评估整个目录时每种 batch 形状只编译一个图 (编译的图数)",
+    "INT8 ONNX batch-1 latency": "INT8 ONNX batch-1 时延比 fp32 ONNX Runtime 快 >= 1.6 倍 (加速比)",
 }
 ZH: Dict[str, str] = {
     # machine and source lines
@@ -65,6 +66,8 @@ ZH: Dict[str, str] = {
     "ONNX Runtime (Python) on our ONNX": "ONNX Runtime (Python), 本仓库 ONNX",
     "ONNX Runtime (Python), intra-op spinning off": "ONNX Runtime (Python), 关闭线程自旋",
     "C++ harness (ONNX Runtime backend)": "C++ 推理程序 (ONNX Runtime 后端)",
+    "ONNX Runtime (Python) on the INT8 ONNX (--quantize=int8)": "ONNX Runtime (Python), INT8 ONNX (--quantize=int8)",
+    "C++ harness (ONNX Runtime backend) on the INT8 ONNX": "C++ 推理程序 (ONNX Runtime 后端), INT8 ONNX",
     "MindSpore eval network (GRAPH)": "MindSpore 评估网络 (GRAPH)",  # the labels of runs before BN folding
     "MindSpore eval network, BN folded (proposed)": "MindSpore 评估网络, 折叠 BN (提议)",
     "exported MINDIR, BN folded (proposed)": "导出的 MINDIR, 折叠 BN (提议)",

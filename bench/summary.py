@@ -49,6 +49,10 @@ def build(results: Dict[str, Any]) -> Dict[str, Any]:
                                _infer(results, "ms_eval", "latency_vs_ort_nospin"), 1.25, False))
         targets.append(_target("C++ harness batch-1 latency <= ONNX Runtime from Python (latency ratio)",
                                _infer(results, "cpp", "latency_vs_ort"), 1.0, False))
+        speedup = results["infer"].get("int8", {}).get("ort_b1_speedup")
+        if speedup is not None:
+            targets.append(_target("INT8 ONNX batch-1 latency >= 1.6x faster than fp32 ONNX Runtime (speed-up)",
+                                   speedup, 1.6, True))
     data = results.get("data", {})
     if data.get("train_consumption_ratio") is not None:
         targets.append(_target("train pipeline (2 workers) >= 10x the train step's consumption (img/s ratio)",

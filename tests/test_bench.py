@@ -137,7 +137,10 @@ def test_quick_all_sections_write_json(tmp_path: Path) -> None:
     assert {r["mode"] for r in group["rows"]} >= {"ms", "fp32", "fp32_passive"}
     assert all(r["img_per_s"] > 0 and r["first_step_s"] > 0 for r in group["rows"])
     kinds = {r["kind"] for r in results["infer"]["rows"]}
-    assert kinds == {"ms_eval", "ms_eval_unfolded", "mindir", "mindir_unfolded", "ort", "ort_nospin", "cpp"}
+    assert kinds == {"ms_eval", "ms_eval_unfolded", "mindir", "mindir_unfolded", "ort", "ort_nospin", "cpp",
+                     "ort_int8", "cpp_int8"}
+    int8 = results["infer"]["int8"]
+    assert int8["ort_b1_speedup"] > 0 and "avx512_vnni" in int8["cpu_int8_features"]
     assert results["infer"]["top1_agree"] is True
     assert all(r["b1_latency_ms"] > 0 for r in results["infer"]["rows"])
     assert {t["target"].split()[0] for t in doc["summary"]["targets"]}

@@ -1,10 +1,10 @@
 """The whole mission on CPU in one command (``bash scripts/quickstart.sh``), through the user-facing CLIs.
 
 Builds the demo digits dataset, trains the demo ResNet on it with train.py, scores the last checkpoint
-with eval.py, exports MINDIR + ONNX with export.py, runs the C++ harness through run_infer_310.sh on both
-(ONNX Runtime's C++ API for the ONNX; MindSpore's runtime through its Python API, embedded, for the MINDIR on
-CPU) and prints one table. Every step is the command a user would type; this module only sequences them, and
-the harness takes its sizes from the export's sidecar as a user's run does.
+with eval.py, exports MINDIR + ONNX + a calibrated INT8 ONNX (docs/int8.md) with export.py, runs the C++ harness
+through run_infer_310.sh on each (ONNX Runtime's C++ API for the ONNX files; MindSpore's runtime through its Python
+API, embedded, for the MINDIR on CPU) and prints one table. Every step is the command a user would type; this module
+only sequences them, and the harness takes its sizes from the export's sidecar as a user's run does.
 It also exports MINDIR_LITE and runs that through MindSpore's C++ API (MindSpore Lite) for one more row.
 """
 from __future__ import annotations
@@ -97,13 +97,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                         f"--ckpt_file={ckpt}", f"--file_name={name}",
                                                         f"--file_format={fmt}"])
         exported[fmt] = json.loads(Path(f"{name}.json").read_text())
+    int8_name = out / f"{cfg.net_name}_demo_int8"
+    times["export ONNX INT8"] = _run("export ONNX INT8", [py, "export.py", f"--config_path={config}",
+                                                          f"--ckpt_file={ckpt}", f"--file_name={int8_name}",
+                                                          "--file_format=ONNX", "--quantize=int8",
+                                                          f"--calib_data={data}"])
+    int8_sidecar = json.loads(Path(f"{int8_name}.json").read_text())
     harness: Dict[str, Dict[str, object]] = {}
-    for fmt, suffix in (("ONNX", "onnx"), ("MINDIR", "mindir")):
-        infer_dir = out / f"infer_cpu_{suffix}"
+    for fmt, suffix in (("ONNX", "onnx"), ("ONNX INT8", "onnx"), ("MINDIR", "mindir")):
+        model = int8_name.with_suffix(".onnx") if fmt == "ONNX INT8" else out / f"{cfg.net_name}_demo.{suffix}"
+        infer_dir = out / f"infer_cpu_{fmt.lower().replace(' ', '_')}"
         infer_dir.mkdir(parents=True, exist_ok=True)
         times[f"C++ inference {fmt}"] = _run(f"C++ harness on the {fmt} (batch 1)", [
-            "bash", str(REPO / "scripts" / "run_infer_310.sh"), str(out / f"{cfg.net_name}_demo.{suffix}"),
-            str(data / "val"), "0", "CPU"], cwd=infer_dir)
+            "bash", str(REPO / "scripts" / "run_infer_310.sh"), str(model), str(data / "val"), "0", "CPU"],
+            cwd=infer_dir)
         harness[fmt] = _harness_result(infer_dir)
     lite = _lite_route(py, config, ckpt, out / f"{cfg.net_name}_demo", data / "val", times)
     exported["MINDIR_LITE"] = lite.pop("sidecar")
@@ -127,6 +134,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         errors = sidecar.get("verify", {}).get("max_relative_error") or {}
         worst = max(errors.values()) if isinstance(errors, dict) and errors else float("nan")
         print(f"| export {fmt} | - | - | - | reloaded and checked: max relative error {worst:.2g} |")
+    quantization = int8_sidecar["quantization"]
+    check = quantization["verify_int8"]
+    print(f"| export ONNX INT8 | {check['images']} held out | - | - | top-1 agreement with fp32 "
+          f"{100 * check['top1_agreement']:.2f}%, max relative logit error {check['max_relative_error']:.2g}; "
+          f"calibrated ({quantization['calib_method']}) on {quantization['calib_images']} train images |")
     print("\n| step | seconds |\n|---|---:|")
     for step, seconds in times.items():
         print(f"| {step} | {seconds:.0f} |")

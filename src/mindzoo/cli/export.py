@@ -5,8 +5,9 @@ ResNet50: 384) unless ``--batch_size`` / ``--eval_image_size`` / ``--width --hei
 against the live network, and writes ``NAME.json`` for deployment: its ``preprocess`` entry is the eval geometry
 (``mindzoo.data.geometry``, ``--crop_pct`` included) that the C++ harness and infer.py read back. BatchNorm
 is folded into the convolutions first (``--fold_bn=False`` keeps it), checked against the unfolded network's
-logits. A relative NAME is taken from the current directory, or from ``--output_dir`` when that is given on
-the command line. Cheap checks (format,
+logits. ``--quantize=int8 --calib_data=DIR`` writes a calibrated INT8 ONNX instead (``NAME_int8.onnx`` by
+default, its own sidecar; ``mindzoo.export.quantize``, docs/int8.md). A relative NAME is taken from the current
+directory, or from ``--output_dir`` when that is given on the command line. Cheap checks (format,
 device, output directory, checkpoint file, model name) run before the network is built.
 ``--file_format=MINDIR_LITE`` writes ``NAME_lite.mindir`` + ``NAME_lite.json`` instead: a MindSpore Lite model for
 MindSpore's C++ API, by way of the ONNX export (:mod:`mindzoo.export.lite`).
@@ -30,6 +31,7 @@ from mindzoo.export.exporter import (
     resolve_batch_size,
     resolve_output_path,
 )
+from mindzoo.export.quantize import check_quantize_request, check_sidecar_owner, export_int8, int8_file_name
 from mindzoo.runtime import ensure_writable_dir, set_mindspore_context, setup_logging
 
 logger = logging.getLogger("mindzoo.export")
@@ -46,7 +48,10 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
     check_format_supported(file_format, cfg.device_target, cfg.dynamic_batch)
     batch_size = resolve_batch_size(cfg, cfg.explicit)
     output_dir = cfg.output_dir if "output_dir" in cfg.explicit else None
-    path = resolve_output_path(cfg.file_name, file_format, cfg.net_name, output_dir)
+    quantize = check_quantize_request(cfg, file_format)
+    file_name = int8_file_name(cfg.file_name, cfg.net_name) if quantize else cfg.file_name
+    path = resolve_output_path(file_name, file_format, cfg.net_name, output_dir)
+    check_sidecar_owner(path, quantized=quantize is not None)
     ensure_writable_dir(path.parent, "choose another --file_name or --output_dir")
     if not cfg.ckpt_file:
         raise UsageError("export needs a checkpoint: --ckpt_file=PATH.ckpt")
@@ -75,6 +80,10 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
         logger.info("folded %d BatchNorms into their convolutions (logits change %.2g relative)", folded, fold_error)
     logger.info("exporting %s (%d classes) from %s as %s, input [%s, 3, %d, %d]", cfg.net_name, cfg.num_classes,
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
+    if quantize:
+        return export_int8(net, path, batch_size, geometry, cfg.dynamic_batch, cfg.net_name, quantize, graph_info)
+    result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
+                               extra_info=graph_info)
     if file_format == LITE_FORMAT:
         from mindzoo.export.lite import export_lite
 
