@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests need into .venv and run pytest. The default suite skips tests marked slow;
+# Install what the tests need into .venv and run pytest (two workers, PYTEST_WORKERS=N to change). The default
+# suite skips tests marked slow;
 # `bash scripts/test.sh --runslow` runs everything. Extra arguments go to pytest; test paths may be given
 # relative to the directory you call from (`cd scripts && bash test.sh ../tests/test_config.py`).
 set -euo pipefail
@@ -30,4 +31,9 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
         || echo "[mindzoo] warning: cannot install $TIMM_PIN (registry unreachable?); timm comparisons will skip" >&2
 fi
 bash scripts/install_system_deps.sh
-exec .venv/bin/python -m pytest -q ${args[@]+"${args[@]}"}
+# Two pytest workers (pytest-xdist), a test file per worker: on 2 cores one worker's single-threaded phases
+# (interpreter and MindSpore start-up, graph compiles, subprocess CLIs) overlap the other's compute.
+# PYTEST_WORKERS=0 runs in one process.
+workers=(-n "${PYTEST_WORKERS:-2}" --dist loadfile)
+[ "${PYTEST_WORKERS:-2}" = "0" ] && workers=()
+exec .venv/bin/python -m pytest -q ${workers[@]+"${workers[@]}"} ${args[@]+"${args[@]}"}
