@@ -82,8 +82,6 @@ def run_export(argv: Sequence[str], set_context: bool = True) -> ExportResult:
                 cfg.ckpt_file, file_format, "batch" if cfg.dynamic_batch else batch_size, height, width)
     if quantize:
         return export_int8(net, path, batch_size, geometry, cfg.dynamic_batch, cfg.net_name, quantize, graph_info)
-    result = export_and_verify(net, path, file_format, batch_size, geometry, cfg.dynamic_batch, cfg.net_name,
-                               extra_info=graph_info)
     if file_format == LITE_FORMAT:
         from mindzoo.export.lite import export_lite
 
