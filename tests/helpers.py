@@ -39,3 +39,25 @@ def run(script: str, args: Sequence[str], cwd: Path = REPO, timeout: float = 600
 
 def error_lines(proc: subprocess.CompletedProcess) -> List[str]:
     return [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+
+
+def on_package_index(package: str) -> bool:
+    """Whether pip's configured package index answers for ``package`` (tests that download from it skip if not)."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pip", "index", "versions", package], capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
+def dense_net(seed: int = 0):
+    """A 3 -> 2 ``nn.Dense`` with seeded weights: the smallest network a train step can update."""
+    import mindspore as ms
+    from mindspore import nn
+
+    net = nn.Dense(3, 2)
+    rng = np.random.default_rng(seed)
+    net.weight.set_data(ms.Tensor(rng.normal(size=(2, 3)).astype(np.float32)))
+    net.bias.set_data(ms.Tensor(np.array([0.5, -0.25], np.float32)))
+    return net

@@ -4,6 +4,8 @@ from typing import Dict, Optional, Union
 import numpy as np
 import pytest
 
+from helpers import dense_net
+
 import mindzoo  # noqa: F401  (sets the oneDNN ISA before MindSpore loads)
 import mindspore as ms
 from mindspore import nn
@@ -24,14 +26,6 @@ def graph_mode():
     yield
     ms.set_context(mode=previous)
 
-
-def dense(seed: int = 0) -> nn.Dense:
-    """A 3->2 Dense with fixed, non-trivial weight and bias (so weight decay is visible on both)."""
-    net = nn.Dense(3, 2)
-    rng = np.random.default_rng(seed)
-    net.weight.set_data(ms.Tensor(rng.normal(size=(2, 3)).astype(np.float32)))
-    net.bias.set_data(ms.Tensor(np.array([0.5, -0.25], np.float32)))
-    return net
 
 
 class ConvBNDense(nn.Cell):
@@ -55,7 +49,7 @@ def snapshot(cell: nn.Cell) -> Dict[str, np.ndarray]:
 def dense_step(loss_scale_type: str = "dynamic", loss_scale: float = 1.0, scale_window: int = 1000,
                lr: Union[float, np.ndarray] = 0.1, weight_decay: float = 0.0, nesterov: bool = False,
                net: Optional[nn.Dense] = None) -> TrainStep:
-    net = net if net is not None else dense()
+    net = net if net is not None else dense_net()
     opt = build_optimizer(net, lr, momentum=0.9, weight_decay=weight_decay, nesterov=nesterov)
     return build_train_step(net, CrossEntropySmooth(2, 0.0), opt, "O0", loss_scale_type, loss_scale, 2.0, scale_window)
 
@@ -89,7 +83,7 @@ def test_param_groups_skip_frozen_parameters():
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_o0_two_steps_equal_closed_form_sgd_momentum(nesterov):
     """Softmax-CE grads of a Dense, torch-style momentum, decay on the weight only, LR indexed by global step."""
-    net = dense()
+    net = dense_net()
     w, b = net.weight.asnumpy().astype(np.float64), net.bias.asnumpy().astype(np.float64)
     lrs, mom, wd = np.array([0.1, 0.05], np.float32), 0.9, 0.01
     step = dense_step("fixed", lr=lrs, weight_decay=wd, nesterov=nesterov, net=net)
@@ -188,7 +182,7 @@ def test_scale_state_round_trips_through_a_checkpoint(tmp_path):
     for x in (X, np.full_like(X, np.inf), X):
         run(step, x)
     ms.save_checkpoint(step, str(tmp_path / "s.ckpt"))
-    resumed = dense_step("dynamic", 16.0, scale_window=3, net=dense(seed=1))
+    resumed = dense_step("dynamic", 16.0, scale_window=3, net=dense_net(seed=1))
     assert ms.load_param_into_net(resumed, ms.load_checkpoint(str(tmp_path / "s.ckpt")), strict_load=True) == ([], [])
     assert float(resumed.loss_scale.asnumpy()) == 8.0 and int(resumed.clean_steps.asnumpy()) == 1
     assert int(resumed.optimizer.global_step.asnumpy()[0]) == 3
@@ -231,7 +225,7 @@ def test_o2_runs_on_cpu_with_fp32_loss_close_to_o0():
 
 
 def test_rejects_bad_configuration():
-    net = dense()
+    net = dense_net()
     opt = build_optimizer(net, 0.1, 0.9, 0.0)
     with pytest.raises(ValueError, match="amp_level"):
         build_train_step(net, CrossEntropySmooth(2), opt, "O4")

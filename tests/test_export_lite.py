@@ -9,30 +9,24 @@ end to end (export.py -> run_infer_310.sh -> acc.log = eval.py's) is in tests/te
   C++ API refuses, the wheel that cannot be downloaded.
 """
 import os
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import on_package_index
 
 from mindzoo.errors import MindzooError, UsageError
 
 LITE_CACHE = Path(os.environ.get("MINDZOO_CACHE") or Path.home() / ".cache" / "mindzoo") / "mindspore-lite-2.0.0"
 
 
-def _pypi_reachable() -> bool:
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/mindspore-lite/", timeout=30).close()
-        return True
-    except OSError:
-        return False
-
 
 @pytest.fixture(scope="module")
 def lite_tools():
     from mindzoo.export.lite import build_lite_tools
 
-    if not (LITE_CACHE / "include" / "api" / "model.h").is_file() and not _pypi_reachable():
+    if not (LITE_CACHE / "include" / "api" / "model.h").is_file() and not on_package_index("mindspore-lite"):
         pytest.skip("PyPI is unreachable: cannot fetch mindspore-lite==2.0.0 (MindSpore Lite's converter and C++ API)")
     return build_lite_tools()
 

@@ -352,6 +352,16 @@ def test_fetched_headers_are_checked_against_the_recorded_checksums(harness, tmp
     _one_line_error(_fetch_headers(cache), "onnxruntime_extra.h", "not among the headers recorded")
 
 
+def _npm_registry() -> str:
+    """The registry address fetch_deps.py downloads from (its constant, not a second copy)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fetch_deps", FETCH_DEPS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.NPM_REGISTRY
+
+
 def _registry_reachable(url: str) -> bool:
     import urllib.request
 
@@ -366,7 +376,7 @@ def test_tarball_must_match_the_registry_integrity(tmp_path):
     """A tarball that is not the registry's (here: a real .tgz with a planted header) is refused before unpacking."""
     import tarfile
 
-    if not _registry_reachable("https://registry.npmjs.org/com.github.asus4.onnxruntime/0.4.9"):
+    if not _registry_reachable(f"{_npm_registry()}/com.github.asus4.onnxruntime/0.4.9"):
         pytest.skip("the npm registry is unreachable from this machine: cannot read the recorded integrity")
     planted = tmp_path / "planted.h"
     planted.write_text("#define ORT_API_VERSION 29\n")

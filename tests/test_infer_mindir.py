@@ -21,13 +21,12 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import REPO, make_image_folder, run
+from helpers import REPO, make_image_folder, on_package_index, run
 
 RUN_INFER = REPO / "scripts" / "run_infer_310.sh"
 BUILD_SH = REPO / "ascend310_infer" / "src" / "build.sh"
@@ -132,18 +131,11 @@ def test_ascend_device_type_selects_the_mindspore_cpp_api_backend(trained, tmp_p
     assert len(lines) == 1 and "build failed" in lines[0] and "include/api/model.h" in lines[0], proc.stderr
 
 
-def _pypi_reachable() -> bool:
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/mindspore-lite/", timeout=30).close()
-        return True
-    except OSError:
-        return False
-
 
 @pytest.fixture(scope="module")
 def mindspore_lite() -> Path:
     cache = Path(os.environ.get("MINDZOO_CACHE") or Path.home() / ".cache" / "mindzoo") / "mindspore-lite-2.0.0"
-    if not (cache / "include" / "api" / "model.h").is_file() and not _pypi_reachable():
+    if not (cache / "include" / "api" / "model.h").is_file() and not on_package_index("mindspore-lite"):
         pytest.skip("PyPI is unreachable: cannot fetch mindspore-lite==2.0.0 for MindSpore's C++ API")
     proc = subprocess.run([sys.executable, str(FETCH_DEPS), "mindspore-lite"], capture_output=True, text=True,
                           timeout=1800)

@@ -28,7 +28,7 @@ from mindzoo.train.checks import check_train_config
 from mindzoo.train.loss import BinaryCrossEntropy, CrossEntropySmooth, SoftTargetCrossEntropy, build_loss
 from mindzoo.train.optim import build_optimizer
 
-from helpers import error_lines, make_image_folder, run
+from helpers import dense_net, error_lines, make_image_folder, run
 
 X = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
 Y = np.array([0, 1, 1, 0], np.int32)
@@ -41,13 +41,6 @@ def graph_mode():
     yield
     ms.set_context(mode=previous)
 
-
-def dense() -> nn.Dense:
-    net = nn.Dense(3, 2)
-    rng = np.random.default_rng(0)
-    net.weight.set_data(ms.Tensor(rng.normal(size=(2, 3)).astype(np.float32)))
-    net.bias.set_data(ms.Tensor(np.array([0.5, -0.25], np.float32)))
-    return net
 
 
 class ConvBNDense(nn.Cell):
@@ -83,7 +76,7 @@ def timm_file(relative: str):
 
 
 def test_ema_after_k_steps_equals_the_closed_form():
-    net = dense()
+    net = dense_net()
     step = build_train_step(net, CrossEntropySmooth(2, 0.0), build_optimizer(net, 0.5, 0.9, 0.01), ema=True,
                             ema_decay=0.999)
     history = [weights(net)]
@@ -101,7 +94,7 @@ def test_ema_after_k_steps_equals_the_closed_form():
 
 
 @pytest.mark.parametrize("make_net, classes, x, y", [
-    (dense, 2, X, Y),
+    (dense_net, 2, X, Y),
     (ConvBNDense, 3, np.random.default_rng(2).normal(size=(4, 3, 6, 6)).astype(np.float32), np.array([0, 2, 1, 2])),
 ], ids=["dense", "conv_bn_eval"])
 def test_accumulating_micro_batches_equals_one_step_on_the_whole_batch(make_net, classes, x, y):
@@ -129,7 +122,7 @@ def test_clipping_bounds_the_global_norm_of_the_unscaled_gradients():
     """Plain SGD with lr 1: the update is minus the gradient; clipped, it is the same direction at norm clip_value."""
     updates = []
     for clip in (False, True):
-        net = dense()
+        net = dense_net()
         before = weights(net)
         step = build_train_step(net, CrossEntropySmooth(2, 0.0), build_optimizer(net, 1.0, 0.0, 0.0), loss_scale=64.0,
                                 clip_grad=clip, clip_value=0.05)
@@ -156,7 +149,7 @@ def test_options_off_leave_the_step_graph_as_it_was():
     """With every recipe option off the compiled step has the parameters and the graph of the step before the
     options existed: 28 MindIR op nodes for this Dense with a dynamic loss scale, counted with MindSpore 2.10 on the
     commit before them (the options are Python constants, resolved when the graph compiles)."""
-    net = dense()
+    net = dense_net()
     step = build_train_step(net, CrossEntropySmooth(2, 0.1), build_optimizer(net, 0.1, 0.9, 1e-4),
                             loss_scale_type="dynamic")
     assert {p.name for p in step.get_parameters()} == {
@@ -164,7 +157,7 @@ def test_options_off_leave_the_step_graph_as_it_was():
         "moments.weight", "moments.bias"}
     plain = graph_ops(step)
     assert len(plain) == 28
-    net = dense()
+    net = dense_net()
     recipe = build_train_step(net, CrossEntropySmooth(2, 0.1), build_optimizer(net, 0.1, 0.9, 1e-4),
                               loss_scale_type="dynamic", ema=True, clip_grad=True)
     assert len(graph_ops(recipe)) > len(plain)
@@ -223,7 +216,7 @@ def _lamb_reference(w: Dict[str, np.ndarray], grads: List[Dict[str, np.ndarray]]
 def test_adamw_equals_torch_and_lamb_equals_timms_algorithm(opt):
     """Three steps on a Dense with weight decay on the weight only (the config's filter); fixed gradients come
     from a linear loss, so the reference needs no autograd."""
-    net = dense()
+    net = dense_net()
     start = weights(net)
     optimizer = build_optimizer(net, 0.01, 0.9, 0.05, opt=opt)
     grads = [{"weight": np.full((2, 3), 0.3 * (i + 1), np.float32) * np.arange(1, 7).reshape(2, 3).astype(np.float32),
