@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from bench import budget
-from bench.common import Context, median, paired_ratio, rnd, run_lockstep, status, table
+from bench.common import Context, median, paired_ratio, rnd, run_lockstep
 from bench.measure import Timer, ms_context
 
 LOOP_TARGET = 0.9
@@ -345,27 +345,3 @@ def run_eval_sweep(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
     shapes = row.get("batch_shapes")
     return {**p, "rounds_done": rounds_done, "rows": [row], "batch_shapes": shapes, "batch_sizes": row.get("batch_sizes"),
             "compiles_once_per_shape": (row.get("graphs_compiled") == shapes) if shapes else None}
-
-
-def report(result: Dict[str, Any]) -> str:
-    loop, sweep = result["loop"], result["eval_sweep"]
-    lines = [f"train.py loop vs its bare train step: {loop['model']} {loop['size']}x{loop['size']}, batch "
-             f"{loop['batch']}, a round = one epoch; {loop.get('rounds_done', loop['rounds'])} lockstep rounds; "
-             f"loop / bare = {loop.get('loop_over_bare')} (target >= {loop['target']}: "
-             f"{ {True: 'met', False: 'NOT met', None: '-'}[loop.get('met')] })"]
-    lines.append(table(["feed", "steps/s", "ms/step", "steps/round", "epoch overhead s", "first s", "error"],
-                       [(r["label"], r.get("steps_per_s"), r.get("step_ms"), r.get("steps_per_round"),
-                         r.get("epoch_overhead_s_median"), r.get("first_epoch_s") or r.get("first_step_s"), status(r))
-                        for r in loop["rows"]]))
-    lines.append("")
-    lines.append(f"eval.py over {sweep['checkpoints']} checkpoints: {sweep['model']} {sweep['size']}x{sweep['size']}, "
-                 f"{sweep['images']} images, batch {sweep['batch']} (batch shapes {sweep.get('batch_sizes')}), "
-                 f"{sweep.get('rounds_done', sweep['rounds'])} rounds; one graph per batch shape: "
-                 f"{sweep.get('compiles_once_per_shape')}"
-                 + (f"  (error: {sweep['error']})" if sweep.get("error") else ""))
-    lines.append(table(["sweep", "graphs", "graphs after each", "first result s", "per checkpoint s", "total s",
-                        "error"],
-                       [(r["label"], r.get("graphs_compiled"), " ".join(map(str, r.get("graphs_after_each", []))),
-                         r.get("first_result_s_median"), " ".join(f"{x:.2f}" for x in r.get("checkpoint_s_median", [])),
-                         r.get("total_s_median"), status(r)) for r in sweep["rows"]]))
-    return "\n".join(lines)

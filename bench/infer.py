@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from bench import budget
-from bench.common import REPO, Context, median, paired_ratio, rnd, run_bounded, run_lockstep, status, table
+from bench.common import REPO, Context, median, paired_ratio, rnd, run_bounded, run_lockstep
 from bench.measure import Timer, ms_context
 
 LABELS = {"ms_eval": "MindSpore eval network (GRAPH, BN folded as eval.py)", "mindir": "exported MINDIR via nn.GraphCell",
@@ -418,27 +418,3 @@ def int8_summary(ctx: Context, rows: List[Dict[str, Any]], quantization: Dict[st
             "cpp_b1_speedup": inverse(cpp_int8.get("latency_vs_cpp")),
             "top1_agreement_random_weights": quantization.get("verify_int8", {}).get("top1_agreement"),
             "calib_images": quantization.get("calib_images"), "calib_method": quantization.get("calib_method")}
-
-
-def report(result: Dict[str, Any]) -> str:
-    lines = [f"inference: {result['model']} {result['size']}x{result['size']}, batch-1 latency (median of "
-             f"{result.get('rounds_done', result['rounds'])} lockstep rounds x {result['latency_iters']} calls) "
-             f"and batch-{result['batch']} "
-             f"throughput; x ORT = paired per-round ratio to ONNX Runtime (Python, default settings); "
-             f"all paths agree on top-1: {result.get('top1_agree')}"]
-    rows = [(r["label"], r.get("b1_latency_ms"), r.get("latency_vs_ort"), r.get("batch_img_per_s"),
-             r.get("throughput_vs_ort"), r.get("first_step_s"), r.get("peak_rss_mb") and r["peak_rss_mb"] / 1024,
-             status(r)) for r in result.get("rows", [])]
-    lines.append(table(["path", "b1 ms", "x ORT", f"b{result['batch']} img/s", "x ORT", "first call s",
-                        "peak RSS GB", "error"], rows))
-    int8 = result.get("int8")
-    if int8:
-        lines.append(f"INT8 vs fp32 (paired per-round ratios, > 1 = INT8 faster; CPU: {int8['cpu_int8']}): "
-                     f"ONNX Runtime batch-1 {int8['ort_b1_speedup']}x, batch-{result['batch']} throughput "
-                     f"{int8['ort_batch_throughput_ratio']}x; C++ harness batch-1 {int8['cpp_b1_speedup']}x")
-    export = result.get("export", {})
-    if export.get("export_s"):
-        lines.append("export seconds: " + ", ".join(f"{k} {v}" for k, v in export["export_s"].items())
-                     + f"; BN folded: {export.get('fold_bn', {}).get('folded')} (max rel. logit change "
-                     f"{export.get('fold_bn', {}).get('max_relative_error', 0):.1e})")
-    return "\n".join(lines)

@@ -24,7 +24,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from bench import budget
-from bench.common import REPO, Context, paired_ratio, rnd, run_bounded, run_lockstep, status, table
+from bench.common import REPO, Context, paired_ratio, rnd, run_bounded, run_lockstep
 from bench.infer import HARNESS_BUILD_LIMIT_S, build_harness, cpp_folder, fixed_input, summarize
 from bench.measure import Timer
 
@@ -169,21 +169,3 @@ def run(ctx: Context) -> Dict[str, Any]:
     p = plan(ctx)
     builds = {"ort": build_harness(), "lite": build_lite()}
     return {**p, "builds": builds, "results": [run_model(ctx, p, m, builds) for m in p["models"]]}
-
-
-def report(result: Dict[str, Any]) -> str:
-    lines = []
-    for r in result.get("results", []):
-        lines.append(f"MindSpore Lite vs ONNX Runtime C++ vs MindSpore Python runtime: {r['model']} {r['size']}x"
-                     f"{r['size']}, batch-1 latency (median of {r.get('rounds_done')} lockstep rounds), batch "
-                     f"{r['batch'] or '-'}; x cpp / x lite = paired ratio to the ORT / Lite harness")
-        rows = [(row["label"], row.get("b1_latency_ms"), row.get("latency_vs_cpp"), row.get("latency_vs_lite"),
-                 row.get("batch_img_per_s") if r["batch"] else None, status(row)) for row in r.get("rows", [])]
-        lines.append(table(["path", "b1 ms", "x cpp", "x lite", f"b{r['batch']} img/s", "error"], rows))
-        if r.get("verify"):
-            lines.append(f"export check, max relative error vs the live network by batch: MindSpore Lite through the "
-                         f"C++ API {r['verify']['lite_max_relative_error']}, ONNX Runtime "
-                         f"{r['verify']['onnx_max_relative_error']}")
-        if r.get("error"):
-            lines.append(f"error: {r['error']}")
-    return "\n".join(lines)
