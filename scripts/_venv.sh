@@ -1,6 +1,17 @@
 # Sourced by the scripts: make sure .venv exists and has mindzoo installed with the given extras.
 # Re-installs only when setup.py changed (a stamp in .venv records its hash), so repeated runs are fast.
 # Usage: ensure_venv "test,torch"
+# Whether an install stamp "<setup.py hash>-<extras>" covers the wanted one: same setup.py, and every wanted extra
+# installed (test.sh's "test,torch" covers quickstart.sh's "test", so the two never reinstall each other).
+_stamp_covers() {
+    local have="$1" want="$2" extra
+    [ "${have%%-*}" = "${want%%-*}" ] || return 1
+    IFS=',' read -ra wanted <<< "${want#*-}"
+    for extra in "${wanted[@]}"; do
+        [[ ",${have#*-}," == *",$extra,"* ]] || return 1
+    done
+}
+
 ensure_venv() {
     local extras="$1"
     local root
@@ -20,7 +31,7 @@ ensure_venv() {
     local stamp="$root/.venv/.mindzoo-installed"
     local want
     want="$(sha256sum "$root/setup.py" | cut -c1-16)-${extras}"
-    if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
+    if [ ! -f "$stamp" ] || ! _stamp_covers "$(cat "$stamp")" "$want"; then
         echo "[mindzoo] installing mindzoo[${extras}] into .venv (first run: a few minutes, ~3 GB)"
         "$root/.venv/bin/python" -m pip install --quiet --upgrade pip
         "$root/.venv/bin/python" -m pip install --quiet -e "$root[${extras}]"
