@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from bench import SCHEMA, SECTIONS, budget, report, summary
+from bench import ALL_SECTIONS, SCHEMA, SECTIONS, budget, report, summary
 from bench.common import (BUDGET_EXHAUSTED, REPO, Context, available_cores, kill_all_workers, load_average,
                           machine_info)
 from bench.cpu import KINDS, as_kind, detect
@@ -34,7 +34,8 @@ BUDGET_MINUTES = {False: 30.0, True: 20.0}  # full run, --quick
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny models, sizes and step counts (CI smoke test)")
-    parser.add_argument("--only", default="", help=f"comma-separated sections out of {', '.join(SECTIONS)}")
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated sections out of {', '.join(ALL_SECTIONS)} (default: {', '.join(SECTIONS)})")
     parser.add_argument("--out", default="",
                         help="JSON output file (default bench/results/<date>-<host>-<cpu kind>[-quick].json)")
     parser.add_argument("--threads", type=int, default=0,
@@ -62,9 +63,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              "skipped); each is still bounded by its time limit")
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
-    unknown = [s for s in sections if s not in SECTIONS]
+    unknown = [s for s in sections if s not in ALL_SECTIONS]
     if unknown:
-        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(ALL_SECTIONS)}")
     if args.limit_scale <= 0 or args.setup_limit < 0 or args.step_limit < 0:
         parser.error("--limit-scale must be > 0, --setup-limit and --step-limit >= 0")
     args.sections = sections

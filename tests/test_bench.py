@@ -412,3 +412,13 @@ def test_run_bounded_reports_a_time_limit_as_exit_minus_9() -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "hi")
     late = common.run_bounded([sys.executable, "-c", "import time; time.sleep(60)"], 1, "sleeper")
     assert late.returncode == -9 and "time limit of 1 s exceeded (sleeper)" in late.stderr
+
+
+def test_opt_in_sections_are_accepted_but_not_run_by_default() -> None:
+    """``--only lite`` names the opt-in MindSpore Lite section; a plain run does not include it."""
+    from bench import ALL_SECTIONS
+
+    assert parse_args(["--only", "lite"]).sections == ["lite"]
+    assert parse_args([]).sections == list(SECTIONS) and "lite" in ALL_SECTIONS and "lite" not in SECTIONS
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "nonsense"])
