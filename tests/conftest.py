@@ -57,3 +57,14 @@ def mindspore_deprecations_are_warnings():
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def graph_mode():
+    """GRAPH mode for a module's in-process steps (``pytestmark = pytest.mark.usefixtures("graph_mode")``)."""
+    import mindspore as ms
+
+    previous = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.set_context(mode=previous)

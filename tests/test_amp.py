@@ -15,17 +15,10 @@ from mindzoo.train.loss import CrossEntropySmooth
 from mindzoo.train.optim import build_optimizer, param_groups
 
 SCALE_STATE = ("loss_scale", "loss_scale_clean_steps", "global_step")
+pytestmark = pytest.mark.usefixtures("graph_mode")
+
 X = np.array([[1.0, -2.0, 0.5], [0.3, 0.8, -1.0]], np.float32)
 Y = np.array([0, 1], np.int32)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def graph_mode():
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=previous)
-
 
 
 class ConvBNDense(nn.Cell):

@@ -30,17 +30,10 @@ from mindzoo.train.optim import build_optimizer
 
 from helpers import dense_net, error_lines, make_image_folder, run
 
+pytestmark = pytest.mark.usefixtures("graph_mode")
+
 X = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
 Y = np.array([0, 1, 1, 0], np.int32)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def graph_mode():
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=previous)
-
 
 
 class ConvBNDense(nn.Cell):
