@@ -294,12 +294,43 @@ def section_title(doc: Dict[str, Any], section: str, lang: str) -> str:
                   kb=res.get("images", {}).get("mean_kb") or 93)
     if section == "engine":
         return tr("Engine: host overhead of train.py's loop, eval.py over a checkpoint directory", lang)
+    if section == "lite":
+        return tr("MindSpore Lite through MindSpore's C++ API vs the ONNX Runtime C++ harness and MindSpore's Python "
+                  "runtime", lang)
     model = (res.get("model") or res.get("batch", {}).get("model") or "resnet50").replace("resnet", "ResNet")
     return tr("Scaling of our {model} train step", lang, model=model)
 
 
+def _by_batch(errors: Any) -> str:
+    """``{"1": 1.9e-06, "3": 1.7e-06}`` as ``1.9e-06 (batch 1), 1.7e-06 (batch 3)``."""
+    if not isinstance(errors, dict):
+        return str(errors)
+    return ", ".join(f"{value:.2g} (batch {batch})" for batch, value in errors.items())
+
+
+def lite_table(doc: Dict[str, Any], lang: str) -> str:
+    """The opt-in ``lite`` section: per model, batch-1 latency of each path and its paired ratios to the ORT and the
+    MindSpore Lite C++ harness, then the Lite export's check against the live network."""
+    parts: List[str] = []
+    for res in doc["results"]["lite"].get("results", []):
+        parts += [tr("{model} {size}x{size}, median of {rounds} lockstep rounds:", lang, model=res["model"],
+                     size=res["size"], rounds=res.get("rounds_done", "?")), ""]
+        headers = [tr("Path", lang), tr("Batch-1 latency ms", lang), tr("latency / ORT C++ harness", lang),
+                   tr("latency / Lite C++ harness", lang), f"Batch-{res.get('batch') or '-'} FPS (img/s)"]
+        rows = [[tr(r.get("label") or r["kind"], lang), status_cell(r, fmt(r.get("b1_latency_ms"), 1), lang),
+                 fmt(r.get("latency_vs_cpp")), fmt(r.get("latency_vs_lite")), fmt(r.get("batch_img_per_s"), 2)]
+                for r in res.get("rows", [])]
+        parts += [table(headers, rows, markdown=True) if rows else status_cell(res, "-", lang), ""]
+        verify = res.get("verify") or {}
+        if verify:
+            parts += [tr("Max relative error against the live network: MindSpore Lite through the C++ API {lite}; "
+                         "ONNX Runtime {onnx}.", lang, lite=_by_batch(verify.get("lite_max_relative_error")),
+                         onnx=_by_batch(verify.get("onnx_max_relative_error"))), ""]
+    return "\n".join(parts).rstrip("\n")
+
+
 TABLES = {"train": train_table, "infer": infer_table, "data": data_table, "engine": engine_table,
-          "scaling": scaling_table}
+          "scaling": scaling_table, "lite": lite_table}
 
 
 def section_body(doc: Dict[str, Any], section: str, lang: str) -> str:

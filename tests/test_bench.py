@@ -422,3 +422,15 @@ def test_opt_in_sections_are_accepted_but_not_run_by_default() -> None:
     assert parse_args([]).sections == list(SECTIONS) and "lite" in ALL_SECTIONS and "lite" not in SECTIONS
     with pytest.raises(SystemExit):
         parse_args(["--only", "nonsense"])
+
+
+def test_report_renders_the_opt_in_lite_section() -> None:
+    """``python -m bench --only lite`` prints bench.report's lite table (a missing renderer crashed the run after
+    measuring, before the JSON was written)."""
+    path = REPO / "bench" / "results" / "2026-12-06-vm-avx512-bf16-lite.json"
+    doc = json.loads(path.read_text())
+    for lang in ("en", "cn"):
+        text = report.section_body(doc, "lite", lang)
+        assert "| C++ harness, MindSpore C++ API on MindSpore Lite (_lite.mindir) | 395 | 0.98 | 1.00 | - |" in text
+        assert "1.9e-06 (batch 1)" in text
+    assert "#### MindSpore Lite through MindSpore's C++ API" in report.render(doc, "en", path.name)
