@@ -14,7 +14,7 @@ from mindspore import nn, ops
 from mindspore.amp import all_finite, auto_mixed_precision
 from mindspore.communication import get_group_size
 
-from mindzoo.weights.checkpoint import EMA_PREFIX
+from mindzoo.weights.formats import EMA_PREFIX
 from mindzoo.train.checks import AMP_LEVELS, LOSS_SCALE_TYPES
 
 _unscale = ops.MultitypeFuncGraph("unscale")

@@ -16,13 +16,12 @@ from mindspore import nn
 
 from mindzoo.errors import CheckpointError
 from mindzoo.weights.files import read_checkpoint
-from mindzoo.weights.formats import MINDZOO, detect_checkpoint_format, is_torch_file, read_source
+from mindzoo.weights.formats import EMA_PREFIX, MINDZOO, detect_checkpoint_format, is_torch_file, read_source
 from mindzoo.weights.pretrained import find_variant_net, read_pretrained_cfg
 
 PathLike = Union[str, Path]
 
 logger = logging.getLogger("mindzoo.weights")
-EMA_PREFIX = "ema."  # MindCV's (and train.py's with ema=True): the EMA copy of weight X is saved as "ema.X"
 
 
 def check_variant(net: nn.Cell, params: Mapping[str, Any], source: str) -> None:

@@ -52,11 +52,12 @@ TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 # 0..999 (ImageFolderDataset, create_imagenet2012_label.py), so row 1000 is never a training target.
 ZOO_IMAGENET_CLASSES = 1001
 
+EMA_PREFIX = "ema."  # MindCV's (and train.py's with ema=True): the EMA copy of weight X is saved as "ema.X"
 # Optimizer and training-loop state that MindSpore training writes next to the weights.
 # MindCV's AdamW/LAMB moments (adam_m/adam_v, lamb_m/lamb_v) and EMA copies (ema.*, counter "updates") included:
 # a foreign checkpoint imports its raw weights, as before.
 TRAINING_STATE_PREFIXES = ("moments.", "moment1.", "moment2.", "accum.", "mean_grad.", "mean_square.", "adam_m.",
-                           "adam_v.", "lamb_m.", "lamb_v.", "ema.")
+                           "adam_v.", "lamb_m.", "lamb_v.", EMA_PREFIX)
 TRAINING_STATE_KEYS = frozenset({
     "learning_rate", "global_step", "momentum", "epoch_num", "step_num", "scale_sense", "loss_scale",
     "current_iterator_step", "last_overflow_iterator_step", "beta1_power", "beta2_power", "weight_decay",
