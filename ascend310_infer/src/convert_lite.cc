@@ -27,6 +27,7 @@
 #include "include/api/types.h"
 #include "include/registry/converter_context.h"
 
+#include "exit_status.h"
 #include "mindspore_log.h"
 
 namespace mindspore {
@@ -49,16 +50,13 @@ class Converter {
 
 namespace {
 
-constexpr int kExitRefused = 1;
-constexpr int kExitUsage = 2;
+constexpr int kExitRefused = mindzoo::kExitFailure;
+using mindzoo::kExitUsage;
 constexpr size_t kMaxReasons = 3;
 
 std::vector<char> Chars(const std::string &text) { return std::vector<char>(text.begin(), text.end()); }
 
-int Fail(int code, const std::string &message) {
-  std::cerr << "convert_lite: error: " << message << std::endl;
-  return code;
-}
+int Fail(int code, const std::string &message) { return mindzoo::Fail(code, message, "convert_lite: "); }
 
 bool FileExists(const std::string &path) {
   std::FILE *file = std::fopen(path.c_str(), "rb");

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "exit_status.h"
 #include "utils.h"
 
 using mindzoo::Backend;
@@ -31,13 +32,9 @@ using mindzoo::Options;
 
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-
-int Fail(int code, const std::string &message) {
-  std::cerr << "error: " << message << std::endl;
-  return code;
-}
+using mindzoo::Fail;
+using mindzoo::kExitFailure;
+using mindzoo::kExitUsage;
 
 std::string FloatList(const std::vector<float> &values) {
   std::ostringstream out;

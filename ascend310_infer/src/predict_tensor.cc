@@ -20,16 +20,13 @@
 #include <vector>
 
 #include "backend.h"
+#include "exit_status.h"
 
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
-
-int Fail(int code, const std::string &message) {
-  std::cerr << "error: " << message << std::endl;
-  return code;
-}
+using mindzoo::Fail;
+using mindzoo::kExitFailure;
+using mindzoo::kExitUsage;
 
 bool ParseInt(const std::string &text, long long minimum, long long *value) {
   try {
