@@ -26,6 +26,7 @@ setup(
         "pillow",
         "onnx",
         "onnxruntime",
+        "sympy",  # onnxruntime.quantization.quant_pre_process (INT8 export) needs it; onnxruntime does not require it
         "matplotlib",
         "scikit-learn",
     ],
