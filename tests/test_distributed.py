@@ -29,6 +29,14 @@ DIGEST_LINE = re.compile(r"rank (\d+) trainable parameters sha256 ([0-9a-f]{64})
 ALL_DIGEST_LINE = re.compile(r"rank (\d+) all parameters sha256 ([0-9a-f]{64}) \(trainable and BatchNorm statistics\)")
 
 
+def test_a_rank_reads_its_own_shard_and_a_single_process_reads_everything() -> None:
+    """DistInfo.shard() is the one place the dataset's num_shards/shard_id come from (train.py and eval.py)."""
+    from mindzoo.runtime import DistInfo, init_data_parallel
+
+    assert init_data_parallel(False) == DistInfo() and DistInfo().shard() == {}
+    assert DistInfo(rank=1, group_size=2).shard() == {"num_shards": 2, "shard_id": 1}
+
+
 def _script_env(**extra: str) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SERVER_ID", "DRY_RUN", "MASTER_PORT")}
     env.update(extra)

@@ -16,7 +16,7 @@ from helpers import make_image_folder
 from mindzoo.weights.checkpoint import load_weights
 from mindzoo.data import create_dataset, geometry_transforms, resolve_eval_geometry
 from mindzoo.errors import CheckpointError
-from mindzoo.eval import TopKCorrect, evaluate
+from mindzoo.eval.metrics import TopKCorrect, evaluate
 from mindzoo.eval.sweep import CheckpointEvaluator
 from mindzoo.models import create_model
 from mindzoo.models.fold import fold_batchnorm, fold_conv_bn, fold_plan, folded_values

@@ -17,12 +17,8 @@ from mindzoo.cli.common import run_cli
 from mindzoo.cli import export as export_cli
 from mindzoo.errors import CheckpointError, MindzooError, UsageError
 from mindzoo.export import exporter
-from mindzoo.export.exporter import (
-    export_network,
-    read_sidecar,
-    resolve_batch_size,
-    resolve_output_path,
-)
+from mindzoo.deploy.sidecar import read_sidecar
+from mindzoo.export.exporter import export_network, resolve_batch_size, resolve_output_path
 from mindzoo.export.verify import relative_error, verify_export
 from mindzoo.config import load_config
 from mindzoo.models import create_model

@@ -32,7 +32,8 @@ def lite_tools():
 
 
 def test_lite_export_has_its_own_file_and_sidecar_names():
-    from mindzoo.export.exporter import resolve_output_path, sidecar_path
+    from mindzoo.deploy.sidecar import sidecar_path
+    from mindzoo.export.exporter import resolve_output_path
 
     for name in ("resnet50", "resnet50_lite.mindir"):
         path = resolve_output_path(name, "MINDIR_LITE", "resnet50")

@@ -35,6 +35,14 @@ def test_geometry_from_a_run_config_reads_eval_image_size_and_crop_pct():
     assert geometry_from_config(FIXRES, {"eval_image_size": 0, "crop_pct": 0.0}) == resolve_eval_geometry(FIXRES)
 
 
+def test_geometry_from_a_run_config_reads_exports_height_and_width():
+    """export.py's --height/--width reach the geometry by the same route as eval_image_size (no hand-picked fields)."""
+    g = geometry_from_config(DataConfig(), {"height": 48, "width": 64, "crop_pct": 0.8})
+    assert (g.crop_height, g.crop_width, g.resize_size) == (48, 64, 80)
+    assert g == resolve_eval_geometry(DataConfig(), crop_pct=0.8, height=48, width=64)
+    assert geometry_from_config(DataConfig(), {"height": 0, "width": 0}) == resolve_eval_geometry(DataConfig())
+
+
 @pytest.mark.parametrize("bad", [dict(eval_image_size=-1), dict(crop_pct=-0.5), dict(height=-2)])
 def test_negative_settings_are_config_errors(bad):
     with pytest.raises(ConfigError):

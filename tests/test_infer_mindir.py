@@ -87,7 +87,7 @@ def _assert_harness_equals_eval(trained, model: Path, cwd: Path) -> None:
     import mindspore as ms
 
     from mindzoo.data import preprocess_image
-    from mindzoo.export.exporter import read_sidecar
+    from mindzoo.deploy.sidecar import read_sidecar
     from mindzoo.data.geometry import EvalGeometry
     from mindzoo.data.layout import list_images
     from mindzoo.deploy.harness_files import load_results

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import PYTHON, REPO
-from mindzoo.cli.infer import softmax
+from mindzoo.deploy.predictor import softmax
 from mindzoo.models import create_model
 
 NUM_CLASSES = 4

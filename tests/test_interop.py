@@ -98,7 +98,7 @@ def test_mindcv_resnet50_logits_and_exports(mindcv_models, tmp_path: Path) -> No
     """MindCV's resnet50 (stem max-pool ``same``): its checkpoint, converted, gives its logits; so do the MINDIR and
     ONNX that export.py writes from the converted checkpoint with no extra flag (BN folded, 97x131 input)."""
     from mindzoo.cli.export import run_export
-    from mindzoo.export.verify import load_mindir, onnx_session, run_mindir, run_onnx
+    from mindzoo.deploy.runtimes import load_mindir, onnx_session, run_mindir, run_onnx
 
     peer = randomize(mindcv_models.create_model("resnet50", num_classes=1000), seed=1)
     src = tmp_path / "resnet50-mindcv.ckpt"
@@ -163,7 +163,7 @@ def test_zoo_resnet50_training_checkpoint(tmp_path: Path, caplog) -> None:
     the optimizer/loop state is dropped, the 1001-way head kept by default, and a 1000-class network gets rows
     0..999 (row 1000 is never a label); MINDIR/ONNX of the converted checkpoint give the same logits."""
     from mindzoo.cli.export import run_export
-    from mindzoo.export.verify import load_mindir, onnx_session, run_mindir, run_onnx
+    from mindzoo.deploy.runtimes import load_mindir, onnx_session, run_mindir, run_onnx
 
     peer = randomize(zoo_resnet("resnet50"), seed=6)
     src = save_like_zoo_training(peer, tmp_path / "resnet50-90_5004.ckpt")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from mindzoo.eval import EvalResult, TopKCorrect, improves_on
+from mindzoo.eval.metrics import EvalResult, TopKCorrect, improves_on
 from mindzoo.deploy.harness_files import accuracy
 
 NAN, INF = float("nan"), float("inf")

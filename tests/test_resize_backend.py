@@ -137,7 +137,7 @@ def test_pil_output_size_and_crop_rounding_are_torchvisions():
     assert crop_offsets(221, 224, 224, 224, "pil") == (-1, 0)  # torchvision pads (224 - 221) // 2 = 1 on top
 
 
-def test_sidecar_and_infer_carry_the_backend(photo_folder: Path, torchvision_ckpt: Path, tmp_path: Path):
+def test_sidecar_and_infer_carry_the_backend(torchvision_ckpt: Path, tmp_path: Path):
     """export.py records resize_backend in NAME.json; infer.py uses it for the export and for the .ckpt."""
     proc = run("export.py", ["--net_name=resnet18", "--num_classes=3", f"--ckpt_file={torchvision_ckpt}",
                              "--eval_image_size=224", f"--file_name={tmp_path / 'm'}", "--file_format=ONNX"])
@@ -146,9 +146,7 @@ def test_sidecar_and_infer_carry_the_backend(photo_folder: Path, torchvision_ckp
     assert preprocess["resize_backend"] == "pil"
     assert EvalGeometry.from_sidecar({k: v for k, v in preprocess.items() if k != "resize_backend"}).resize_backend \
         == "opencv"
-    from mindzoo.cli.infer import build_parser, load_predictor
+    from mindzoo.deploy.predictor import load_predictor
 
-    image = str(sorted((photo_folder / "val" / "photo").iterdir())[0])
     for model in (tmp_path / "m.onnx", torchvision_ckpt):
-        args = build_parser().parse_args([image, "--pretrained", str(model), "--net_name=resnet18", "--num_classes=3"])
-        assert load_predictor(args).geometry.resize_backend == "pil", model
+        assert load_predictor(str(model), net_name="resnet18", num_classes=3).geometry.resize_backend == "pil", model

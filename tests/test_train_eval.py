@@ -314,7 +314,7 @@ def test_eval_while_train_under_o3_scores_like_eval_py(data, tmp_path):
 
     from mindzoo.cli.eval import main as eval_main
     from mindzoo.config import load_config
-    from mindzoo.eval import evaluate
+    from mindzoo.eval.metrics import evaluate
     from mindzoo.train.callbacks import EvalCallback, MetricsWriter
     from mindzoo.train.engine import build_run
     from mindzoo.train.stepping import EpochSummary

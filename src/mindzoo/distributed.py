@@ -1,5 +1,6 @@
-"""MindSpore's own data parallelism: one ``init()``, mean gradients, rank/size for sharding, and keeping the
-ranks identical where data parallelism alone does not (initial parameters, BatchNorm statistics).
+"""Training under MindSpore's data parallelism (started by :func:`mindzoo.runtime.init_data_parallel`): the
+gradients' AllReduce fusion, and keeping the ranks identical where data parallelism alone does not (initial
+parameters, BatchNorm statistics).
 
 Broadcasts are explicit ``ops.Broadcast`` from rank 0 (checked under msrun on CPU with mccl), not the
 auto-parallel context's ``parameter_broadcast=True``: that one fires whenever any Cell compiles for the first
@@ -7,11 +8,9 @@ time, eval networks included, which would copy BatchNorm statistics at an arbitr
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Sequence
 
-from mindzoo.errors import ConfigError, MindzooError, first_line
+from mindzoo.errors import ConfigError
 
 if TYPE_CHECKING:
     import mindspore as ms
@@ -26,50 +25,10 @@ MODEL_ZOO_GRADIENTS = {"resnet50": 161, "resnet101": 314, "resnet152": 467}
 BN_STATISTICS = ("moving_mean", "moving_variance")
 
 
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    group_size: int = 1
-
-    @property
-    def distributed(self) -> bool:
-        return self.group_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_data_parallel(run_distribute: bool) -> DistInfo:
-    """``init()`` the collective backend (HCCL/NCCL/mccl, chosen by MindSpore) and set data parallel.
-
-    Call after the device is set. With ``run_distribute=False`` this is a single process.
-    """
-    if not run_distribute:
-        return DistInfo()
-    import mindspore as ms
-    from mindspore.communication import get_group_size, get_rank, init
-
-    try:
-        init()
-    except Exception as exc:  # MindSpore's message is long; keep the first line and say how to launch
-        raise MindzooError(
-            f"run_distribute=True but the collective backend did not start ({first_line(exc)}); launch with "
-            "scripts/run_distribute_train.sh (Ascend) or scripts/run_distribute_train_msrun.sh (msrun)"
-        ) from None
-    info = DistInfo(rank=get_rank(), group_size=get_group_size())
-    ms.reset_auto_parallel_context()
-    ms.set_auto_parallel_context(
-        parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=info.group_size
-    )
-    os.environ.setdefault("RANK_ID", str(info.rank))
-    return info
-
-
 def set_all_reduce_fusion(split_indices: Sequence[int], num_gradients: int) -> None:
     """Apply the config's ``all_reduce_fusion_config`` (``[]``: MindSpore's default fusion).
 
-    Call after :func:`init_data_parallel` and before the train step is built: ``nn.DistributedGradReducer``
+    Call after :func:`mindzoo.runtime.init_data_parallel` and before the train step is built: ``nn.DistributedGradReducer``
     reads the split when it is constructed.
     """
     if not split_indices:

@@ -1,5 +1,6 @@
 """What every run sets up before its work starts: logging, a writable output directory, the MindSpore device,
-mode and seed. Below everything that starts a run (cli/, train/, eval/, export/, launch/), above nothing but errors.
+mode and seed, data parallelism and the shard a rank reads. Below everything that starts a run (cli/, train/, eval/,
+export/, launch/), above nothing but errors.
 """
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional
 
-from mindzoo.errors import UsageError
+from mindzoo.errors import MindzooError, UsageError, first_line
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -139,8 +141,51 @@ def device_card(device_target: str, device_id: int, launcher_device_id: str, dis
 
 def unusable_device_message(device_target: str, exc: BaseException) -> str:
     """One line for a device this MindSpore cannot open: the device, MindSpore's reason, the fix."""
-    from mindzoo.errors import first_line
 
     reason = first_line(exc).split(" Please check")[0].rstrip(".")
     return (f"device_target {device_target} cannot be used here ({reason}); on this machine pass "
             "--device_target CPU (the model zoo's scripts: --platform CPU)")
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    group_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.group_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self) -> Dict[str, int]:
+        """This rank's ``num_shards``/``shard_id`` dataset arguments; none for a single process."""
+        return dict(num_shards=self.group_size, shard_id=self.rank) if self.distributed else {}
+
+
+def init_data_parallel(run_distribute: bool) -> DistInfo:
+    """``init()`` the collective backend (HCCL/NCCL/mccl, chosen by MindSpore) and set data parallel.
+
+    Call after the device is set. With ``run_distribute=False`` this is a single process.
+    """
+    if not run_distribute:
+        return DistInfo()
+    import mindspore as ms
+    from mindspore.communication import get_group_size, get_rank, init
+
+    try:
+        init()
+    except Exception as exc:  # MindSpore's message is long; keep the first line and say how to launch
+        raise MindzooError(
+            f"run_distribute=True but the collective backend did not start ({first_line(exc)}); launch with "
+            "scripts/run_distribute_train.sh (Ascend) or scripts/run_distribute_train_msrun.sh (msrun)"
+        ) from None
+    info = DistInfo(rank=get_rank(), group_size=get_group_size())
+    ms.reset_auto_parallel_context()
+    ms.set_auto_parallel_context(
+        parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=info.group_size
+    )
+    os.environ.setdefault("RANK_ID", str(info.rank))
+    return info

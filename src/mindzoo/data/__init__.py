@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 _OWNERS = {
-    "mindzoo.data.layout": ("IMAGE_EXTENSIONS",),
+    "mindzoo.data.layout": ("IMAGE_EXTENSIONS", "resolve_val_dir"),
     "mindzoo.data.dataset": ("ImageFolderInfo", "auto_num_workers", "create_dataset", "validate_image_folder"),
     "mindzoo.data.geometry": ("DataConfig", "EvalGeometry", "geometry_from_config", "resolve_eval_geometry"),
     "mindzoo.data.transforms": ("check_image_file", "eval_transforms", "geometry_transforms",

@@ -2,11 +2,11 @@
 
 A model carries a :class:`DataConfig` (timm's ``pretrained_cfg`` idea); a run may override the test size
 (``eval_image_size``) and ``crop_pct``; export may fix a non-square input (``--width/--height``).
-:func:`resolve_eval_geometry` turns those into an :class:`EvalGeometry`, and every consumer uses it: eval.py,
-eval-while-training, export.py (which writes it into ``NAME.json`` with :meth:`EvalGeometry.to_sidecar`),
-infer.py (from a checkpoint's config, or read back from the sidecar with :meth:`EvalGeometry.from_sidecar`),
-the C++ harness (``run_infer_310.sh`` reads the sidecar), the quickstart and the benchmarks. Nothing else
-computes ``int(size / crop_pct)``.
+:func:`resolve_eval_geometry` turns those into an :class:`EvalGeometry` (from a run config:
+:func:`geometry_from_config`), and every consumer uses it: eval.py, eval-while-training, export.py (which writes it
+into ``NAME.json`` with :meth:`EvalGeometry.to_sidecar`), infer.py (from a checkpoint's config, or read back from
+the sidecar with :meth:`EvalGeometry.from_sidecar`), the C++ harness (``run_infer_310.sh`` reads the sidecar), the
+quickstart and the benchmarks. Nothing else computes ``int(size / crop_pct)``.
 
 Only the standard library and numpy are imported here, so deployment tools load it without MindSpore.
 """
@@ -194,9 +194,16 @@ def resolve_eval_geometry(data_config: DataConfig, eval_image_size: int = 0, cro
 
 
 def geometry_from_config(data_config: DataConfig, cfg: Mapping[str, Any]) -> EvalGeometry:
-    """:func:`resolve_eval_geometry` with a run config's ``eval_image_size`` / ``crop_pct`` / ``resize_edge`` keys."""
-    return resolve_eval_geometry(data_config, int(cfg.get("eval_image_size", 0) or 0),
-                                 float(cfg.get("crop_pct", 0.0) or 0.0),
+    """The one route from a run config to its eval geometry: :func:`resolve_eval_geometry` with the config's
+    ``eval_image_size`` / ``crop_pct`` / ``resize_edge`` and export's ``height`` / ``width`` (absent or 0: not set).
+
+    eval.py, eval-while-training, export.py and infer.py (a ``.ckpt``) all call this, so they cannot disagree.
+    """
+    def number(key: str, kind: type) -> Any:
+        return kind(cfg.get(key, 0) or 0)
+
+    return resolve_eval_geometry(data_config, number("eval_image_size", int), number("crop_pct", float),
+                                 number("height", int), number("width", int),
                                  resize_edge=str(cfg.get("resize_edge", "") or ""))
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Tuple
 
-from mindzoo.errors import InferIOError
+from mindzoo.errors import ConfigError, DataError, InferIOError
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp")
 
@@ -30,6 +31,23 @@ def extension(name: str) -> str:
 def is_image(name: str) -> bool:
     """The one image rule of the layout: the extension, in any letter case."""
     return extension(name).lower() in IMAGE_EXTENSIONS
+
+
+def resolve_val_dir(data_path: str) -> Path:
+    """The val split: ``DATA/val`` if it exists, else ``DATA`` itself (model-zoo scripts pass the split).
+
+    A dataset root with ``train/`` but no ``val/`` is an error naming the missing ``val/``: read as a split,
+    its one ``train`` folder would be taken for a class.
+    """
+    if not data_path:
+        raise ConfigError("data_path is empty; pass --data_path=DIR (a dataset root with val/, or the val dir)")
+    root = Path(data_path)
+    if (root / "val").is_dir():
+        return root / "val"
+    if (root / "train").is_dir():
+        raise DataError(f"{root} has train/ but no val/: eval.py evaluates {root / 'val'}/<class>/*; create it, "
+                        "or pass the val folder itself as --data_path")
+    return root
 
 
 def imagefolder_listing(class_dir: str) -> List[str]:

@@ -27,7 +27,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from mindzoo.data.geometry import IMAGENET_MEAN, IMAGENET_STD, PIL, EvalGeometry, resize_for_crop
 from mindzoo.errors import MindzooError, UsageError
-from mindzoo.export.exporter import LITE_FORMAT, read_sidecar, sidecar_path
+from mindzoo.deploy.sidecar import LITE_FORMAT, read_sidecar, sidecar_geometry, sidecar_path
 
 DEVICE_TYPES = ("CPU", "Ascend310", "Ascend310P")
 ASCEND_DEVICE_NODE = "/dev/davinci_manager"  # created by the Ascend driver on Atlas hosts
@@ -107,7 +107,7 @@ def _positive(name: str, value: str) -> int:
 def check_reproducible(geometry: EvalGeometry, where: str) -> Optional[str]:
     """A one-line warning for what the harness reproduces only approximately; UsageError for what it cannot.
 
-    ``geometry`` is already validated (``EvalGeometry.from_sidecar``): its values are ones mindzoo knows.
+    ``geometry`` is already validated (:func:`mindzoo.deploy.sidecar.sidecar_geometry`): its values are ones mindzoo knows.
     """
     if geometry.interpolation.lower() != SUPPORTED_INTERPOLATION:
         raise UsageError(f"{where}: preprocess.interpolation '{geometry.interpolation}': the harness resizes "
@@ -144,7 +144,7 @@ def plan(model: Path, device_type: str = "", resize: str = "", crop: str = "",
                              f"RESIZE/CROP given: pass both, e.g. RESIZE=256 CROP=224")
         return InferPlan(backend, device, explicit_resize, explicit_crop, IMAGENET_MEAN, IMAGENET_STD,
                          "explicit", reason), warnings
-    geometry = EvalGeometry.from_sidecar(sidecar["preprocess"], where)
+    geometry = sidecar_geometry(sidecar, where)
     warning = check_reproducible(geometry, where)
     if warning:
         warnings.append(warning)

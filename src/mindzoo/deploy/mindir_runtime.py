@@ -16,9 +16,8 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from mindzoo.errors import MindzooError, UsageError, first_line
-from mindzoo.export.exporter import model_io
-from mindzoo.export.verify import load_mindir
 from mindzoo.deploy.harness_files import DTYPES
+from mindzoo.deploy.runtimes import load_mindir, model_io
 
 DTYPE_NAMES = {np.dtype(dtype): name for name, dtype in DTYPES.items()}  # the result dtypes postprocess.py reads
 

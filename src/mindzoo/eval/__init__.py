@@ -1,4 +1,5 @@
-"""Evaluation: top-1/top-5 counting over a whole split, summed across ranks."""
-from mindzoo.eval.metrics import EvalResult, TopKCorrect, evaluate, improves_on, result_lines
+"""Evaluation: top-k counting (``metrics``), one compiled graph over many checkpoints (``sweep``), eval.py's run
+(``run``).
 
-__all__ = ["EvalResult", "TopKCorrect", "evaluate", "improves_on", "result_lines"]
+Nothing is imported here, so ``mindzoo.eval.run`` checks a command line before MindSpore loads.
+"""

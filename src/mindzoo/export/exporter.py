@@ -5,12 +5,11 @@ exports read-only (0400) and ``mindspore.onnx.export`` swallows write errors, so
 final name can neither replace an old export reliably nor be trusted to have happened. A file that
 fails verification never replaces a good one.
 
-The sidecar ``<file_name>.json`` records what a deployment needs besides the graph: input/output
-names and shapes, and the eval preprocessing (resize, crop, mean/std).
+The sidecar ``<file_name>.json`` (:mod:`mindzoo.deploy.sidecar`) records what a deployment needs besides the graph:
+input/output names and shapes, and the eval preprocessing (resize, crop, mean/std).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +25,16 @@ from mindzoo.export.verify import (
     verify_shapes,
 )
 from mindzoo.data.geometry import EvalGeometry
+from mindzoo.deploy.runtimes import model_io
+from mindzoo.deploy.sidecar import LITE_FORMAT, sidecar_path, sidecar_record, write_sidecar
 
 PathLike = Union[str, Path]
 FORMAT_SUFFIXES: Dict[str, str] = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
 # MindSpore Lite model, by way of ONNX (mindzoo.export.lite): its own name and sidecar, NAME_lite.json.
-LITE_FORMAT = "MINDIR_LITE"
 FORMAT_SUFFIXES[LITE_FORMAT] = "_lite.mindir"
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 BATCH_DIM_NAME = "batch"
-SIDECAR_SUFFIX = ".json"
 
 
 @dataclass
@@ -102,11 +101,6 @@ def resolve_output_path(file_name: str, file_format: str, net_name: str, output_
     return path.with_name(path.name + suffix)
 
 
-def sidecar_path(model_path: PathLike) -> Path:
-    """``resnet50.mindir`` -> ``resnet50.json``."""
-    return Path(model_path).with_suffix(SIDECAR_SUFFIX)
-
-
 def _remove(path: Path) -> None:
     """Delete a file even if it is read-only (MindSpore writes exports 0400)."""
     if path.exists() or path.is_symlink():
@@ -162,81 +156,6 @@ def export_network(
     return path
 
 
-def model_io(path: PathLike, file_format: str) -> Tuple[Tuple[str, List[int]], Tuple[str, List[int]]]:
-    """((input name, shape), (output name, shape)) as declared in the file; -1 marks a dynamic dim."""
-    if file_format == "ONNX":
-        import onnx
-
-        graph = onnx.load(str(path), load_external_data=False).graph
-
-        def dims(value: Any) -> List[int]:
-            return [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
-
-        return (graph.input[0].name, dims(graph.input[0])), (graph.output[0].name, dims(graph.output[0]))
-    if file_format == "MINDIR":
-        from mindspore.train import mind_ir_pb2
-
-        model = mind_ir_pb2.ModelProto()
-        model.ParseFromString(Path(path).read_bytes())
-        inp, out = model.graph.input[0], model.graph.output[0]
-        return (inp.name, list(inp.tensor[0].dims)), (out.name, list(out.tensor[0].dims))
-    raise MindzooError(f"cannot read the inputs of a {file_format} file")
-
-
-def sidecar_info(
-    net_name: str,
-    num_classes: int,
-    geometry: EvalGeometry,
-    file_format: str,
-    model_file: str,
-    input_io: Tuple[str, List[int]],
-    output_io: Tuple[str, List[int]],
-    dynamic_batch: bool,
-    errors: Mapping[int, float],
-) -> Dict[str, Any]:
-    """Everything a deployment needs besides the graph; ``preprocess`` is the eval geometry, as resolved."""
-    height, width = int(input_io[1][2]), int(input_io[1][3])
-    if (height, width) != (geometry.crop_height, geometry.crop_width):
-        raise MindzooError(f"the exported input is {height}x{width} but the eval geometry crops "
-                           f"{geometry.crop_height}x{geometry.crop_width}")
-    return {
-        "net_name": net_name,
-        "num_classes": int(num_classes),
-        "format": file_format,
-        "model_file": model_file,
-        "dynamic_batch": bool(dynamic_batch),
-        "input": {"name": input_io[0], "shape": [int(d) for d in input_io[1]], "dtype": "float32",
-                  "layout": "NCHW", "color": "RGB"},
-        "output": {"name": output_io[0], "shape": [int(d) for d in output_io[1]], "kind": "logits"},
-        "preprocess": geometry.to_sidecar(),
-        "verify": {"tolerance": VERIFY_TOLERANCE, "max_relative_error": {str(b): e for b, e in errors.items()}},
-    }
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_sidecar(model_path: PathLike) -> Optional[Dict[str, Any]]:
-    """The sidecar of an exported model, or None if there is none; a broken one is an error.
-
-    ``NAME.mindir`` and ``NAME.onnx`` share ``NAME.json`` and the last export wins (its ``model_file``
-    says which); the preprocessing it records is the model's, the same for either format.
-    """
-    path = sidecar_path(model_path)
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read export sidecar {path}: {first_line(exc)}") from None
-    if not isinstance(data, dict) or "preprocess" not in data or "input" not in data:
-        raise UsageError(f"export sidecar {path} lacks 'input'/'preprocess'; re-export the model")
-    return data
-
-
 def fold_batchnorm_checked(net: Any, input_shape: Tuple[int, ...], tolerance: float = VERIFY_TOLERANCE,
                            seed: int = VERIFY_SEED) -> Tuple[int, float]:
     """Fold ``net``'s BatchNorms in place (``mindzoo.models.fold``) and prove it before anything is exported:
@@ -289,9 +208,9 @@ def export_and_verify(
     finally:
         _remove(tmp)
     num_classes = int(getattr(net, "num_classes", output_io[1][-1]))
-    info = sidecar_info(net_name, num_classes, geometry, file_format, path.name, input_io, output_io,
-                        dynamic_batch, errors)
-    info.update(extra_info or {})
+    record = sidecar_record(net_name, num_classes, geometry, file_format, path.name, input_io, output_io,
+                            dynamic_batch, errors, tolerance)
+    record.update(extra_info or {})
     sidecar = sidecar_path(path)
-    write_json_atomic(sidecar, info)
+    write_sidecar(sidecar, record)
     return ExportResult(path, sidecar, file_format, input_io[1], output_io[1], dict(errors))

@@ -31,16 +31,8 @@ import numpy as np
 
 from mindzoo.data.geometry import EvalGeometry
 from mindzoo.errors import MindzooError
-from mindzoo.export.exporter import (
-    INPUT_NAME,
-    LITE_FORMAT,
-    OUTPUT_NAME,
-    ExportResult,
-    export_and_verify,
-    sidecar_info,
-    sidecar_path,
-    write_json_atomic,
-)
+from mindzoo.deploy.sidecar import LITE_FORMAT, sidecar_path, sidecar_record, write_sidecar
+from mindzoo.export.exporter import INPUT_NAME, OUTPUT_NAME, ExportResult, export_and_verify
 from mindzoo.export.verify import VERIFY_TOLERANCE, random_input, relative_error, verify_shapes
 
 logger = logging.getLogger(__name__)
@@ -182,11 +174,11 @@ def export_lite(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     num_classes = int(getattr(net, "num_classes", onnx.output_shape[-1]))
-    info = sidecar_info(net_name, num_classes, geometry, LITE_FORMAT, path.name, (INPUT_NAME, onnx.input_shape),
-                        (OUTPUT_NAME, onnx.output_shape), dynamic_batch, errors)
+    info = sidecar_record(net_name, num_classes, geometry, LITE_FORMAT, path.name, (INPUT_NAME, onnx.input_shape),
+                          (OUTPUT_NAME, onnx.output_shape), dynamic_batch, errors, VERIFY_TOLERANCE)
     info["runtime"] = {"backend": LITE_BACKEND, "verified_with": backend, "converted_from": "ONNX",
                        "onnx_max_relative_error": {str(b): e for b, e in onnx.errors.items()}}
     info.update(extra_info or {})
     sidecar = sidecar_path(path)
-    write_json_atomic(sidecar, info)
+    write_sidecar(sidecar, info)
     return ExportResult(path, sidecar, LITE_FORMAT, onnx.input_shape, onnx.output_shape, dict(errors))

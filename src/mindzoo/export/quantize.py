@@ -33,24 +33,10 @@ import numpy as np
 
 from mindzoo.data.geometry import EvalGeometry
 from mindzoo.errors import MindzooError, UsageError, first_line
-from mindzoo.export.exporter import (
-    ExportResult,
-    export_network,
-    model_io,
-    read_sidecar,
-    sidecar_info,
-    sidecar_path,
-    write_json_atomic,
-)
-from mindzoo.export.verify import (
-    VERIFY_TOLERANCE,
-    check_onnx_batch_dims,
-    onnx_session,
-    relative_error,
-    run_onnx,
-    verify_export,
-    verify_shapes,
-)
+from mindzoo.deploy.runtimes import model_io, onnx_session, run_onnx
+from mindzoo.deploy.sidecar import read_sidecar, sidecar_path, sidecar_record, write_sidecar
+from mindzoo.export.exporter import ExportResult, export_network
+from mindzoo.export.verify import VERIFY_TOLERANCE, check_onnx_batch_dims, relative_error, verify_export, verify_shapes
 from mindzoo.data.layout import ImageEntry, list_images
 
 logger = logging.getLogger("mindzoo.export")
@@ -324,12 +310,12 @@ def export_int8(net: Any, path: PathLike, batch_size: int, geometry: EvalGeometr
                         "min_agreement": request.min_agreement},
     }
     num_classes = int(getattr(net, "num_classes", output_io[1][-1]))
-    info = sidecar_info(net_name, num_classes, geometry, "ONNX", path.name, input_io, output_io, dynamic_batch,
-                        errors)
+    info = sidecar_record(net_name, num_classes, geometry, "ONNX", path.name, input_io, output_io, dynamic_batch,
+                          errors, VERIFY_TOLERANCE)
     info.update(extra_info or {})
     info["quantization"] = quantization
     sidecar = sidecar_path(path)
-    write_json_atomic(sidecar, info)
+    write_sidecar(sidecar, info)
     logger.info("wrote %s (INT8, input %s, output %s; top-1 agreement with float %.2f%% on %d held-out images) and %s",
                 path, input_io[1], output_io[1], 100 * check["top1_agreement"], check["images"], sidecar)
     return QuantizedExportResult(path, sidecar, "ONNX", input_io[1], output_io[1], dict(errors),

@@ -2,7 +2,8 @@
 
 An export that loads but computes something else (a dropped BatchNorm, a wrong padding, a batch
 dimension frozen at 1) is worse than a failed export, so every export is reloaded with the runtime a
-deployment would use (``mindspore.load`` + ``nn.GraphCell`` for MINDIR, ONNX Runtime for ONNX) and its
+deployment uses (:mod:`mindzoo.deploy.runtimes`: ``mindspore.load`` + ``nn.GraphCell`` for MINDIR, ONNX Runtime for
+ONNX) and its
 logits are compared with the network's on random input of every shape the file promises to accept.
 """
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mindzoo.errors import MindzooError, first_line
+from mindzoo.deploy.runtimes import load_mindir, onnx_session, run_mindir, run_onnx
+from mindzoo.errors import MindzooError
 
 logger = logging.getLogger(__name__)
 
@@ -50,49 +52,6 @@ def _reference_logits(net: "object", x: np.ndarray) -> np.ndarray:
 
     net.set_train(False)
     return net(Tensor(x)).asnumpy()
-
-
-def load_mindir(path: PathLike, label: Optional[str] = None) -> "object":
-    """Load a MINDIR file the way a MindSpore deployment does: ``mindspore.load`` + ``nn.GraphCell``."""
-    import mindspore as ms
-    from mindspore import nn
-
-    try:
-        return nn.GraphCell(ms.load(str(path)))
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise MindzooError(f"cannot load exported MINDIR {label or path}: {first_line(exc)}") from None
-
-
-def run_mindir(graph: "object", x: np.ndarray, label: str = "MINDIR") -> np.ndarray:
-    from mindspore import Tensor
-
-    try:
-        return graph(Tensor(x)).asnumpy()
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise MindzooError(f"cannot run {label} on input {list(x.shape)}: {first_line(exc)}") from None
-
-
-def onnx_session(path: PathLike, label: Optional[str] = None) -> "object":
-    """``onnx.checker`` then an ONNX Runtime CPU session; one-line errors for a broken file."""
-    import onnx
-    import onnxruntime as ort
-
-    try:
-        onnx.checker.check_model(str(path))
-    except (onnx.checker.ValidationError, OSError) as exc:
-        raise MindzooError(f"exported ONNX {label or path} fails onnx.checker: {first_line(exc)}") from None
-    try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
-        raise MindzooError(f"ONNX Runtime cannot load {label or path}: {first_line(exc)}") from None
-
-
-def run_onnx(session: "object", x: np.ndarray, label: str = "ONNX") -> np.ndarray:
-    name = session.get_inputs()[0].name
-    try:
-        return np.asarray(session.run(None, {name: x})[0])
-    except Exception as exc:  # onnxruntime's Fail / InvalidArgument types
-        raise MindzooError(f"cannot run {label} on input {list(x.shape)}: {first_line(exc)}") from None
 
 
 def check_onnx_batch_dims(path: PathLike, dynamic_batch: bool, label: Optional[str] = None) -> None:

@@ -301,7 +301,7 @@ class EvalCallback(Callback):
     """
 
     def __init__(self, run: "Run", metrics: MetricsWriter) -> None:
-        from mindzoo.eval import TopKCorrect
+        from mindzoo.eval.metrics import TopKCorrect
         from mindzoo.models import create_model
         from mindzoo.models.fold import fold_batchnorm, fold_plan
 
@@ -331,7 +331,7 @@ class EvalCallback(Callback):
         return epoch > cfg.eval_start_epoch and (epoch % cfg.eval_interval == 0 or epoch == cfg.epoch_size)
 
     def on_epoch_end(self, run: "Run", summary: "EpochSummary") -> None:
-        from mindzoo.eval import evaluate, improves_on
+        from mindzoo.eval.metrics import evaluate, improves_on
         from mindzoo.train.recipes import scored_weights
 
         if not self.due(run, summary.epoch):

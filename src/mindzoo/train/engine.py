@@ -36,7 +36,7 @@ import numpy as np
 
 from mindzoo.config import Config, dump_config
 from mindzoo.data import ImageFolderInfo
-from mindzoo.distributed import DistInfo
+from mindzoo.runtime import DistInfo
 from mindzoo.errors import CheckpointError
 from mindzoo.train.callbacks import (
     Callback, CheckpointCallback, CurvesCallback, EvalCallback, LogCallback, MetricsWriter, Tracker, read_metrics,
@@ -127,8 +127,7 @@ def _build_data(cfg: Config, net, dist: DistInfo, train_info: ImageFolderInfo,
         size = cfg.train_image_size or net.data_config.input_size
         transforms = train_transforms(size, net.data_config, cfg.color_jitter, cfg.random_augment,
                                       cfg.train_crop_scale, cfg.hflip_prob, **transform_options(cfg))
-    shard = dict(num_shards=dist.group_size, shard_id=dist.rank) if dist.distributed else {}
-    return TrainData(Path(cfg.data_path), train_info, val_info, transforms, size, geometry, cfg, shard)
+    return TrainData(Path(cfg.data_path), train_info, val_info, transforms, size, geometry, cfg, dist.shard())
 
 
 def train_data(cfg: Config, net, dist: DistInfo = DistInfo()) -> TrainData:
@@ -201,8 +200,8 @@ def build_run(cfg: Config, write_outputs: bool = True) -> Run:
 
     ``write_outputs=False`` (benchmarks) leaves logging, config.yaml and the output directory alone.
     """
-    from mindzoo.runtime import ensure_writable_dir, set_mindspore_context
-    from mindzoo.distributed import broadcast_from_rank0, init_data_parallel, set_all_reduce_fusion
+    from mindzoo.distributed import broadcast_from_rank0, set_all_reduce_fusion
+    from mindzoo.runtime import ensure_writable_dir, init_data_parallel, set_mindspore_context
 
     check_train_config(cfg)
     output_dir = ensure_writable_dir(Path(cfg.output_dir)) if write_outputs else Path(cfg.output_dir)

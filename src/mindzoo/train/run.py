@@ -10,7 +10,7 @@ import numpy as np
 
 from mindzoo.config import Config
 from mindzoo.data import ImageFolderInfo
-from mindzoo.distributed import DistInfo
+from mindzoo.runtime import DistInfo
 from mindzoo.train.resume import CheckpointManager, Position, config_record
 from mindzoo.train.stepping import SinkGrid
 
