@@ -20,7 +20,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 
 
+#: The longest test files (``pytest --durations``, 2 workers), longest first. pytest-xdist hands whole files to its
+#: workers in collection order, so a long file collected late would run alone at the end while the other worker idles.
+LONGEST_FIRST = ("test_train_eval.py", "test_distributed.py", "test_bench.py", "test_infer_mindir.py", "test_export.py",
+                 "test_interop.py", "test_recipes.py", "test_engine.py", "test_fixres.py", "test_deploy_demo.py",
+                 "test_eval_sweep.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    position = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: position.get(item.path.name, len(position)))  # stable: the rest keep their order
     if config.getoption("--runslow") or "slow" in (config.getoption("-m") or ""):
         return
     skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
