@@ -12,14 +12,14 @@ prints one table per section and writes ``bench/results/<date>-<host>-<cpu kind>
 - ``data``    ``mindspore.dataset`` train/eval pipelines on generated ImageNet-sized JPEGs, 1 and 2 workers,
               and their ratio to what the train step consumes;
 - ``engine``  the training engine's host overhead: train.py's loop (``engine.fit``: JPEG pipeline, read points)
-              vs its bare train step on a fixed batch, ResNet18 32x32 batch 8; and eval.py over a directory of
-              checkpoints: graphs compiled (one per batch shape) and times with one ``CheckpointEvaluator``;
+              vs its bare train step on a fixed batch, ResNet18 32x32 batch 8;
 - ``lite``    (opt-in) MindSpore Lite through MindSpore's C++ API vs the ONNX Runtime C++ harness and MindSpore's
               Python MINDIR runtime, ResNet50 and ResNeXt152_64x4d (bench/lite.py).
 
 ``python -m bench.report RESULTS.json [--lang en|cn]`` prints a result file's tables as Markdown (the source of
 docs/performance.md). The finished experiments (speed tuning, oneDNN profiles, the scaling sweeps, "before"
-replays) are written up in bench/NOTES.md with their result files; their code is in git history.
+replays, eval.py's compile count over a checkpoint directory) are written up in bench/NOTES.md with their result
+files; their code is in git history.
 
 Every measurement runs in its own worker process (``python -m bench.worker``), so its first-step (compile) time
 and peak RSS are its own. Workers of one comparison are kept alive together and stepped round-robin in

@@ -159,13 +159,10 @@ def _pipeline(spec: Dict[str, Any], kind: str) -> Expected:
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + step, step)
 
 
-# engine section (ResNet18 at 32-64 px; session 4, Intel Xeon at load ~2, halved for a quiet machine: estimates)
+# engine section (ResNet18 at 32 px; session 4, Intel Xeon at load ~2, halved for a quiet machine: estimates)
 LOOP_HOST_FACTOR = 1.1  # train.py's loop around the step (pipeline on the same cores, reads): at most this, expected
 EPOCH_START_S = 0.5  # an epoch's pipeline: build it, start its workers, wait for the first batch; stop it at the end
-EVAL_BATCH_S = 0.05  # an eval batch's fixed cost: the counting Cell's call and its three host reads
-EVAL_COMPILE_S = {"resnet18": 0.4, "resnet50": 1.0}  # the counting graph (eval network + top-k) of one batch shape
-BUILD_S = 0.3  # create_model with a checkpoint, then fold_batchnorm (ResNet18)
-CKPT_WRITE_S = 0.3  # create_model + save_checkpoint (ResNet18)
+BUILD_S = 0.3  # build_run's model and train step (ResNet18)
 SMALL_IMAGE_S = 0.002  # generating one small JPEG (bench.data.SMALL_SIZES)
 
 
@@ -179,27 +176,10 @@ def _train_loop(spec: Dict[str, Any], kind: str) -> Expected:
     return Expected(fixed + FIRST_STEP_STEPS * step + round_s, round_s)
 
 
-def _checkpoints(spec: Dict[str, Any], kind: str) -> Expected:
-    return Expected((IMPORT_S["ms"] + spec["count"] * CKPT_WRITE_S) * fixed_scale(kind), 0.0)
-
-
-def _eval_sweep(spec: Dict[str, Any], kind: str) -> Expected:
-    """bench.engine.EvalSweep: a round is one sweep over ``checkpoints`` (a network built and compiled once, and the
-    unfolded twin later checkpoints are loaded into); the setup reads the split once and runs a cold sweep."""
-    r, images, batch = rates(kind), spec["images"], spec["batch"]
-    batches, shapes = -(-images // batch), 1 + bool(images % batch and images > batch)
-    per_image = (r["ms_infer"] * MODEL_SCALE["ms"].get(spec["model"], 1.0) + r["data_eval"]) * _pixels(spec["size"])
-    evaluate = images * per_image + batches * EVAL_BATCH_S
-    build = (BUILD_S + shapes * EVAL_COMPILE_S.get(spec["model"], 1.0)) * fixed_scale(kind)
-    sweep = spec["checkpoints"] * evaluate + build + BUILD_S * fixed_scale(kind)
-    return Expected(IMPORT_S["ms"] * fixed_scale(kind) + images * r["data_eval"] * _pixels(spec["size"]) + sweep, sweep)
-
-
 EXPECTED: Dict[str, Callable[[Dict[str, Any], str], Expected]] = {
     "train.MsTrain": _ms_train, "train.TorchTrain": _torch_train, "infer.MsEval": _infer("ms_infer"),
     "infer.Mindir": _infer("ms_infer"), "infer.Ort": _infer("ort"), "infer.Cpp": _cpp, "infer.Export": _export,
-    "data.Pipeline": _pipeline, "engine.TrainLoop": _train_loop, "engine.Checkpoints": _checkpoints,
-    "engine.EvalSweep": _eval_sweep, "lite.TensorCpp": _tensor_cpp,
+    "data.Pipeline": _pipeline, "engine.TrainLoop": _train_loop, "lite.TensorCpp": _tensor_cpp,
 }
 
 

@@ -4,8 +4,8 @@
 Every number comes from the named JSON file, and every table says which machine and CPU kind (bench/cpu.py) it was
 measured on. Modes the run skipped show as ``skipped: <reason>``, measurements that failed (e.g. over their time
 limit) as ``error: <message>``. Rows are rendered from the file: a row kind this module has never heard of (a new
-inference path, say) shows with the label the run recorded for it. Sections no longer measured (``scaling``, the
-eval sweep's ``before`` replay) still render from the files that recorded them.
+inference path, say) shows with the label the run recorded for it. Parts no longer measured (``scaling``, the
+engine's ``eval_sweep`` and its ``before`` replay) still render from the files that recorded them.
 
 The text is English; ``--lang cn`` looks every English string up in ``ZH``, the one string table, and keeps the
 English where it has no entry.

@@ -63,10 +63,4 @@ def build(results: Dict[str, Any]) -> Dict[str, Any]:
         targets.append(_target(f"train.py loop >= {loop['target']}x the bare train step (steps/s ratio, "
                                f"{loop['model']} {loop['size']}x{loop['size']} batch {loop['batch']})",
                                loop.get("loop_over_bare"), loop["target"], True))
-    if engine.get("eval_sweep"):
-        sweep = engine["eval_sweep"]
-        after = next((r for r in sweep.get("rows", []) if r.get("mode") == "after"), {})
-        targets.append(_target(f"eval.py over {sweep['checkpoints']} checkpoints compiles one graph per batch shape "
-                               f"(graphs compiled; {sweep.get('batch_shapes')} batch shapes)",
-                               after.get("graphs_compiled"), sweep.get("batch_shapes") or 0, False))
     return {"targets": targets}
