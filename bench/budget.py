@@ -1,21 +1,11 @@
-"""How long a measurement should take on a CPU kind, and therefore how long it may take.
+"""How long a measurement should take on a CPU kind, and therefore how long it may take (bench/NOTES.md section 4).
 
-One cost model serves two purposes:
-
-- **time limits** (per worker, bench.common.Worker): a setup (process start, build, graph compile, first step and
-  warm-up) and each round get ``FACTOR`` x their expected seconds on this CPU plus a grace period; a worker that
-  exceeds one is killed (its whole process group) and its row records ``error: "time limit of N s exceeded
-  (...)"`` while the run carries on. ``--limit-scale`` multiplies every limit, ``--setup-limit`` /
-  ``--step-limit`` replace them;
-- **the run's estimate** (``python -m bench --estimate``; printed and recorded at the start of every run): the
-  sum of the expected setups and rounds of every worker the plan will start, section by section.
-
-The expectations are per-image seconds of ResNet50 at 224x224 on a quiet 2-thread machine, scaled by the model's
-cost relative to ResNet50, by pixel count and by batch. Sources: ``avx512-bf16`` is the Zen 5 session-2 full run
-(bench/results/2026-11-23-vm-fold.json); ``avx2`` is Zen 3 (ResNet50 train batch 16, inference batch 1 and 32:
-/work/shared/README.md) where measured, and Zen 5 scaled by ``FIXED_SCALE`` where not (data pipelines, exports,
-compiles: estimates). Kinds nobody has measured borrow their nearest measured kind (``BORROWED``). These are
-estimates for planning, never results: a loaded machine is 2-3x slower, which is what ``FACTOR`` absorbs.
+One cost model gives every worker its time limits (``FACTOR`` x the expected seconds of its setup and of a round,
+plus a grace period; over it, the worker is killed and its row records the error) and the run its estimate (the
+expected setups and rounds of every worker the plan starts). Expectations are per-image seconds of ResNet50 at
+224x224 on a quiet 2-thread machine, scaled by model, pixels and batch: ``avx512-bf16`` from the Zen 5 full run
+(bench/results/2026-11-23-vm-fold.json), ``avx2`` from Zen 3 where measured (/work/shared/README.md) and Zen 5 x
+``FIXED_SCALE`` where not; unmeasured kinds borrow (``BORROWED``). Estimates for planning, never results.
 """
 from __future__ import annotations
 
@@ -42,7 +32,7 @@ MODEL_SCALE = {"ms": {"resnet18": 0.45, "resnext152_64x4d": 5.3},
 # seconds of fixed work: framework import, model build, graph compile (train step; eval is ~1 s)
 IMPORT_S = {"ms": 3.0, "torch": 3.0, "ort": 0.5}
 COMPILE_S = {"resnet18": 3.0, "resnet50": 5.0, "resnext152_64x4d": 22.0}
-FIRST_STEP_STEPS = 2.0  # a first (cold) step costs 1.3-2.4 steps beyond the compile (Zen 5 runs: both frameworks)
+FIRST_STEP_STEPS = 2.0  # a first (cold) step costs 1.3-2.4 steps beyond the compile (Zen 5 runs); then 1 warm-up
 # a train step's cost that does not scale with the images (kernel launches, the optimizer over every parameter):
 # MindSpore's ResNet18 step at 32x32 took 146 ms at batch 1, 225 ms at batch 8 (Intel Xeon, load ~1.8; session 4)
 STEP_FIXED_S = {"ms": 0.08, "torch": 0.01}
@@ -109,12 +99,12 @@ def train_step_s(framework: str, mode: str, model: str, batch: int, size: int, k
 def _ms_train(spec: Dict[str, Any], kind: str) -> Expected:
     step = train_step_s("ms", "fp32", spec["model"], spec["batch"], spec["size"], kind)
     fixed = (IMPORT_S["ms"] + COMPILE_S.get(spec["model"], 5.0)) * fixed_scale(kind)
-    return Expected(fixed + (FIRST_STEP_STEPS + spec.get("warmup", 1)) * step, step)
+    return Expected(fixed + (FIRST_STEP_STEPS + 1) * step, step)
 
 
 def _torch_train(spec: Dict[str, Any], kind: str) -> Expected:
     step = train_step_s("torch", spec.get("mode", "fp32"), spec["model"], spec["batch"], spec["size"], kind)
-    return Expected(IMPORT_S["torch"] * fixed_scale(kind) + (FIRST_STEP_STEPS + spec.get("warmup", 1)) * step, step)
+    return Expected(IMPORT_S["torch"] * fixed_scale(kind) + (FIRST_STEP_STEPS + 1) * step, step)
 
 
 def _infer(prefix: str) -> Callable[[Dict[str, Any], str], Expected]:
@@ -147,8 +137,8 @@ def _tensor_cpp(spec: Dict[str, Any], kind: str) -> Expected:
 
 
 def _export(spec: Dict[str, Any], kind: str) -> Expected:
-    jobs = (len(spec.get("formats") or ("MINDIR", "ONNX")) + len(spec.get("static_batches") or ())
-            + bool(spec.get("unfolded", True)) + INT8_EXPORT_JOBS * bool(spec.get("calib_data")))
+    jobs = (len(spec.get("formats") or ("MINDIR", "ONNX")) + bool(spec.get("unfolded", True))
+            + INT8_EXPORT_JOBS * bool(spec.get("calib_data")))
     scale = MODEL_SCALE["ms"].get(spec["model"], 1.0) * _pixels(spec["size"])
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + jobs * rates(kind)["export_s"] * max(scale, 0.3), 0.0)
 

@@ -1,8 +1,5 @@
-"""Parent-side plumbing: machine description, worker processes, lockstep rounds, statistics, tables.
-
-Nothing here imports MindSpore, PyTorch or ONNX Runtime: the parent stays small, and every framework lives
-only in the worker processes that measure it.
-"""
+"""Parent-side plumbing: machine description, worker processes, lockstep rounds, statistics, tables. Nothing here
+imports MindSpore, PyTorch or ONNX Runtime: every framework lives only in the workers that measure it."""
 from __future__ import annotations
 
 import json
@@ -26,9 +23,6 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-# ----------------------------------------------------------------------------------------------------------
-# machine and environment
-# ----------------------------------------------------------------------------------------------------------
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -76,9 +70,6 @@ def load_average() -> List[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-# ----------------------------------------------------------------------------------------------------------
-# statistics
-# ----------------------------------------------------------------------------------------------------------
 def median(values: Sequence[float]) -> Optional[float]:
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -103,19 +94,12 @@ def rnd(x: Optional[float], digits: int = 4) -> Optional[float]:
     return None if x is None else round(float(x), digits)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# worker processes
-# ----------------------------------------------------------------------------------------------------------
 def seconds_text(seconds: float) -> str:
     """A limit as people write it: 308, 2, 0.5."""
     return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.3g}"
 
 
 class WorkerError(RuntimeError):
-    pass
-
-
-class TimeLimitExceeded(WorkerError):
     pass
 
 
@@ -168,11 +152,6 @@ class Worker:
         self._buffer = ""
 
     # -- protocol ------------------------------------------------------------------------------------
-    def _send(self, message: Dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        self.proc.stdin.flush()
-
     def _receive(self, timeout: float, what: str) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
         sel = selectors.DefaultSelector()
@@ -182,8 +161,7 @@ class Worker:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.kill()
-                    raise TimeLimitExceeded(f"time limit of {seconds_text(timeout)} s exceeded ({what}); "
-                                            "worker killed")
+                    raise WorkerError(f"time limit of {seconds_text(timeout)} s exceeded ({what}); worker killed")
                 if not sel.select(left):
                     continue
                 chunk = os.read(self._reply.fileno(), 65536).decode()
@@ -202,7 +180,8 @@ class Worker:
     def call(self, cmd: str, limit: Optional[float] = None, what: str = "", **kwargs: Any) -> Dict[str, Any]:
         """Send ``cmd`` and wait for its reply, at most ``limit`` seconds (default: the per-round limit)."""
         try:
-            self._send({"cmd": cmd, **kwargs})
+            self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
+            self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             code = self.proc.poll()
             raise WorkerError(f"worker is gone (exit {code}); last log lines:\n{self.log_tail()}")
@@ -309,7 +288,6 @@ class Worker:
 
     def summary(self) -> Dict[str, Any]:
         info = {**self.setup_info, **self.finish_info}
-        info.pop("ok", None)
         loads = [s.get("load_avg_1m") for s in self.steps if s.get("load_avg_1m") is not None]
         cpu = [s["cpu_s"] / s["seconds"] for s in self.steps if s.get("cpu_s") is not None and s.get("seconds")]
         out = {"name": self.name, "task": self.task, "spec": self.spec, "rounds": len(self.steps), **info,
@@ -384,9 +362,6 @@ def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause:
     return done
 
 
-# ----------------------------------------------------------------------------------------------------------
-# tables
-# ----------------------------------------------------------------------------------------------------------
 def fmt(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
@@ -397,33 +372,17 @@ def fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def status(row: Dict[str, Any]) -> str:
-    """A row's last column: its error, ``skipped: <reason>``, or nothing when it was measured."""
-    if row.get("skipped"):
-        return f"skipped: {row['skipped']}"
-    return row.get("error") or ""
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], markdown: bool = False) -> str:
-    rows = [[fmt(c) for c in row] for row in rows]
-    if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    return "\n".join([line, sep, *body])
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A Markdown table (the report's and the console's)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 @dataclass
 class Context:
     """What every section gets: options, scratch space, the CPU, the time limits and where to keep results.
-
-    ``cpu`` decides what is skipped and what the estimate assumes (the real CPU, or ``--plan-as KIND``);
-    ``speed_kind`` is the real CPU's kind, which the time limits follow.
-    """
+    ``cpu`` decides what is skipped and estimated (``--plan-as KIND``); the limits follow the real ``speed_kind``."""
 
     quick: bool
     threads: int
@@ -453,15 +412,9 @@ class Context:
 
 
 def torch_env(passive: bool = False) -> Dict[str, Optional[str]]:
-    """The PyTorch peer's environment.
-
-    - ``ONEDNN_MAX_CPU_ISA=ALL``: PyTorch's own oneDNN is not subject to MindSpore's AVX-512 trap, so it may use
-      every ISA the CPU has (the variable is inherited from ``import mindzoo`` otherwise, which costs PyTorch
-      ~15-25% here: bench/NOTES.md).
-    - OpenMP wait policy: libgomp's default (spin, then sleep) is PyTorch out of the box and its fastest setting
-      on an idle machine; ``passive=True`` sets ``OMP_WAIT_POLICY=PASSIVE``, which is far faster (up to 5x) when
-      other jobs compete for the cores. The train section runs both and compares us against the faster.
-    """
+    """The PyTorch peer's environment: every ISA the CPU has (not the AVX2 cap ``import mindzoo`` sets for
+    MindSpore), and libgomp's default wait policy or (``passive``) ``OMP_WAIT_POLICY=PASSIVE``, which wins under
+    load; the train section runs both (bench/NOTES.md, "Peer settings")."""
     env: Dict[str, Optional[str]] = {"ONEDNN_MAX_CPU_ISA": "ALL", "OMP_WAIT_POLICY": None}
     if passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"

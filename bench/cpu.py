@@ -1,14 +1,8 @@
 """The CPU the suite runs on: its relevant instruction-set features, a short "kind" label, and which peer modes it
 cannot run natively (those are skipped, not measured: an emulated mode measures the emulation, and takes hours).
 
-Read once from ``/proc/cpuinfo`` (the first processor's ``flags``; every core of these machines reports the same).
-Kinds, from the machines this project runs on (bench/NOTES.md, /work/shared/README.md):
-
-- ``avx2``             AVX2 only (AMD Zen 3): no AVX-512, no bf16 instructions;
-- ``avx512``           AVX-512F without AVX512_BF16 (e.g. Intel Skylake/Cascade Lake);
-- ``avx512-bf16``      AVX-512 with AVX512_BF16 (AMD Zen 4 / Zen 5);
-- ``avx512-bf16-amx``  AVX-512, AVX512_BF16 and AMX-BF16/AMX-TILE (Intel Sapphire Rapids and later);
-- ``x86-64``           none of the above (no AVX2).
+Read once from ``/proc/cpuinfo`` (the first processor's ``flags``). Kinds: ``avx2`` (Zen 3), ``avx512`` (no
+AVX512_BF16), ``avx512-bf16`` (Zen 4/5), ``avx512-bf16-amx`` (Sapphire Rapids and later), ``x86-64`` (no AVX2).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 from bench import budget
 from bench.common import Context, median, paired_ratio, rnd, run_lockstep
-from bench.measure import Timer, ms_context
+from bench.measure import Task, Timer, ms_context
 
 LOOP_TARGET = 0.9
 EPOCHS_BUILT = 1000  # the LR schedule is built for this many epochs; each round trains one of them
@@ -40,7 +40,7 @@ def epoch_recorder() -> Any:
     return EpochRecorder()
 
 
-class TrainLoop:
+class TrainLoop(Task):
     """train.py's loop (``mode="loop"``) or its bare train step on a fixed batch (``mode="bare"``), one epoch's
     steps a round. ``images`` is the folder's image count, for bench.budget's estimate."""
 
@@ -105,13 +105,7 @@ class TrainLoop:
             loss = self._steps(self.steps)
         return t.record(steps=self.steps, loss=loss)
 
-    def finish(self) -> Dict[str, Any]:
-        return {}
 
-
-# ----------------------------------------------------------------------------------------------------------
-# parent side
-# ----------------------------------------------------------------------------------------------------------
 def plan(ctx: Context) -> Dict[str, Any]:
     images = 64 if ctx.quick else 384
     return {"model": "resnet18", "batch": 8, "size": 32, "num_classes": 4, "images": images, "rounds": 3}

@@ -1,77 +1,56 @@
 """Section ``lite`` (opt-in: ``python -m bench --only lite``): the MindSpore Lite C++ path against ONNX Runtime's
 C++ harness and MindSpore's Python MINDIR runtime, in lockstep, ResNet50 and ResNeXt152_64x4d.
 
-1. ``export``: a seeded random checkpoint through export.py's ``run_export`` to dynamic-batch MINDIR, ONNX and
-   MINDIR_LITE (the ONNX converted by MindSpore Lite's converter and verified through MindSpore's C++ API).
-2. In lockstep, one process each (``infer``'s workers where they exist):
-   - ``mindir``: the MINDIR through ``mindspore.load`` + ``nn.GraphCell`` (what ``run_infer_310.sh`` embeds on CPU);
-   - ``cpp`` / ``cpp_lite``: the C++ harness over generated images as run_infer_310.sh runs it, ONNX Runtime
-     backend on the ONNX / MindSpore C++ API backend on the Lite model (median Predict time, ``--warmup 3``);
-   - ``tensor_ort`` / ``tensor_lite``: the same two backends through ``predict_tensor`` on the fixed input: batch-1
-     median of ``latency_iters`` calls and one batch-``batch`` call (ResNet50; ResNeXt152 batch 1 only, to keep
-     the section within its time budget on 2 cores).
-   Ratios are paired per round: ``x cpp`` against the ONNX Runtime harness, ``x lite`` against the Lite harness.
+export.py writes dynamic-batch MINDIR, ONNX and MINDIR_LITE (verified through MindSpore's C++ API). One process
+each: the MINDIR through ``nn.GraphCell``; the C++ harness over generated images with the ONNX Runtime backend and
+with MindSpore Lite (median Predict time); ``predict_tensor`` of both builds on the fixed input (batch 1, and one
+batch call for ResNet50 only, to fit the time budget on 2 cores). Ratios are paired per round: ``latency_vs_cpp``
+against the ONNX Runtime harness, ``latency_vs_lite`` against the Lite harness.
 """
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
-import numpy as np
-
 from bench import budget
-from bench.common import REPO, Context, paired_ratio, rnd, run_bounded, run_lockstep
-from bench.infer import HARNESS_BUILD_LIMIT_S, build_harness, cpp_folder, fixed_input, summarize
-from bench.measure import Timer
+from bench.common import Context, paired_ratio, rnd, run_lockstep
+from bench.infer import build_harness, compare, cpp_folder, fixed_input, summarize
+from bench.measure import Task, Timer
 
 LABELS = {"mindir": "MINDIR via MindSpore's Python runtime (nn.GraphCell)",
           "cpp": "C++ harness, ONNX Runtime backend (.onnx)",
           "cpp_lite": "C++ harness, MindSpore C++ API on MindSpore Lite (_lite.mindir)",
           "tensor_ort": "predict_tensor, ONNX Runtime backend", "tensor_lite": "predict_tensor, MindSpore Lite"}
-LATENCY_LINE = re.compile(r"^latency median ([0-9.e+-]+) ms", re.M)
 
 
-class TensorCpp:
-    """``predict_tensor`` of one harness build on the fixed input: a fresh process per call group."""
+class TensorCpp(Task):
+    """``predict_tensor`` of one harness build on the fixed input (a fresh process per call group; its own median
+    over ``repeat`` timed calls), through mindzoo.export.lite's runner."""
 
-    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, out_dir: str,
-                 threads: int = 0, **_: Any) -> None:
-        self.binary, self.model_path, self.size, self.batch = binary, model_path, size, batch
-        self.latency_iters, self.threads, self.out_dir = latency_iters, threads, Path(out_dir)
+    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, threads: int = 0,
+                 **_: Any) -> None:
+        self.binary, self.model_path, self.size, self.batch = Path(binary), Path(model_path), size, batch
+        self.latency_iters, self.threads = latency_iters, threads
 
-    def _run(self, x_path: Path, shape: List[int], warmup: int, repeat: int) -> float:
-        cmd = [self.binary, "--model_path", self.model_path, "--input", str(x_path), "--shape",
-               ",".join(map(str, shape)), "--output", str(self.out_dir / "y.bin"), "--threads", str(self.threads),
-               "--warmup", str(warmup), "--repeat", str(repeat)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-        match = LATENCY_LINE.search(proc.stdout)
-        if proc.returncode != 0 or not match:
-            raise RuntimeError(f"predict_tensor exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        return float(match.group(1)) / 1000.0
+    def _predict(self, x: Any, warmup: int, repeat: int) -> Any:
+        from mindzoo.export.lite import predict_tensor
+
+        return predict_tensor(self.binary, self.model_path, x, self.threads, warmup, repeat)
 
     def setup(self) -> Dict[str, Any]:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.x1, self.xb = self.out_dir / "x1.bin", self.out_dir / "xb.bin"
-        fixed_input(1, self.size).tofile(self.x1)
-        if self.batch:
-            fixed_input(self.batch, self.size).tofile(self.xb)
+        self.x1 = fixed_input(1, self.size)
+        self.xb = fixed_input(self.batch, self.size) if self.batch else None
         with Timer() as t:
-            self._run(self.x1, [1, 3, self.size, self.size], 0, 1)
-        top1 = int(np.fromfile(self.out_dir / "y.bin", dtype=np.float32).argmax())
-        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": top1, "binary": self.binary}
+            first = self._predict(self.x1, 0, 1)
+        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": int(first.logits.argmax()),
+                "binary": str(self.binary), "backend": first.backend}
 
     def step(self) -> Dict[str, Any]:
         with Timer() as t:
-            b1 = self._run(self.x1, [1, 3, self.size, self.size], 2, self.latency_iters)
-            tb = self._run(self.xb, [self.batch, 3, self.size, self.size], 1, 1) if self.batch else None
+            b1 = self._predict(self.x1, 2, self.latency_iters).median_ms / 1000.0
+            tb = self._predict(self.xb, 1, 1).median_ms / 1000.0 if self.batch else None
         return t.record(latency_s=[b1], batch_s=tb)
-
-    def finish(self) -> Dict[str, Any]:
-        return {}
 
 
 def plan(ctx: Context) -> Dict[str, Any]:
@@ -81,18 +60,6 @@ def plan(ctx: Context) -> Dict[str, Any]:
     return {"models": [{"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32},
                        {"model": "resnext152_64x4d", "num_classes": 1000, "size": 224, "batch": 0}],
             "latency_iters": 5, "rounds": 3, "cpp_images": 8}
-
-
-def build_lite() -> Dict[str, Any]:
-    t0 = time.perf_counter()
-    proc = run_bounded(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "mindspore_lite"],
-                       HARNESS_BUILD_LIMIT_S, "build.sh mindspore_lite")
-    out: Dict[str, Any] = {"build_s": round(time.perf_counter() - t0, 1)}
-    if proc.returncode != 0:
-        out["error"] = f"build.sh mindspore_lite exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
-    else:
-        out["binary"] = proc.stdout.strip().splitlines()[-1]
-    return out
 
 
 def export_spec(ctx: Context, m: Dict[str, Any]) -> Dict[str, Any]:
@@ -114,8 +81,7 @@ def worker_specs(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], files: Dict
                                               "out_dir": str(ctx.work_dir / f"{kind}_{m['model']}")}))
             tensor = "tensor_ort" if build == "ort" else "tensor_lite"
             specs.append((tensor, "lite.TensorCpp", {**common, "binary": str(Path(binary).with_name("predict_tensor")),
-                                                     "model_path": files.get(model),
-                                                     "out_dir": str(ctx.work_dir / f"{tensor}_{m['model']}")}))
+                                                     "model_path": files.get(model)}))
     return specs
 
 
@@ -151,11 +117,8 @@ def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[s
         row = summarize(worker, "cpp" if kind.startswith("cpp") else kind, m["batch"] or 1)
         row.update({"kind": kind, "label": LABELS[kind]})
         rows.append(row)
-    for base, suffix in (("cpp", "cpp"), ("cpp_lite", "lite")):
-        ref = next((r for r in rows if r["kind"] == base), None)
-        for row in rows:
-            row[f"latency_vs_{suffix}"] = rnd(paired_ratio(row.get("b1_latency_ms_rounds", []),
-                                                           ref.get("b1_latency_ms_rounds", [])), 3) if ref else None
+    compare(rows, "cpp", "cpp")
+    compare(rows, "cpp_lite", "lite")
     tensor = {r["kind"]: r for r in rows if r["kind"].startswith("tensor")}
     if m["batch"] and {"tensor_ort", "tensor_lite"} <= set(tensor):
         tensor["tensor_lite"]["batch_throughput_vs_ort"] = rnd(paired_ratio(
@@ -167,5 +130,5 @@ def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[s
 
 def run(ctx: Context) -> Dict[str, Any]:
     p = plan(ctx)
-    builds = {"ort": build_harness(), "lite": build_lite()}
+    builds = {"ort": build_harness(), "lite": build_harness("mindspore_lite")}
     return {**p, "builds": builds, "results": [run_model(ctx, p, m, builds) for m in p["models"]]}

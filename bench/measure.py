@@ -1,4 +1,4 @@
-"""Worker-side measuring helpers: wall/CPU timing, peak RSS, and small shared bits of the task modules."""
+"""Worker-side measuring helpers: the task protocol, wall/CPU timing, peak RSS, framework setup."""
 from __future__ import annotations
 
 import os
@@ -36,6 +36,17 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+class Task:
+    """What bench.worker drives: ``setup`` (build, compile, first step), then one measured ``step`` a round, then
+    ``finish`` for what is only known at the end. A task without measured rounds or final numbers keeps these."""
+
+    def step(self) -> Dict[str, Any]:
+        return {}
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
+
+
 class Timer:
     """Wall and process-CPU seconds of a block, plus the 1-minute load average when it ended."""
 
@@ -52,11 +63,8 @@ class Timer:
         return {"seconds": self.seconds, "cpu_s": self.cpu_s, "load_avg_1m": round(self.load, 2), **extra}
 
 
-# ----------------------------------------------------------------------------------------------------------
-# framework setup (imported lazily: a torch worker never loads MindSpore and vice versa)
-# ----------------------------------------------------------------------------------------------------------
-def ms_context(threads: int, context: Dict[str, Any] = None) -> Dict[str, Any]:
-    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``, plus any extra context keys.
+def ms_context(threads: int) -> Dict[str, Any]:
+    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``.
 
     ``import mindzoo`` comes first: it sets ONEDNN_MAX_CPU_ISA=AVX2 before MindSpore loads (see _onednn).
     """
@@ -68,20 +76,17 @@ def ms_context(threads: int, context: Dict[str, Any] = None) -> Dict[str, Any]:
     ms.set_context(mode=ms.GRAPH_MODE)
     if threads:
         ms.set_context(runtime_num_threads=int(threads))
-    for key, value in (context or {}).items():
-        ms.set_context(**{key: value})
     return {
         "framework": "mindspore",
         "runtime_num_threads": ms.get_context("runtime_num_threads"),
         "runtime_num_threads_default": default_threads,
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
-        "context": dict(context or {}),
     }
 
 
-def load_torch_reference() -> Any:
-    """tests/refnets/torch_reference.py (torchvision's ResNet in plain PyTorch; test support, not shipped) loaded by
-    path, so the PyTorch worker imports no MindSpore."""
+def build_torch_model(name: str, num_classes: int = 1000) -> Any:
+    """torchvision's ResNet ``name`` from tests/refnets/torch_reference.py (test support, not shipped), loaded by
+    path so the PyTorch worker imports no MindSpore."""
     import importlib.util
     from pathlib import Path
 
@@ -89,18 +94,4 @@ def load_torch_reference() -> Any:
     spec = importlib.util.spec_from_file_location("_mindzoo_torch_reference", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
-
-
-# torch_reference.ARCHS has no resnext152_64x4d; these are mindzoo.models.builders' stage depths and widths.
-EXTRA_TORCH_ARCHS = {"resnext152_64x4d": ("Bottleneck", (3, 8, 36, 3), 64, 4)}
-
-
-def build_torch_model(name: str, num_classes: int = 1000) -> Any:
-    ref = load_torch_reference()
-    if name in ref.ARCHS:
-        return ref.build(name, num_classes=num_classes)
-    if name.startswith("fixres_"):
-        return ref.build(name[len("fixres_"):], num_classes=num_classes)
-    block, layers, groups, width = EXTRA_TORCH_ARCHS[name]
-    return ref.ResNet(getattr(ref, block), layers, num_classes=num_classes, groups=groups, width_per_group=width)
+    return module.build(name, num_classes=num_classes)

@@ -1,14 +1,10 @@
-"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: a result file's tables as Markdown
-(model-zoo FPS-table layout), one block per file: the source of docs/performance.md.
+"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: a result file's tables as Markdown,
+one block per file: the source of docs/performance.md.
 
-Every number comes from the named JSON file, and every table says which machine and CPU kind (bench/cpu.py) it was
-measured on. Modes the run skipped show as ``skipped: <reason>``, measurements that failed (e.g. over their time
-limit) as ``error: <message>``. Rows are rendered from the file: a row kind this module has never heard of (a new
-inference path, say) shows with the label the run recorded for it. Parts no longer measured (``scaling``, the
-engine's ``eval_sweep`` and its ``before`` replay) still render from the files that recorded them.
-
-The text is English; ``--lang cn`` looks every English string up in ``ZH``, the one string table, and keeps the
-English where it has no entry.
+Every number comes from the named file and every table says which machine and CPU kind it was measured on; rows
+are rendered from the file, so a row kind this module has never heard of shows with the label the run recorded.
+Parts no longer measured (``scaling``, the engine's ``eval_sweep``) still render from the files that have them.
+The text is English; ``--lang cn`` looks each string up in ``ZH``, the one string table (no entry: English).
 """
 from __future__ import annotations
 
@@ -200,7 +196,7 @@ def train_table(doc: Dict[str, Any], lang: str) -> str:
                      f"**{fmt(ours.get('vs_torch_fp32'))}x**",
                      f"{fmt(ours.get('first_step_s'), 1)} / {fmt(fp32.get('first_step_s'), 1)}",
                      f"{fmt(_gb(ours.get('peak_rss_mb')), 1)} / {fmt(_gb(fp32.get('peak_rss_mb')), 1)}"])
-    return table(headers, rows, markdown=True)
+    return table(headers, rows)
 
 
 def infer_table(doc: Dict[str, Any], lang: str) -> str:
@@ -210,14 +206,13 @@ def infer_table(doc: Dict[str, Any], lang: str) -> str:
     rows = [[tr(r.get("label") or r["kind"], lang), status_cell(r, fmt(r.get("b1_latency_ms"), 1), lang),
              fmt(r.get("latency_vs_ort")), fmt(r.get("batch_img_per_s"), 1), fmt(r.get("first_step_s")),
              fmt(_gb(r.get("peak_rss_mb")))] for r in res.get("rows", [])]
-    return table(headers, rows, markdown=True)
+    return table(headers, rows)
 
 
 def data_table(doc: Dict[str, Any], lang: str) -> str:
     rows = [[tr(f"{r['kind']} transforms", lang), r["workers"], status_cell(r, fmt(r.get("img_per_s"), 0), lang),
              fmt(r.get("x_train_step"), 0)] for r in doc["results"]["data"].get("rows", [])]
-    return table([tr("Pipeline", lang), tr("Workers", lang), "img/s", tr("x train-step consumption", lang)], rows,
-                 markdown=True)
+    return table([tr("Pipeline", lang), tr("Workers", lang), "img/s", tr("x train-step consumption", lang)], rows)
 
 
 def loop_block(loop: Dict[str, Any], lang: str) -> List[str]:
@@ -233,7 +228,7 @@ def loop_block(loop: Dict[str, Any], lang: str) -> List[str]:
              fmt(r.get("epoch_overhead_s_median"), 3) if r["mode"] == "loop" else "-"] for r in loop["rows"]]
     headers = [tr("Feed", lang), tr("steps/s", lang), tr("ms/step", lang),
                tr("loop / bare (target >= {t})", lang, t=loop["target"]), tr("per-epoch overhead s", lang)]
-    return [caption, "", table(headers, rows, markdown=True), ""]
+    return [caption, "", table(headers, rows), ""]
 
 
 def sweep_block(sweep: Dict[str, Any], lang: str) -> List[str]:
@@ -249,7 +244,7 @@ def sweep_block(sweep: Dict[str, Any], lang: str) -> List[str]:
             for r in sweep.get("rows", [])]
     headers = [tr(h, lang) for h in ("Evaluator", "graphs compiled", "after each checkpoint", "first result s",
                                      "per checkpoint s", "total s") + (("before / after (total)",) if replay else ())]
-    return [caption, "", table(headers, rows, markdown=True) if rows else status_cell(sweep, "-", lang)]
+    return [caption, "", table(headers, rows) if rows else status_cell(sweep, "-", lang)]
 
 
 def engine_table(doc: Dict[str, Any], lang: str) -> str:
@@ -271,15 +266,14 @@ def scaling_table(doc: Dict[str, Any], lang: str) -> str:
             tr("resolution (batch {b})", lang, b=first["batch"])
         pts = status_cell(s, ", ".join(f"{p[key]}: {fmt(p.get('step_s_median'))}" for p in s["points"]) or "-", lang)
         rows.append([name, pts, fmt(s.get("exponent"))])
-    return table([tr("Sweep", lang), tr("step s at", lang), tr("fitted exponent k (step time ~ x^k)", lang)], rows,
-                 markdown=True)
+    return table([tr("Sweep", lang), tr("step s at", lang), tr("fitted exponent k (step time ~ x^k)", lang)], rows)
 
 
 def targets_table(doc: Dict[str, Any], lang: str) -> str:
     met = {True: tr("yes", lang), False: tr("no", lang), None: "-"}
     rows = [[target_text(x["target"], lang), fmt(x["value"], 3), met[x["met"]]]
             for x in doc.get("summary", {}).get("targets", [])]
-    return table([tr("Target", lang), tr("Value", lang), tr("Met", lang)], rows, markdown=True)
+    return table([tr("Target", lang), tr("Value", lang), tr("Met", lang)], rows)
 
 
 def section_title(doc: Dict[str, Any], section: str, lang: str) -> str:
@@ -320,7 +314,7 @@ def lite_table(doc: Dict[str, Any], lang: str) -> str:
         rows = [[tr(r.get("label") or r["kind"], lang), status_cell(r, fmt(r.get("b1_latency_ms"), 1), lang),
                  fmt(r.get("latency_vs_cpp")), fmt(r.get("latency_vs_lite")), fmt(r.get("batch_img_per_s"), 2)]
                 for r in res.get("rows", [])]
-        parts += [table(headers, rows, markdown=True) if rows else status_cell(res, "-", lang), ""]
+        parts += [table(headers, rows) if rows else status_cell(res, "-", lang), ""]
         verify = res.get("verify") or {}
         if verify:
             parts += [tr("Max relative error against the live network: MindSpore Lite through the C++ API {lite}; "

@@ -1,11 +1,9 @@
 """``python -m bench.worker REPLY_FD``: one measurement in its own process, driven by the parent over pipes.
 
-Commands arrive as JSON lines on stdin; each gets one JSON line on REPLY_FD:
-``{"cmd": "setup", "task": "train.MsTrain", "spec": {...}}`` builds the task (``module.Class`` of bench/, or
-``package.module:Class``) and runs its first (compiling) step; ``{"cmd": "step"}`` runs one measured unit; ``{"cmd": "finish"}`` reports and exits; any other cmd calls
-the task method of that name with the remaining keys. Every reply carries the process's peak RSS so far.
-File descriptor 1 is pointed at stderr before anything is imported, so framework chatter on stdout can never
-corrupt the replies.
+Commands arrive as JSON lines on stdin and each gets one JSON line on REPLY_FD: ``setup`` builds the task
+(``module.Class`` of bench/ or ``package.module:Class``, a bench.measure.Task) and runs its first step, ``step``
+runs one measured round, ``finish`` reports and exits. Every reply carries the peak RSS so far. File descriptor 1
+points at stderr, so framework chatter on stdout can never corrupt the replies.
 """
 from __future__ import annotations
 
@@ -54,7 +52,7 @@ def main(argv: Tuple[str, ...]) -> int:
             elif cmd == "finish":
                 reply = task.finish() or {}
             else:
-                reply = getattr(task, cmd)(**message)
+                raise RuntimeError(f"unknown command {cmd!r}")
             reply = dict(reply)
             reply["peak_rss_mb"] = max(peak_rss_mb(), reply.get("peak_rss_mb") or 0.0)
             reply["rss_mb"] = current_rss_mb()

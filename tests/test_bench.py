@@ -140,7 +140,7 @@ def test_median_ratio_and_table() -> None:
     assert common.ratio(2.0, 0) is None and common.ratio(3.0, 2.0) == 1.5
     text = common.table(["a", "b"], [("x", 1.2345), ("y", None)])
     assert "1.23" in text and "-" in text.splitlines()[-1]
-    assert common.table(["a"], [("x",)], markdown=True).startswith("| a |")
+    assert common.table(["a"], [("x",)]).startswith("| a |")
 
 
 def test_summary_targets_from_one_run() -> None:
@@ -204,7 +204,7 @@ def test_skip_decisions_per_cpu_kind() -> None:
     assert cpu.torch_mode_skip("bf16", amx_only) is None
     row = cpu.skipped_row(cpu.BF16_EMULATED, name="w", mode="bf16")
     assert row["skipped"] == cpu.BF16_EMULATED.text and row["skip_code"] == "bf16_emulated"
-    assert common.status(row) == f"skipped: {cpu.BF16_EMULATED.text}"
+    assert report.status_cell(row, "-", "en") == f"skipped: {cpu.BF16_EMULATED.text}"
 
 
 class Sleeper:
