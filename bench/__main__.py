@@ -35,8 +35,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="JSON output file (default bench/results/<date>-<host>-<cpu kind>[-quick].json)")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads for every framework (default: the cores this process may use)")
-    parser.add_argument("--work-dir", default="", help="scratch directory (default: a temporary one, removed)")
-    parser.add_argument("--keep-work-dir", action="store_true", help="keep the scratch directory and worker logs")
+    parser.add_argument("--work-dir", default="",
+                        help="scratch directory, kept with the worker logs (default: a temporary one, removed)")
     parser.add_argument("--estimate", action="store_true",
                         help="print the expected duration of each section on this CPU kind (or --plan-as) and exit")
     parser.add_argument("--budget-minutes", type=float, default=-1.0,
@@ -185,7 +185,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{len(doc['skipped'])} skipped:\n  " + "\n  ".join(doc["skipped"]))
     if errors:
         print(f"{len(errors)} measurement(s) failed:\n  " + "\n  ".join(errors), file=sys.stderr)
-    if args.keep_work_dir or args.work_dir:
+    if args.work_dir:
         print(f"scratch and worker logs kept in {work_dir}")
     else:
         shutil.rmtree(work_dir, ignore_errors=True)

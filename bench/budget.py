@@ -1,11 +1,8 @@
 """How long a measurement should take on a CPU kind, and therefore how long it may take (bench/NOTES.md section 4).
 
-One cost model gives every worker its time limits (``FACTOR`` x the expected seconds of its setup and of a round,
-plus a grace period; over it, the worker is killed and its row records the error) and the run its estimate (the
-expected setups and rounds of every worker the plan starts). Expectations are per-image seconds of ResNet50 at
-224x224 on a quiet 2-thread machine, scaled by model, pixels and batch: ``avx512-bf16`` from the Zen 5 full run
-(bench/results/2026-11-23-vm-fold.json), ``avx2`` from Zen 3 where measured (/work/shared/README.md) and Zen 5 x
-``FIXED_SCALE`` where not; unmeasured kinds borrow (``BORROWED``). Estimates for planning, never results.
+One cost model (per-image seconds of ResNet50 at 224x224 on a quiet 2-thread machine, scaled by model, pixels and
+batch) gives every worker its time limits (``FACTOR`` x its expected setup and round, plus a grace period) and the
+run its estimate. Sources are at each constant; unmeasured kinds borrow a measured one (``BORROWED``).
 """
 from __future__ import annotations
 
@@ -178,16 +175,12 @@ def expected(task: str, spec: Dict[str, Any], kind: str) -> Expected:
     return EXPECTED[task](spec, kind)
 
 
-def limit(expected_s: float, grace_s: float, scale: float = 1.0) -> float:
-    return scale * (grace_s + FACTOR * expected_s)
-
-
 def limits(task: str, spec: Dict[str, Any], kind: str, scale: float = 1.0, setup_s: Optional[float] = None,
            step_s: Optional[float] = None) -> Limits:
-    """The worker's time limits: derived from its expected times unless given."""
+    """The worker's time limits: ``scale`` x (grace + ``FACTOR`` x its expected times), unless given."""
     e = expected(task, spec, kind)
-    return Limits(setup_s if setup_s else limit(e.setup_s, SETUP_GRACE_S, scale),
-                  step_s if step_s else limit(e.step_s, STEP_GRACE_S, scale))
+    return Limits(setup_s or scale * (SETUP_GRACE_S + FACTOR * e.setup_s),
+                  step_s or scale * (STEP_GRACE_S + FACTOR * e.step_s))
 
 
 def lockstep_s(jobs: Any, rounds: int, kind: str) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -20,7 +20,6 @@ from bench.budget import Expected, Limits
 from bench.cpu import CpuInfo, SkipReason
 
 REPO = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 
 
 def available_cores() -> int:
@@ -79,9 +78,7 @@ def median(values: Sequence[float]) -> Optional[float]:
 
 
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
+    return None if a is None or not b else a / b
 
 
 def paired_ratio(a: Sequence[Optional[float]], b: Sequence[Optional[float]]) -> Optional[float]:
@@ -109,13 +106,9 @@ _LIVE: Set["Worker"] = set()
 
 
 class Worker:
-    """A ``python -m bench.worker`` child running one task, driven by JSON lines over a pipe.
-
-    The child's stdout/stderr (framework chatter) go to ``log_path``; replies come on a private pipe. The child
-    leads its own process group, so whatever it starts (the C++ harness, dataset workers) dies with it when it
-    overruns ``limits`` (setup, then each call) and is killed. ``deadline`` (``time.monotonic()``) is the end of the
-    run's total budget: nothing starts that is ``expected`` (bench.budget) to end after it.
-    """
+    """A ``python -m bench.worker`` child running one task: its output goes to ``log_path``, its replies come on a
+    private pipe. It leads its own process group, so what it starts (the C++ harness, dataset workers) dies with it
+    when it overruns ``limits`` and is killed. Nothing starts that is ``expected`` to end after ``deadline``."""
 
     def __init__(self, name: str, task: str, spec: Dict[str, Any], log_dir: Path,
                  env: Optional[Dict[str, Optional[str]]] = None, limits: Limits = DEFAULT_LIMITS,
@@ -142,7 +135,7 @@ class Worker:
         reply_r, reply_w = os.pipe()
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "bench.worker", str(reply_w)],
+            [sys.executable, "-m", "bench.worker", str(reply_w)],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=str(REPO),
             pass_fds=(reply_w,), text=True, process_group=0,
         )
@@ -151,41 +144,37 @@ class Worker:
         self._reply = os.fdopen(reply_r, "r")
         self._buffer = ""
 
-    # -- protocol ------------------------------------------------------------------------------------
     def _receive(self, timeout: float, what: str) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
-        sel = selectors.DefaultSelector()
-        sel.register(self._reply, selectors.EVENT_READ)
-        try:
-            while "\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.kill()
-                    raise WorkerError(f"time limit of {seconds_text(timeout)} s exceeded ({what}); worker killed")
-                if not sel.select(left):
-                    continue
-                chunk = os.read(self._reply.fileno(), 65536).decode()
-                if not chunk:
-                    code = self.proc.wait(timeout=30)
-                    raise WorkerError(f"worker exited with {code}; last log lines:\n{self.log_tail()}")
-                self._buffer += chunk
-        finally:
-            sel.close()
+        while "\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerError(f"time limit of {seconds_text(timeout)} s exceeded ({what}); worker killed")
+            if not select.select([self._reply], [], [], left)[0]:
+                continue
+            chunk = os.read(self._reply.fileno(), 65536).decode()
+            if not chunk:
+                code = self.proc.wait(timeout=30)
+                raise WorkerError(f"worker exited with {code}; last log lines:\n{self.log_tail()}")
+            self._buffer += chunk
         line, self._buffer = self._buffer.split("\n", 1)
         reply = json.loads(line)
         if "error" in reply:
             raise WorkerError(reply["error"])
         return reply
 
-    def call(self, cmd: str, limit: Optional[float] = None, what: str = "", **kwargs: Any) -> Dict[str, Any]:
-        """Send ``cmd`` and wait for its reply, at most ``limit`` seconds (default: the per-round limit)."""
+    def call(self, cmd: str, limit: float, what: str, **kwargs: Any) -> Optional[Dict[str, Any]]:
+        """Send ``cmd`` and wait at most ``limit`` seconds for its reply; None once it failed (see ``fail``)."""
         try:
             self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
             self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            code = self.proc.poll()
-            raise WorkerError(f"worker is gone (exit {code}); last log lines:\n{self.log_tail()}")
-        return self._receive(limit or self.limits.step_s, what or cmd)
+            return self._receive(limit, what)
+        except WorkerError as exc:
+            self.fail(str(exc))
+        except OSError:  # the pipe is closed: the worker is gone
+            self.fail(f"worker is gone (exit {self.proc.poll()}); last log lines:\n{self.log_tail()}")
+        return None
 
     def log_tail(self, lines: int = 12) -> str:
         try:
@@ -195,33 +184,21 @@ class Worker:
         keep = [l for l in text if "WARNING" not in l and l.strip()]
         return "\n".join(keep[-lines:])
 
-    # -- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> bool:
-        try:
-            self.setup_info = self.call("setup", limit=self.limits.setup_s,
-                                        what="setup: start, build, compile, first step, warm-up",
-                                        task=self.task, spec=self.spec)
-            return True
-        except WorkerError as exc:
-            self.fail(str(exc))
-            return False
+        reply = self.call("setup", self.limits.setup_s, "setup: start, build, compile, first step, warm-up",
+                          task=self.task, spec=self.spec)
+        self.setup_info = reply or {}
+        return reply is not None
 
     def step(self) -> bool:
-        if self.error:
-            return False
-        try:
-            self.steps.append(self.call("step", what=f"round {len(self.steps) + 1}"))
-            return True
-        except WorkerError as exc:
-            self.fail(str(exc))
-            return False
+        reply = None if self.error else self.call("step", self.limits.step_s, f"round {len(self.steps) + 1}")
+        if reply is not None:
+            self.steps.append(reply)
+        return reply is not None
 
     def finish(self) -> None:
         if self.proc.poll() is None and not self.error and not self.skipped:
-            try:
-                self.finish_info = self.call("finish", limit=120, what="finish")
-            except WorkerError as exc:
-                self.fail(str(exc))
+            self.finish_info = self.call("finish", 120, "finish") or {}
         self.close()
 
     def fits(self, seconds: float) -> bool:
@@ -267,7 +244,6 @@ class Worker:
                 pass
         _LIVE.discard(self)
 
-    # -- results -------------------------------------------------------------------------------------
     def values(self, key: str) -> List[float]:
         out: List[float] = []
         for step in self.steps:
@@ -320,13 +296,10 @@ def run_bounded(cmd: Sequence[str], limit_s: float, what: str) -> subprocess.Com
 
 
 def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause: float = 0.1) -> int:
-    """Set up every worker (one at a time: compile times stay clean), then step them round-robin.
-
-    The order rotates each round so no worker always runs right after the same neighbour, and ``pause`` seconds
-    separate consecutive steps (ONNX Runtime's and libgomp's threads spin for a few ms after their work).
-    A setup or round that would not end before the run's deadline is not started: such workers are skipped, the
-    rounds stop (a group cut before its first round is skipped). Returns the number of rounds run.
-    """
+    """Set up every worker (one at a time: compile times stay clean), then step them round-robin, the order rotating
+    each round and ``pause`` s between steps (ONNX Runtime's and libgomp's threads spin for a few ms after their
+    work). What would end after the run's deadline is not started (a group cut before its first round is skipped).
+    Returns the number of rounds run."""
     for w in workers:
         if not w.fits(w.expected.setup_s):
             w.skip(BUDGET_EXHAUSTED)
@@ -366,9 +339,7 @@ def fmt(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        if abs(value) >= 100:
-            return f"{value:.0f}"
-        return f"{value:.{digits}f}"
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -415,7 +386,4 @@ def torch_env(passive: bool = False) -> Dict[str, Optional[str]]:
     """The PyTorch peer's environment: every ISA the CPU has (not the AVX2 cap ``import mindzoo`` sets for
     MindSpore), and libgomp's default wait policy or (``passive``) ``OMP_WAIT_POLICY=PASSIVE``, which wins under
     load; the train section runs both (bench/NOTES.md, "Peer settings")."""
-    env: Dict[str, Optional[str]] = {"ONEDNN_MAX_CPU_ISA": "ALL", "OMP_WAIT_POLICY": None}
-    if passive:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
-    return env
+    return {"ONEDNN_MAX_CPU_ISA": "ALL", "OMP_WAIT_POLICY": "PASSIVE" if passive else None}

@@ -1,8 +1,6 @@
-"""The CPU the suite runs on: its relevant instruction-set features, a short "kind" label, and which peer modes it
-cannot run natively (those are skipped, not measured: an emulated mode measures the emulation, and takes hours).
-
-Read once from ``/proc/cpuinfo`` (the first processor's ``flags``). Kinds: ``avx2`` (Zen 3), ``avx512`` (no
-AVX512_BF16), ``avx512-bf16`` (Zen 4/5), ``avx512-bf16-amx`` (Sapphire Rapids and later), ``x86-64`` (no AVX2).
+"""The CPU the suite runs on: its features, its kind (bench/NOTES.md section 4) and the peer modes it cannot run
+natively (those are skipped, not measured: an emulated mode measures the emulation, and takes hours). Read once from
+``/proc/cpuinfo``, the first processor's ``flags``.
 """
 from __future__ import annotations
 
@@ -110,9 +108,8 @@ def as_kind(kind: str, real: CpuInfo) -> CpuInfo:
 
 
 def torch_mode_skip(mode: str, cpu: CpuInfo) -> Optional[SkipReason]:
-    """Why PyTorch ``mode`` (bench.train.TORCH_MODES, optionally ``_passive``) cannot run natively here, if it
-    cannot: bf16 autocast without bf16 instructions falls back to converting every operand in software (one
-    ResNet50 batch-16 first step took over 12 minutes on Zen 3). fp32 and channels_last run everywhere."""
+    """Why PyTorch ``mode`` (bench.train.TORCH_LABELS) cannot run natively here: bf16 without bf16 instructions is
+    emulated (a ResNet50 batch-16 first step took over 12 minutes on Zen 3). fp32 and channels_last run anywhere."""
     if mode.startswith("bf16") and not cpu.native_bf16:
         return BF16_EMULATED
     return None

@@ -1,10 +1,6 @@
-"""Section ``data``: ``mindspore.dataset`` pipelines on generated ImageNet-sized JPEGs.
-
-``make_image_folder`` writes JPEGs of ImageNet photos' usual sizes, ~100 KB each (smooth colour fields plus noise
-at quality 90), so decoding costs what it does on ImageNet. :class:`Pipeline` is ``create_dataset`` with train.py's
-train or eval transforms at 224, batch 32, 1 and 2 workers. Each runs alone (a prefetching pipeline stepped in
-lockstep with others would be flattered); img/s is the median over rounds of a fixed number of batches. The ratio
-to the train step's consumption uses the MindSpore train step of this run's ``train`` section.
+"""Section ``data``: ``mindspore.dataset`` pipelines (train.py's train and eval transforms at 224, batch 32, 1 and
+2 workers) on generated JPEGs of ImageNet's sizes and file size, so decoding costs what it does on ImageNet; and
+their img/s over what this run's MindSpore train step consumes.
 """
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
-"""Section ``engine``: what train.py's loop costs around its train step, on a model small enough for it to show
-(ResNet18 at 32x32, batch 8, 4 classes, small generated JPEGs: ``bench.data.SMALL_SIZES``).
+"""Section ``engine``: what train.py's loop costs around its train step, on a model small enough for it to show.
 
-Two processes in lockstep (:class:`TrainLoop`), both built by ``build_run(cfg, write_outputs=False)`` from the same
-train.py config: ``loop`` trains one more epoch a round through ``fit`` (the epoch's pipeline, ``Model.train``, the
-read points, the finiteness check; the run's one Model is reused, as across train.py's epochs); ``bare`` calls
-``run.train_step`` as many times on one fixed batch, the floor. ``loop_over_bare`` is the paired per-round ratio of
-steps/s (target >= 0.9); ``epoch_overhead_s`` is a loop round's time outside the epoch's own clock. bench/NOTES.md
-section 6 has the results; eval.py over a checkpoint directory (``eval_sweep``) was retired (section 5.5).
+Two processes in lockstep (:class:`TrainLoop`) from the same train.py config: ``loop`` trains one more epoch a round
+through ``fit``, ``bare`` calls the same train step as many times on one fixed batch. Method and results: NOTES.md
+section 6; the retired ``eval_sweep`` (eval.py over a checkpoint directory): section 5.5.
 """
 from __future__ import annotations
 

@@ -1,12 +1,9 @@
-"""Section ``infer``: batch-1 latency and batch-32 throughput of every inference path we ship.
+"""Section ``infer``: batch-1 latency and batch-32 throughput of every inference path we ship, in lockstep.
 
-A seeded random checkpoint (speed does not depend on the values) goes through export.py's ``run_export`` to a
-dynamic-batch MINDIR and ONNX (folded as export.py folds, and with ``--fold_bn=False``) and an INT8 ONNX
-(``--quantize=int8``, calibrated on generated images). Then in lockstep, one process each: the eval network as
-eval.py builds it (folded and not), the MINDIRs through ``nn.GraphCell``, ONNX Runtime from Python (spinning on and
-off, fp32 and INT8) and the C++ harness (ascend310_infer, ONNX Runtime backend, run as scripts/run_infer_310.sh runs
-it; its latency is the median Predict time it writes). A round is ``latency_iters`` batch-1 calls and one batch call
-per process; every process reports the top-1 class of one fixed input, a check that all paths run one network.
+export.py's ``run_export`` writes a seeded random checkpoint as MINDIR, ONNX and INT8 ONNX (and with
+``--fold_bn=False``); one process each runs the eval network as eval.py builds it, the MINDIRs through
+``nn.GraphCell``, ONNX Runtime from Python and the C++ harness as scripts/run_infer_310.sh runs it. Every process
+reports the top-1 class of one fixed input: all paths must run one network.
 """
 from __future__ import annotations
 
@@ -150,18 +147,17 @@ class MsEval(_Infer):
         return self.net(self.ms.Tensor(x)).asnumpy()
 
 
-class Mindir(_Infer):
+class Mindir(MsEval):
+    """The exported MINDIR, run as the eval network is (``nn.GraphCell`` over ``mindspore.load``)."""
+
     def load(self) -> Dict[str, Any]:
         info = ms_context(self.threads)
         import mindspore as ms
         from mindspore import nn
 
         self.ms = ms
-        self.graph = nn.GraphCell(ms.load(self.kwargs["path"]))
+        self.net = nn.GraphCell(ms.load(self.kwargs["path"]))
         return info
-
-    def run(self, x: Any) -> Any:
-        return self.graph(self.ms.Tensor(x)).asnumpy()
 
 
 class Ort(_Infer):
@@ -197,15 +193,15 @@ class Cpp(Task):
         self.out_dir = out_dir
         self.result_dir = Path(out_dir) / RESULT_DIR
 
-    def _run(self) -> Dict[str, Any]:
+    def _run(self) -> Any:
+        """One harness run; its timing file (mindzoo.deploy.harness_files)."""
         from mindzoo.deploy.harness_files import read_timing
         from mindzoo.procs import run_step
 
         proc = run_step(self.cmd, capture=True, timeout=1200)
         if proc.returncode != 0:
             raise RuntimeError(f"harness exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        timing = read_timing(self.out_dir)
-        return {"mean_ms": timing.mean_ms, "median_ms": timing.median_ms, "count": timing.count}
+        return read_timing(self.out_dir)
 
     def setup(self) -> Dict[str, Any]:
         with Timer() as t:
@@ -216,13 +212,13 @@ class Cpp(Task):
 
         logits = sorted(self.result_dir.glob(f"*{RESULT_SUFFIX}"))
         return {"framework": "onnxruntime-c++", "first_run_s": round(t.seconds, 3), "first_step_s": None,
-                "images_per_run": first["count"], "command": " ".join(self.cmd),
+                "images_per_run": first.count, "command": " ".join(self.cmd),
                 "first_file_top1": int(np.fromfile(logits[0], dtype=np.float32).argmax()) if logits else None}
 
     def step(self) -> Dict[str, Any]:
         with Timer() as t:
-            r = self._run()
-        return t.record(latency_s=[r["median_ms"] / 1000.0], mean_ms=r["mean_ms"], batch_s=None)
+            timing = self._run()
+        return t.record(latency_s=[timing.median_ms / 1000.0], mean_ms=timing.mean_ms, batch_s=None)
 
     def finish(self) -> Dict[str, Any]:
         import resource
@@ -320,13 +316,11 @@ def estimate(ctx: Context) -> float:
             + budget.lockstep_s(jobs, p["rounds"], kind))
 
 
-def export_models(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
-    from bench.data import make_image_folder
-
-    spec = export_spec(ctx, p)
-    make_image_folder(Path(spec["calib_data"]), "val", 2 * p["calib_images"], num_classes=4, seed=11)
-    w = ctx.worker("export", "infer.Export", spec)
-    print("  [infer] exporting MINDIR and ONNX with export.py's run_export ...", flush=True)
+def export(ctx: Context, name: str, spec: Dict[str, Any]) -> Dict[str, Any]:
+    """export.py's ``run_export`` in a worker (:class:`Export`): its files and checks, or ``{"error": ...}``."""
+    w = ctx.worker(name, "infer.Export", spec)
+    print(f"  [{name}] exporting {spec['model']} to {', '.join(spec.get('formats') or ['MINDIR', 'ONNX'])} with "
+          "export.py's run_export ...", flush=True)
     ok = w.setup()
     w.finish()
     return w.setup_info if ok else {"error": w.error}
@@ -339,12 +333,16 @@ def cpp_folder(ctx: Context, images: int) -> str:
 
 
 def run(ctx: Context) -> Dict[str, Any]:
+    from bench.data import make_image_folder
+
     p = plan(ctx)
-    export = export_models(ctx, p)
-    result: Dict[str, Any] = {**p, "export": export}
-    if "error" in export:
-        return {**result, "error": f"export failed: {export['error']}"}
-    files = export["files"]
+    spec = export_spec(ctx, p)
+    make_image_folder(Path(spec["calib_data"]), "val", 2 * p["calib_images"], num_classes=4, seed=11)
+    exported = export(ctx, "export", spec)
+    result: Dict[str, Any] = {**p, "export": exported}
+    if "error" in exported:
+        return {**result, "error": f"export failed: {exported['error']}"}
+    files = exported["files"]
     specs = worker_specs(p, files)
     harness = build_harness()
     result["harness"] = harness
@@ -363,7 +361,7 @@ def run(ctx: Context) -> Dict[str, Any]:
     compare(rows, "ort_nospin", "ort_nospin")
     compare(rows, "ms_eval", "ms_eval")
     result["rows"] = rows
-    result["int8"] = int8_summary(ctx, rows, export.get("int8", {}))
+    result["int8"] = int8_summary(ctx, rows, exported.get("int8", {}))
     tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows
             if r.get("top1_of_fixed_input") is not None and not r["kind"].endswith("_int8")}
     result["top1_agree"] = len(set(tops.values())) <= 1

@@ -1,55 +1,63 @@
-"""Section ``lite`` (opt-in: ``python -m bench --only lite``): the MindSpore Lite C++ path against ONNX Runtime's
-C++ harness and MindSpore's Python MINDIR runtime, in lockstep, ResNet50 and ResNeXt152_64x4d.
-
-export.py writes dynamic-batch MINDIR, ONNX and MINDIR_LITE (verified through MindSpore's C++ API). One process
-each: the MINDIR through ``nn.GraphCell``; the C++ harness over generated images with the ONNX Runtime backend and
-with MindSpore Lite (median Predict time); ``predict_tensor`` of both builds on the fixed input (batch 1, and one
-batch call for ResNet50 only, to fit the time budget on 2 cores). Ratios are paired per round: ``latency_vs_cpp``
-against the ONNX Runtime harness, ``latency_vs_lite`` against the Lite harness.
+"""Section ``lite`` (opt-in: ``python -m bench --only lite``): MindSpore Lite through MindSpore's C++ API against
+the ONNX Runtime C++ harness and MindSpore's Python MINDIR runtime, ResNet50 and ResNeXt152_64x4d, in lockstep:
+the harness over generated images with either backend, ``predict_tensor`` of either build on the fixed input, and
+the MINDIR through ``nn.GraphCell``. ``latency_vs_cpp`` / ``latency_vs_lite``: paired ratios to either harness.
 """
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
+
 from bench import budget
 from bench.common import Context, paired_ratio, rnd, run_lockstep
-from bench.infer import build_harness, compare, cpp_folder, fixed_input, summarize
+from bench.infer import build_harness, compare, cpp_folder, export, fixed_input, summarize
 from bench.measure import Task, Timer
 
 LABELS = {"mindir": "MINDIR via MindSpore's Python runtime (nn.GraphCell)",
           "cpp": "C++ harness, ONNX Runtime backend (.onnx)",
           "cpp_lite": "C++ harness, MindSpore C++ API on MindSpore Lite (_lite.mindir)",
           "tensor_ort": "predict_tensor, ONNX Runtime backend", "tensor_lite": "predict_tensor, MindSpore Lite"}
+LATENCY_LINE = re.compile(r"^latency median ([0-9.e+-]+) ms", re.M)
 
 
 class TensorCpp(Task):
-    """``predict_tensor`` of one harness build on the fixed input (a fresh process per call group; its own median
-    over ``repeat`` timed calls), through mindzoo.export.lite's runner."""
+    """``predict_tensor`` of one harness build on the fixed input: a fresh process per call group."""
 
-    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, threads: int = 0,
-                 **_: Any) -> None:
-        self.binary, self.model_path, self.size, self.batch = Path(binary), Path(model_path), size, batch
-        self.latency_iters, self.threads = latency_iters, threads
+    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, out_dir: str,
+                 threads: int = 0, **_: Any) -> None:
+        self.binary, self.model_path, self.size, self.batch = binary, model_path, size, batch
+        self.latency_iters, self.threads, self.out_dir = latency_iters, threads, Path(out_dir)
 
-    def _predict(self, x: Any, warmup: int, repeat: int) -> Any:
-        from mindzoo.export.lite import predict_tensor
-
-        return predict_tensor(self.binary, self.model_path, x, self.threads, warmup, repeat)
+    def _run(self, x_path: Path, shape: List[int], warmup: int, repeat: int) -> float:
+        cmd = [self.binary, "--model_path", self.model_path, "--input", str(x_path), "--shape",
+               ",".join(map(str, shape)), "--output", str(self.out_dir / "y.bin"), "--threads", str(self.threads),
+               "--warmup", str(warmup), "--repeat", str(repeat)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        match = LATENCY_LINE.search(proc.stdout)
+        if proc.returncode != 0 or not match:
+            raise RuntimeError(f"predict_tensor exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+        return float(match.group(1)) / 1000.0
 
     def setup(self) -> Dict[str, Any]:
-        self.x1 = fixed_input(1, self.size)
-        self.xb = fixed_input(self.batch, self.size) if self.batch else None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.x1, self.xb = self.out_dir / "x1.bin", self.out_dir / "xb.bin"
+        fixed_input(1, self.size).tofile(self.x1)
+        if self.batch:
+            fixed_input(self.batch, self.size).tofile(self.xb)
         with Timer() as t:
-            first = self._predict(self.x1, 0, 1)
-        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": int(first.logits.argmax()),
-                "binary": str(self.binary), "backend": first.backend}
+            self._run(self.x1, [1, 3, self.size, self.size], 0, 1)
+        top1 = int(np.fromfile(self.out_dir / "y.bin", dtype=np.float32).argmax())
+        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": top1, "binary": self.binary}
 
     def step(self) -> Dict[str, Any]:
         with Timer() as t:
-            b1 = self._predict(self.x1, 2, self.latency_iters).median_ms / 1000.0
-            tb = self._predict(self.xb, 1, 1).median_ms / 1000.0 if self.batch else None
+            b1 = self._run(self.x1, [1, 3, self.size, self.size], 2, self.latency_iters)
+            tb = self._run(self.xb, [self.batch, 3, self.size, self.size], 1, 1) if self.batch else None
         return t.record(latency_s=[b1], batch_s=tb)
 
 
@@ -81,7 +89,8 @@ def worker_specs(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], files: Dict
                                               "out_dir": str(ctx.work_dir / f"{kind}_{m['model']}")}))
             tensor = "tensor_ort" if build == "ort" else "tensor_lite"
             specs.append((tensor, "lite.TensorCpp", {**common, "binary": str(Path(binary).with_name("predict_tensor")),
-                                                     "model_path": files.get(model)}))
+                                                     "model_path": files.get(model),
+                                                     "out_dir": str(ctx.work_dir / f"{tensor}_{m['model']}")}))
     return specs
 
 
@@ -97,14 +106,10 @@ def estimate(ctx: Context) -> float:
 
 
 def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-    w = ctx.worker(f"lite-export-{m['model']}", "infer.Export", export_spec(ctx, m))
-    print(f"  [lite] exporting {m['model']} to MINDIR, ONNX and MINDIR_LITE with export.py's run_export ...",
-          flush=True)
-    ok = w.setup()
-    w.finish()
-    if not ok:
-        return {**m, "error": f"export failed: {w.error}"}
-    files = w.setup_info["files"]
+    exported = export(ctx, f"lite-export-{m['model']}", export_spec(ctx, m))
+    if "error" in exported:
+        return {**m, "error": f"export failed: {exported['error']}"}
+    files = exported["files"]
     sidecar = json.loads(Path(files["mindir_lite_dynamic"]).with_suffix(".json").read_text())
     verify = {"lite_max_relative_error": sidecar["verify"]["max_relative_error"],
               "onnx_max_relative_error": sidecar["runtime"]["onnx_max_relative_error"]}
@@ -124,7 +129,7 @@ def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[s
         tensor["tensor_lite"]["batch_throughput_vs_ort"] = rnd(paired_ratio(
             tensor["tensor_ort"].get("batch_s_rounds", []), tensor["tensor_lite"].get("batch_s_rounds", [])), 3)
     tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows if r.get("top1_of_fixed_input") is not None}
-    return {**m, "export_s": w.setup_info.get("export_s"), "verify": verify, "rounds_done": rounds, "rows": rows,
+    return {**m, "export_s": exported.get("export_s"), "verify": verify, "rounds_done": rounds, "rows": rows,
             "top1_of_fixed_input": tops, "tensor_top1_agree": len({v for k, v in tops.items() if k != "cpp"}) <= 1}
 
 

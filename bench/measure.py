@@ -6,25 +6,13 @@ import time
 from typing import Any, Dict
 
 
-def peak_rss_mb() -> float:
-    """VmHWM: the peak resident set of this process (MindSpore's memory pool keeps what it grew to)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """A ``/proc/self/status`` memory field in MB: ``VmRSS`` now, ``VmHWM`` the peak so far (MindSpore's memory
+    pool keeps what it grew to); 0 where there is no /proc."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def current_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
@@ -64,10 +52,8 @@ class Timer:
 
 
 def ms_context(threads: int) -> Dict[str, Any]:
-    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``.
-
-    ``import mindzoo`` comes first: it sets ONEDNN_MAX_CPU_ISA=AVX2 before MindSpore loads (see _onednn).
-    """
+    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``; ``import mindzoo`` first, which caps
+    oneDNN at AVX2 before MindSpore loads (bench/NOTES.md 5.1)."""
     import mindzoo  # noqa: F401  (must precede mindspore)
     import mindspore as ms
 

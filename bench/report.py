@@ -1,10 +1,9 @@
-"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: a result file's tables as Markdown,
-one block per file: the source of docs/performance.md.
+"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: result files as docs/performance.md's
+Markdown tables, each with the machine, CPU kind and file it comes from.
 
-Every number comes from the named file and every table says which machine and CPU kind it was measured on; rows
-are rendered from the file, so a row kind this module has never heard of shows with the label the run recorded.
-Parts no longer measured (``scaling``, the engine's ``eval_sweep``) still render from the files that have them.
-The text is English; ``--lang cn`` looks each string up in ``ZH``, the one string table (no entry: English).
+Rows are rendered from the file (a row kind this module does not know shows with its recorded label), and parts no
+longer measured (``scaling``, the engine's ``eval_sweep``) still render. ``ZH`` is the one string table for
+``--lang cn``; a string without an entry stays English.
 """
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import fmt, table
+from bench.train import TORCH_LABELS  # the train table's PyTorch columns; other modes follow with their own label
 
 MACHINE = ("Machine: {cpu}, {cores} cores, {threads} threads for every framework, {mem} GB RAM, {os}; Python {python}, "
            "MindSpore {mindspore}, PyTorch {torch}, ONNX Runtime {onnxruntime}, numpy {numpy}. load average (1/5/15 "
@@ -73,6 +73,7 @@ ZH: Dict[str, str] = {
     "Pipeline": "管道", "Workers": "并行数", "x train-step consumption": "相对训练步消耗的倍数",
     "train transforms": "训练变换", "eval transforms": "评估变换",
     # engine
+    "Engine: host overhead of train.py's loop": "训练引擎: train.py 训练循环的主机开销",
     "Engine: host overhead of train.py's loop, eval.py over a checkpoint directory":
         "训练引擎: train.py 训练循环的主机开销, eval.py 评估整个 checkpoint 目录",
     "train.py's loop (`engine.fit`: the JPEG pipeline with its default {workers} workers, read points every {interval} "
@@ -92,7 +93,6 @@ ZH: Dict[str, str] = {
     "Evaluator": "方式", "graphs compiled": "编译的图数", "after each checkpoint": "每个 checkpoint 后累计",
     "first result s": "首个结果 s", "per checkpoint s": "每个 checkpoint s", "total s": "总计 s",
     "before / after (total)": "之前 / 之后 (总时间)",
-    "one CheckpointEvaluator (eval.py)": "一个 CheckpointEvaluator (eval.py)",
     "before: fresh network per checkpoint": "之前: 每个 checkpoint 新建网络 (折叠 BN, 重新编译)",
     "after: one CheckpointEvaluator (eval.py)": "之后: 一个 CheckpointEvaluator (eval.py)",
     # scaling (recorded by runs before the section was retired: bench/NOTES.md)
@@ -102,10 +102,6 @@ ZH: Dict[str, str] = {
     "Targets (ratios from this run)": "目标 (本次运行内的比值)", "Target": "目标", "Value": "数值", "Met": "达成",
     **TARGETS_ZH,
 }
-# The train table's PyTorch columns, in this order; a mode not listed here follows with its recorded label.
-TORCH_COLUMNS = {"fp32": "PyTorch fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
-                 "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
-                 "bf16_cl": "PyTorch bf16 + channels_last"}
 
 
 def tr(text: str, lang: str, **fields: Any) -> str:
@@ -178,11 +174,11 @@ def train_table(doc: Dict[str, Any], lang: str) -> str:
         for r in g["rows"]:
             if r["task"] == "train.TorchTrain":
                 labels.setdefault(r.get("mode", r["spec"].get("mode")), r.get("label", ""))
-    modes = [m for m in TORCH_COLUMNS if m in labels] + [m for m in labels if m not in TORCH_COLUMNS]
+    modes = [m for m in TORCH_LABELS if m in labels] + [m for m in labels if m not in TORCH_LABELS]
     version = ".".join((doc["machine"]["versions"].get("mindspore") or "?").split(".")[:2])
     headers = [tr("Model", lang), "Batch", tr("Resolution", lang), tr("MindSpore {version} GRAPH (ours)", lang,
                                                                         version=version),
-               *[tr(TORCH_COLUMNS.get(m) or labels[m] or m, lang) for m in modes], tr("ours / PyTorch fp32", lang),
+               *[tr(TORCH_LABELS.get(m) or labels[m] or m, lang) for m in modes], tr("ours / PyTorch fp32", lang),
                tr("first step s (ours / PyTorch fp32)", lang), tr("peak RSS GB (ours / PyTorch fp32)", lang)]
     rows = []
     for g in groups:
@@ -286,8 +282,9 @@ def section_title(doc: Dict[str, Any], section: str, lang: str) -> str:
     if section == "data":
         return tr("Data pipeline (`mindspore.dataset`, batch 32, 224x224, generated ~{kb:.0f} KB JPEGs)", lang,
                   kb=res.get("images", {}).get("mean_kb") or 93)
-    if section == "engine":
-        return tr("Engine: host overhead of train.py's loop, eval.py over a checkpoint directory", lang)
+    if section == "engine":  # eval_sweep: in files from before its retirement
+        return tr("Engine: host overhead of train.py's loop" + (", eval.py over a checkpoint directory"
+                                                                 if res.get("eval_sweep") else ""), lang)
     if section == "lite":
         return tr("MindSpore Lite through MindSpore's C++ API vs the ONNX Runtime C++ harness and MindSpore's Python "
                   "runtime", lang)

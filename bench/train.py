@@ -1,9 +1,6 @@
-"""Section ``train``: img/s of our real train step vs PyTorch eager on the identical architecture.
-
-:class:`MsTrain` is the train step train.py builds (``build_network`` + ``make_train_step``: SGD momentum 0.9,
-weight decay 1e-4, label smoothing 0.1, a constant LR, fixed loss scale), GRAPH mode, on a fixed batch with one
-``loss.asnumpy()`` a step. :class:`TorchTrain` is the same network from tests/refnets/torch_reference.py with the
-same optimizer and loss, in modes ``fp32`` (NCHW), ``cl`` (channels_last), ``bf16`` (autocast) and ``bf16_cl``.
+"""Section ``train``: img/s of train.py's train step (GRAPH mode, on a fixed batch) vs PyTorch eager on the same
+network (tests/refnets/torch_reference.py) with the same SGD, weight decay and label smoothing, in PyTorch's fp32
+NCHW, channels_last, bf16 autocast and bf16 + channels_last modes.
 """
 from __future__ import annotations
 
@@ -15,8 +12,10 @@ from bench.common import Context, median, paired_ratio, rnd, run_lockstep, torch
 from bench.cpu import skipped_row, torch_mode_skip
 from bench.measure import Task, Timer, build_torch_model, ms_context
 
-TORCH_MODES = {"fp32": "fp32 NCHW", "cl": "fp32 channels_last", "bf16": "bf16 autocast NCHW",
-               "bf16_cl": "bf16 autocast channels_last"}
+# PyTorch's modes, in the order of the report's columns, with their labels (``_passive``: OMP_WAIT_POLICY=PASSIVE)
+TORCH_LABELS = {"fp32": "PyTorch fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
+                "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
+                "bf16_cl": "PyTorch bf16 + channels_last"}
 NUM_CLASSES = 1000
 
 
@@ -150,13 +149,6 @@ def torch_worker(ctx: Context, model: str, common: Dict[str, Any], mode: str) ->
                       env=torch_env(passive=mode.endswith("_passive")))
 
 
-def label(row: Dict[str, Any], mode: str) -> str:
-    if row["task"] == "train.MsTrain":
-        return "MindSpore GRAPH fp32 (ours)"
-    text = "PyTorch eager " + TORCH_MODES[row["spec"]["mode"]]
-    return text + (", OMP_WAIT_POLICY=PASSIVE" if mode.endswith("_passive") else "")
-
-
 def group_common(g: Dict[str, Any]) -> Dict[str, Any]:
     return {"model": g["model"], "batch": g["batch"], "size": g["size"]}
 
@@ -191,7 +183,7 @@ def run(ctx: Context) -> Dict[str, Any]:
         rows = [by_mode[m] for m in ["ms", *g["torch_modes"]]]
         for row, mode in zip(rows, ["ms", *g["torch_modes"]]):
             row["mode"] = mode
-            row["label"] = label(row, mode)
+            row["label"] = "MindSpore GRAPH fp32 (ours)" if mode == "ms" else TORCH_LABELS[mode]
         fp32 = [r for r in rows if r["mode"] in ("fp32", "fp32_passive") and r.get("step_s")]
         # the peer's best fp32 NCHW of each round (default vs passive OpenMP waiting: which wins depends on load)
         best = [min(ts) for ts in zip(*(r["step_s"] for r in fp32))] if fp32 else []

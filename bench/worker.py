@@ -1,9 +1,7 @@
 """``python -m bench.worker REPLY_FD``: one measurement in its own process, driven by the parent over pipes.
 
-Commands arrive as JSON lines on stdin and each gets one JSON line on REPLY_FD: ``setup`` builds the task
-(``module.Class`` of bench/ or ``package.module:Class``, a bench.measure.Task) and runs its first step, ``step``
-runs one measured round, ``finish`` reports and exits. Every reply carries the peak RSS so far. File descriptor 1
-points at stderr, so framework chatter on stdout can never corrupt the replies.
+JSON commands on stdin (``setup`` with a task and its spec, ``step``, ``finish``), one JSON reply each on REPLY_FD
+with the peak RSS so far. File descriptor 1 points at stderr: framework chatter cannot corrupt the replies.
 """
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ import time
 import traceback
 from typing import Any, Tuple
 
-from bench.measure import current_rss_mb, peak_rss_mb
+from bench.measure import rss_mb
 
 
 def resolve(task: str) -> Any:
@@ -54,8 +52,8 @@ def main(argv: Tuple[str, ...]) -> int:
             else:
                 raise RuntimeError(f"unknown command {cmd!r}")
             reply = dict(reply)
-            reply["peak_rss_mb"] = max(peak_rss_mb(), reply.get("peak_rss_mb") or 0.0)
-            reply["rss_mb"] = current_rss_mb()
+            reply["peak_rss_mb"] = max(rss_mb("VmHWM"), reply.get("peak_rss_mb") or 0.0)
+            reply["rss_mb"] = rss_mb()
             out.write(json.dumps(reply) + "\n")
         except BaseException as exc:  # report, then stop: the parent decides what to do
             traceback.print_exc()
