@@ -1,11 +1,6 @@
-"""``python -m bench [--quick] [--only SECTION[,SECTION...]] [--out FILE] [--threads N] [--estimate] ...``.
-
-Runs the sections (default: all of train, infer, data, engine), prints their tables
-and writes one JSON file (default ``bench/results/<date>-<host>-<cpu kind>[-quick].json``). Modes this CPU cannot
-run natively are skipped (``skipped: <reason>`` rows; bench/cpu.py); every worker has time limits (bench/budget.py)
-and a worker over its limit is killed and becomes an error row; once the run's total budget (``--budget-minutes``)
-is used up nothing new starts and the rest is recorded as skipped. Exit status 0 when every measurement that ran
-succeeded, 1 when some failed (their rows carry an ``error`` and the JSON is still written).
+"""``python -m bench [--quick] [--only SECTION[,SECTION...]] [--out FILE] [--estimate] ...``: run the sections,
+print their tables, write one JSON file. Exit status 1 when a measurement failed (its row has an ``error``; the JSON
+is still written), else 0.
 """
 from __future__ import annotations
 
@@ -40,8 +35,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="JSON output file (default bench/results/<date>-<host>-<cpu kind>[-quick].json)")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads for every framework (default: the cores this process may use)")
-    parser.add_argument("--work-dir", default="", help="scratch directory (default: a temporary one, removed)")
-    parser.add_argument("--keep-work-dir", action="store_true", help="keep the scratch directory and worker logs")
+    parser.add_argument("--work-dir", default="",
+                        help="scratch directory, kept with the worker logs (default: a temporary one, removed)")
     parser.add_argument("--estimate", action="store_true",
                         help="print the expected duration of each section on this CPU kind (or --plan-as) and exit")
     parser.add_argument("--budget-minutes", type=float, default=-1.0,
@@ -59,8 +54,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f"skip and estimate as on a CPU of KIND ({', '.join(KINDS)}); measurements still run "
                              "on this CPU and the JSON records both")
     parser.add_argument("--run-emulated", action="store_true",
-                        help="measure the modes this CPU would emulate or that change nothing here (normally "
-                             "skipped); each is still bounded by its time limit")
+                        help="measure the modes this CPU would only emulate (normally skipped), within their time "
+                             "limits")
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
     unknown = [s for s in sections if s not in ALL_SECTIONS]
@@ -190,7 +185,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{len(doc['skipped'])} skipped:\n  " + "\n  ".join(doc["skipped"]))
     if errors:
         print(f"{len(errors)} measurement(s) failed:\n  " + "\n  ".join(errors), file=sys.stderr)
-    if args.keep_work_dir or args.work_dir:
+    if args.work_dir:
         print(f"scratch and worker logs kept in {work_dir}")
     else:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,21 +1,8 @@
-"""How long a measurement should take on a CPU kind, and therefore how long it may take.
+"""How long a measurement should take on a CPU kind, and therefore how long it may take (bench/NOTES.md section 4).
 
-One cost model serves two purposes:
-
-- **time limits** (per worker, bench.common.Worker): a setup (process start, build, graph compile, first step and
-  warm-up) and each round get ``FACTOR`` x their expected seconds on this CPU plus a grace period; a worker that
-  exceeds one is killed (its whole process group) and its row records ``error: "time limit of N s exceeded
-  (...)"`` while the run carries on. ``--limit-scale`` multiplies every limit, ``--setup-limit`` /
-  ``--step-limit`` replace them;
-- **the run's estimate** (``python -m bench --estimate``; printed and recorded at the start of every run): the
-  sum of the expected setups and rounds of every worker the plan will start, section by section.
-
-The expectations are per-image seconds of ResNet50 at 224x224 on a quiet 2-thread machine, scaled by the model's
-cost relative to ResNet50, by pixel count and by batch. Sources: ``avx512-bf16`` is the Zen 5 session-2 full run
-(bench/results/2026-11-23-vm-fold.json); ``avx2`` is Zen 3 (ResNet50 train batch 16, inference batch 1 and 32:
-/work/shared/README.md) where measured, and Zen 5 scaled by ``FIXED_SCALE`` where not (data pipelines, exports,
-compiles: estimates). Kinds nobody has measured borrow their nearest measured kind (``BORROWED``). These are
-estimates for planning, never results: a loaded machine is 2-3x slower, which is what ``FACTOR`` absorbs.
+One cost model (per-image seconds of ResNet50 at 224x224 on a quiet 2-thread machine, scaled by model, pixels and
+batch) gives every worker its time limits (``FACTOR`` x its expected setup and round, plus a grace period) and the
+run its estimate. Sources are at each constant; unmeasured kinds borrow a measured one (``BORROWED``).
 """
 from __future__ import annotations
 
@@ -42,7 +29,7 @@ MODEL_SCALE = {"ms": {"resnet18": 0.45, "resnext152_64x4d": 5.3},
 # seconds of fixed work: framework import, model build, graph compile (train step; eval is ~1 s)
 IMPORT_S = {"ms": 3.0, "torch": 3.0, "ort": 0.5}
 COMPILE_S = {"resnet18": 3.0, "resnet50": 5.0, "resnext152_64x4d": 22.0}
-FIRST_STEP_STEPS = 2.0  # a first (cold) step costs 1.3-2.4 steps beyond the compile (Zen 5 runs: both frameworks)
+FIRST_STEP_STEPS = 2.0  # a first (cold) step costs 1.3-2.4 steps beyond the compile (Zen 5 runs); then 1 warm-up
 # a train step's cost that does not scale with the images (kernel launches, the optimizer over every parameter):
 # MindSpore's ResNet18 step at 32x32 took 146 ms at batch 1, 225 ms at batch 8 (Intel Xeon, load ~1.8; session 4)
 STEP_FIXED_S = {"ms": 0.08, "torch": 0.01}
@@ -109,12 +96,12 @@ def train_step_s(framework: str, mode: str, model: str, batch: int, size: int, k
 def _ms_train(spec: Dict[str, Any], kind: str) -> Expected:
     step = train_step_s("ms", "fp32", spec["model"], spec["batch"], spec["size"], kind)
     fixed = (IMPORT_S["ms"] + COMPILE_S.get(spec["model"], 5.0)) * fixed_scale(kind)
-    return Expected(fixed + (FIRST_STEP_STEPS + spec.get("warmup", 1)) * step, step)
+    return Expected(fixed + (FIRST_STEP_STEPS + 1) * step, step)
 
 
 def _torch_train(spec: Dict[str, Any], kind: str) -> Expected:
     step = train_step_s("torch", spec.get("mode", "fp32"), spec["model"], spec["batch"], spec["size"], kind)
-    return Expected(IMPORT_S["torch"] * fixed_scale(kind) + (FIRST_STEP_STEPS + spec.get("warmup", 1)) * step, step)
+    return Expected(IMPORT_S["torch"] * fixed_scale(kind) + (FIRST_STEP_STEPS + 1) * step, step)
 
 
 def _infer(prefix: str) -> Callable[[Dict[str, Any], str], Expected]:
@@ -147,8 +134,8 @@ def _tensor_cpp(spec: Dict[str, Any], kind: str) -> Expected:
 
 
 def _export(spec: Dict[str, Any], kind: str) -> Expected:
-    jobs = (len(spec.get("formats") or ("MINDIR", "ONNX")) + len(spec.get("static_batches") or ())
-            + bool(spec.get("unfolded", True)) + INT8_EXPORT_JOBS * bool(spec.get("calib_data")))
+    jobs = (len(spec.get("formats") or ("MINDIR", "ONNX")) + bool(spec.get("unfolded", True))
+            + INT8_EXPORT_JOBS * bool(spec.get("calib_data")))
     scale = MODEL_SCALE["ms"].get(spec["model"], 1.0) * _pixels(spec["size"])
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + jobs * rates(kind)["export_s"] * max(scale, 0.3), 0.0)
 
@@ -159,13 +146,10 @@ def _pipeline(spec: Dict[str, Any], kind: str) -> Expected:
     return Expected(IMPORT_S["ms"] * fixed_scale(kind) + step, step)
 
 
-# engine section (ResNet18 at 32-64 px; session 4, Intel Xeon at load ~2, halved for a quiet machine: estimates)
+# engine section (ResNet18 at 32 px; session 4, Intel Xeon at load ~2, halved for a quiet machine: estimates)
 LOOP_HOST_FACTOR = 1.1  # train.py's loop around the step (pipeline on the same cores, reads): at most this, expected
 EPOCH_START_S = 0.5  # an epoch's pipeline: build it, start its workers, wait for the first batch; stop it at the end
-EVAL_BATCH_S = 0.05  # an eval batch's fixed cost: the counting Cell's call and its three host reads
-EVAL_COMPILE_S = {"resnet18": 0.4, "resnet50": 1.0}  # the counting graph (eval network + top-k) of one batch shape
-BUILD_S = 0.3  # create_model with a checkpoint, then fold_batchnorm (ResNet18)
-CKPT_WRITE_S = 0.3  # create_model + save_checkpoint (ResNet18)
+BUILD_S = 0.3  # build_run's model and train step (ResNet18)
 SMALL_IMAGE_S = 0.002  # generating one small JPEG (bench.data.SMALL_SIZES)
 
 
@@ -179,27 +163,10 @@ def _train_loop(spec: Dict[str, Any], kind: str) -> Expected:
     return Expected(fixed + FIRST_STEP_STEPS * step + round_s, round_s)
 
 
-def _checkpoints(spec: Dict[str, Any], kind: str) -> Expected:
-    return Expected((IMPORT_S["ms"] + spec["count"] * CKPT_WRITE_S) * fixed_scale(kind), 0.0)
-
-
-def _eval_sweep(spec: Dict[str, Any], kind: str) -> Expected:
-    """bench.engine.EvalSweep: a round is one sweep over ``checkpoints`` (a network built and compiled once, and the
-    unfolded twin later checkpoints are loaded into); the setup reads the split once and runs a cold sweep."""
-    r, images, batch = rates(kind), spec["images"], spec["batch"]
-    batches, shapes = -(-images // batch), 1 + bool(images % batch and images > batch)
-    per_image = (r["ms_infer"] * MODEL_SCALE["ms"].get(spec["model"], 1.0) + r["data_eval"]) * _pixels(spec["size"])
-    evaluate = images * per_image + batches * EVAL_BATCH_S
-    build = (BUILD_S + shapes * EVAL_COMPILE_S.get(spec["model"], 1.0)) * fixed_scale(kind)
-    sweep = spec["checkpoints"] * evaluate + build + BUILD_S * fixed_scale(kind)
-    return Expected(IMPORT_S["ms"] * fixed_scale(kind) + images * r["data_eval"] * _pixels(spec["size"]) + sweep, sweep)
-
-
 EXPECTED: Dict[str, Callable[[Dict[str, Any], str], Expected]] = {
     "train.MsTrain": _ms_train, "train.TorchTrain": _torch_train, "infer.MsEval": _infer("ms_infer"),
     "infer.Mindir": _infer("ms_infer"), "infer.Ort": _infer("ort"), "infer.Cpp": _cpp, "infer.Export": _export,
-    "data.Pipeline": _pipeline, "engine.TrainLoop": _train_loop, "engine.Checkpoints": _checkpoints,
-    "engine.EvalSweep": _eval_sweep, "lite.TensorCpp": _tensor_cpp,
+    "data.Pipeline": _pipeline, "engine.TrainLoop": _train_loop, "lite.TensorCpp": _tensor_cpp,
 }
 
 
@@ -208,16 +175,12 @@ def expected(task: str, spec: Dict[str, Any], kind: str) -> Expected:
     return EXPECTED[task](spec, kind)
 
 
-def limit(expected_s: float, grace_s: float, scale: float = 1.0) -> float:
-    return scale * (grace_s + FACTOR * expected_s)
-
-
 def limits(task: str, spec: Dict[str, Any], kind: str, scale: float = 1.0, setup_s: Optional[float] = None,
            step_s: Optional[float] = None) -> Limits:
-    """The worker's time limits: derived from its expected times unless given."""
+    """The worker's time limits: ``scale`` x (grace + ``FACTOR`` x its expected times), unless given."""
     e = expected(task, spec, kind)
-    return Limits(setup_s if setup_s else limit(e.setup_s, SETUP_GRACE_S, scale),
-                  step_s if step_s else limit(e.step_s, STEP_GRACE_S, scale))
+    return Limits(setup_s or scale * (SETUP_GRACE_S + FACTOR * e.setup_s),
+                  step_s or scale * (STEP_GRACE_S + FACTOR * e.step_s))
 
 
 def lockstep_s(jobs: Any, rounds: int, kind: str) -> float:

@@ -1,14 +1,11 @@
-"""Parent-side plumbing: machine description, worker processes, lockstep rounds, statistics, tables.
-
-Nothing here imports MindSpore, PyTorch or ONNX Runtime: the parent stays small, and every framework lives
-only in the worker processes that measure it.
-"""
+"""Parent-side plumbing: machine description, worker processes, lockstep rounds, statistics, tables. Nothing here
+imports MindSpore, PyTorch or ONNX Runtime: every framework lives only in the workers that measure it."""
 from __future__ import annotations
 
 import json
 import os
 import platform
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -23,12 +20,8 @@ from bench.budget import Expected, Limits
 from bench.cpu import CpuInfo, SkipReason
 
 REPO = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 
 
-# ----------------------------------------------------------------------------------------------------------
-# machine and environment
-# ----------------------------------------------------------------------------------------------------------
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -76,9 +69,6 @@ def load_average() -> List[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-# ----------------------------------------------------------------------------------------------------------
-# statistics
-# ----------------------------------------------------------------------------------------------------------
 def median(values: Sequence[float]) -> Optional[float]:
     values = sorted(v for v in values if v is not None)
     if not values:
@@ -88,9 +78,7 @@ def median(values: Sequence[float]) -> Optional[float]:
 
 
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
+    return None if a is None or not b else a / b
 
 
 def paired_ratio(a: Sequence[Optional[float]], b: Sequence[Optional[float]]) -> Optional[float]:
@@ -103,9 +91,6 @@ def rnd(x: Optional[float], digits: int = 4) -> Optional[float]:
     return None if x is None else round(float(x), digits)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# worker processes
-# ----------------------------------------------------------------------------------------------------------
 def seconds_text(seconds: float) -> str:
     """A limit as people write it: 308, 2, 0.5."""
     return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.3g}"
@@ -115,23 +100,15 @@ class WorkerError(RuntimeError):
     pass
 
 
-class TimeLimitExceeded(WorkerError):
-    pass
-
-
 BUDGET_EXHAUSTED = SkipReason("budget", "it would not finish within the run's total time budget")
 DEFAULT_LIMITS = Limits(setup_s=600.0, step_s=300.0)  # a worker built without a cost model (bench.budget)
 _LIVE: Set["Worker"] = set()
 
 
 class Worker:
-    """A ``python -m bench.worker`` child running one task, driven by JSON lines over a pipe.
-
-    The child's stdout/stderr (framework chatter) go to ``log_path``; replies come on a private pipe. The child
-    leads its own process group, so whatever it starts (the C++ harness, dataset workers) dies with it when it
-    overruns ``limits`` (setup, then each call) and is killed. ``deadline`` (``time.monotonic()``) is the end of the
-    run's total budget: nothing starts that is ``expected`` (bench.budget) to end after it.
-    """
+    """A ``python -m bench.worker`` child running one task: its output goes to ``log_path``, its replies come on a
+    private pipe. It leads its own process group, so what it starts (the C++ harness, dataset workers) dies with it
+    when it overruns ``limits`` and is killed. Nothing starts that is ``expected`` to end after ``deadline``."""
 
     def __init__(self, name: str, task: str, spec: Dict[str, Any], log_dir: Path,
                  env: Optional[Dict[str, Optional[str]]] = None, limits: Limits = DEFAULT_LIMITS,
@@ -158,7 +135,7 @@ class Worker:
         reply_r, reply_w = os.pipe()
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "bench.worker", str(reply_w)],
+            [sys.executable, "-m", "bench.worker", str(reply_w)],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, env=full_env, cwd=str(REPO),
             pass_fds=(reply_w,), text=True, process_group=0,
         )
@@ -167,46 +144,37 @@ class Worker:
         self._reply = os.fdopen(reply_r, "r")
         self._buffer = ""
 
-    # -- protocol ------------------------------------------------------------------------------------
-    def _send(self, message: Dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        self.proc.stdin.flush()
-
     def _receive(self, timeout: float, what: str) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
-        sel = selectors.DefaultSelector()
-        sel.register(self._reply, selectors.EVENT_READ)
-        try:
-            while "\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.kill()
-                    raise TimeLimitExceeded(f"time limit of {seconds_text(timeout)} s exceeded ({what}); "
-                                            "worker killed")
-                if not sel.select(left):
-                    continue
-                chunk = os.read(self._reply.fileno(), 65536).decode()
-                if not chunk:
-                    code = self.proc.wait(timeout=30)
-                    raise WorkerError(f"worker exited with {code}; last log lines:\n{self.log_tail()}")
-                self._buffer += chunk
-        finally:
-            sel.close()
+        while "\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerError(f"time limit of {seconds_text(timeout)} s exceeded ({what}); worker killed")
+            if not select.select([self._reply], [], [], left)[0]:
+                continue
+            chunk = os.read(self._reply.fileno(), 65536).decode()
+            if not chunk:
+                code = self.proc.wait(timeout=30)
+                raise WorkerError(f"worker exited with {code}; last log lines:\n{self.log_tail()}")
+            self._buffer += chunk
         line, self._buffer = self._buffer.split("\n", 1)
         reply = json.loads(line)
         if "error" in reply:
             raise WorkerError(reply["error"])
         return reply
 
-    def call(self, cmd: str, limit: Optional[float] = None, what: str = "", **kwargs: Any) -> Dict[str, Any]:
-        """Send ``cmd`` and wait for its reply, at most ``limit`` seconds (default: the per-round limit)."""
+    def call(self, cmd: str, limit: float, what: str, **kwargs: Any) -> Optional[Dict[str, Any]]:
+        """Send ``cmd`` and wait at most ``limit`` seconds for its reply; None once it failed (see ``fail``)."""
         try:
-            self._send({"cmd": cmd, **kwargs})
-        except (BrokenPipeError, OSError):
-            code = self.proc.poll()
-            raise WorkerError(f"worker is gone (exit {code}); last log lines:\n{self.log_tail()}")
-        return self._receive(limit or self.limits.step_s, what or cmd)
+            self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
+            self.proc.stdin.flush()
+            return self._receive(limit, what)
+        except WorkerError as exc:
+            self.fail(str(exc))
+        except OSError:  # the pipe is closed: the worker is gone
+            self.fail(f"worker is gone (exit {self.proc.poll()}); last log lines:\n{self.log_tail()}")
+        return None
 
     def log_tail(self, lines: int = 12) -> str:
         try:
@@ -216,33 +184,21 @@ class Worker:
         keep = [l for l in text if "WARNING" not in l and l.strip()]
         return "\n".join(keep[-lines:])
 
-    # -- lifecycle -----------------------------------------------------------------------------------
     def setup(self) -> bool:
-        try:
-            self.setup_info = self.call("setup", limit=self.limits.setup_s,
-                                        what="setup: start, build, compile, first step, warm-up",
-                                        task=self.task, spec=self.spec)
-            return True
-        except WorkerError as exc:
-            self.fail(str(exc))
-            return False
+        reply = self.call("setup", self.limits.setup_s, "setup: start, build, compile, first step, warm-up",
+                          task=self.task, spec=self.spec)
+        self.setup_info = reply or {}
+        return reply is not None
 
     def step(self) -> bool:
-        if self.error:
-            return False
-        try:
-            self.steps.append(self.call("step", what=f"round {len(self.steps) + 1}"))
-            return True
-        except WorkerError as exc:
-            self.fail(str(exc))
-            return False
+        reply = None if self.error else self.call("step", self.limits.step_s, f"round {len(self.steps) + 1}")
+        if reply is not None:
+            self.steps.append(reply)
+        return reply is not None
 
     def finish(self) -> None:
         if self.proc.poll() is None and not self.error and not self.skipped:
-            try:
-                self.finish_info = self.call("finish", limit=120, what="finish")
-            except WorkerError as exc:
-                self.fail(str(exc))
+            self.finish_info = self.call("finish", 120, "finish") or {}
         self.close()
 
     def fits(self, seconds: float) -> bool:
@@ -288,7 +244,6 @@ class Worker:
                 pass
         _LIVE.discard(self)
 
-    # -- results -------------------------------------------------------------------------------------
     def values(self, key: str) -> List[float]:
         out: List[float] = []
         for step in self.steps:
@@ -309,7 +264,6 @@ class Worker:
 
     def summary(self) -> Dict[str, Any]:
         info = {**self.setup_info, **self.finish_info}
-        info.pop("ok", None)
         loads = [s.get("load_avg_1m") for s in self.steps if s.get("load_avg_1m") is not None]
         cpu = [s["cpu_s"] / s["seconds"] for s in self.steps if s.get("cpu_s") is not None and s.get("seconds")]
         out = {"name": self.name, "task": self.task, "spec": self.spec, "rounds": len(self.steps), **info,
@@ -342,13 +296,10 @@ def run_bounded(cmd: Sequence[str], limit_s: float, what: str) -> subprocess.Com
 
 
 def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause: float = 0.1) -> int:
-    """Set up every worker (one at a time: compile times stay clean), then step them round-robin.
-
-    The order rotates each round so no worker always runs right after the same neighbour, and ``pause`` seconds
-    separate consecutive steps (ONNX Runtime's and libgomp's threads spin for a few ms after their work).
-    A setup or round that would not end before the run's deadline is not started: such workers are skipped, the
-    rounds stop (a group cut before its first round is skipped). Returns the number of rounds run.
-    """
+    """Set up every worker (one at a time: compile times stay clean), then step them round-robin, the order rotating
+    each round and ``pause`` s between steps (ONNX Runtime's and libgomp's threads spin for a few ms after their
+    work). What would end after the run's deadline is not started (a group cut before its first round is skipped).
+    Returns the number of rounds run."""
     for w in workers:
         if not w.fits(w.expected.setup_s):
             w.skip(BUDGET_EXHAUSTED)
@@ -384,46 +335,25 @@ def run_lockstep(workers: Sequence[Worker], rounds: int, label: str = "", pause:
     return done
 
 
-# ----------------------------------------------------------------------------------------------------------
-# tables
-# ----------------------------------------------------------------------------------------------------------
 def fmt(value: Any, digits: int = 2) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        if abs(value) >= 100:
-            return f"{value:.0f}"
-        return f"{value:.{digits}f}"
+        return f"{value:.0f}" if abs(value) >= 100 else f"{value:.{digits}f}"
     return str(value)
 
 
-def status(row: Dict[str, Any]) -> str:
-    """A row's last column: its error, ``skipped: <reason>``, or nothing when it was measured."""
-    if row.get("skipped"):
-        return f"skipped: {row['skipped']}"
-    return row.get("error") or ""
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], markdown: bool = False) -> str:
-    rows = [[fmt(c) for c in row] for row in rows]
-    if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    return "\n".join([line, sep, *body])
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A Markdown table (the report's and the console's)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 @dataclass
 class Context:
     """What every section gets: options, scratch space, the CPU, the time limits and where to keep results.
-
-    ``cpu`` decides what is skipped and what the estimate assumes (the real CPU, or ``--plan-as KIND``);
-    ``speed_kind`` is the real CPU's kind, which the time limits follow.
-    """
+    ``cpu`` decides what is skipped and estimated (``--plan-as KIND``); the limits follow the real ``speed_kind``."""
 
     quick: bool
     threads: int
@@ -453,16 +383,7 @@ class Context:
 
 
 def torch_env(passive: bool = False) -> Dict[str, Optional[str]]:
-    """The PyTorch peer's environment.
-
-    - ``ONEDNN_MAX_CPU_ISA=ALL``: PyTorch's own oneDNN is not subject to MindSpore's AVX-512 trap, so it may use
-      every ISA the CPU has (the variable is inherited from ``import mindzoo`` otherwise, which costs PyTorch
-      ~15-25% here: bench/NOTES.md).
-    - OpenMP wait policy: libgomp's default (spin, then sleep) is PyTorch out of the box and its fastest setting
-      on an idle machine; ``passive=True`` sets ``OMP_WAIT_POLICY=PASSIVE``, which is far faster (up to 5x) when
-      other jobs compete for the cores. The train section runs both and compares us against the faster.
-    """
-    env: Dict[str, Optional[str]] = {"ONEDNN_MAX_CPU_ISA": "ALL", "OMP_WAIT_POLICY": None}
-    if passive:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
-    return env
+    """The PyTorch peer's environment: every ISA the CPU has (not the AVX2 cap ``import mindzoo`` sets for
+    MindSpore), and libgomp's default wait policy or (``passive``) ``OMP_WAIT_POLICY=PASSIVE``, which wins under
+    load; the train section runs both (bench/NOTES.md, "Peer settings")."""
+    return {"ONEDNN_MAX_CPU_ISA": "ALL", "OMP_WAIT_POLICY": "PASSIVE" if passive else None}

@@ -1,14 +1,6 @@
-"""The CPU the suite runs on: its relevant instruction-set features, a short "kind" label, and which peer modes it
-cannot run natively (those are skipped, not measured: an emulated mode measures the emulation, and takes hours).
-
-Read once from ``/proc/cpuinfo`` (the first processor's ``flags``; every core of these machines reports the same).
-Kinds, from the machines this project runs on (bench/NOTES.md, /work/shared/README.md):
-
-- ``avx2``             AVX2 only (AMD Zen 3): no AVX-512, no bf16 instructions;
-- ``avx512``           AVX-512F without AVX512_BF16 (e.g. Intel Skylake/Cascade Lake);
-- ``avx512-bf16``      AVX-512 with AVX512_BF16 (AMD Zen 4 / Zen 5);
-- ``avx512-bf16-amx``  AVX-512, AVX512_BF16 and AMX-BF16/AMX-TILE (Intel Sapphire Rapids and later);
-- ``x86-64``           none of the above (no AVX2).
+"""The CPU the suite runs on: its features, its kind (bench/NOTES.md section 4) and the peer modes it cannot run
+natively (those are skipped, not measured: an emulated mode measures the emulation, and takes hours). Read once from
+``/proc/cpuinfo``, the first processor's ``flags``.
 """
 from __future__ import annotations
 
@@ -116,9 +108,8 @@ def as_kind(kind: str, real: CpuInfo) -> CpuInfo:
 
 
 def torch_mode_skip(mode: str, cpu: CpuInfo) -> Optional[SkipReason]:
-    """Why PyTorch ``mode`` (bench.train.TORCH_MODES, optionally ``_passive``) cannot run natively here, if it
-    cannot: bf16 autocast without bf16 instructions falls back to converting every operand in software (one
-    ResNet50 batch-16 first step took over 12 minutes on Zen 3). fp32 and channels_last run everywhere."""
+    """Why PyTorch ``mode`` (bench.train.TORCH_LABELS) cannot run natively here: bf16 without bf16 instructions is
+    emulated (a ResNet50 batch-16 first step took over 12 minutes on Zen 3). fp32 and channels_last run anywhere."""
     if mode.startswith("bf16") and not cpu.native_bf16:
         return BF16_EMULATED
     return None

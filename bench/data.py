@@ -1,18 +1,6 @@
-"""Section ``data``: ``mindspore.dataset`` pipelines on generated ImageNet-sized JPEGs.
-
-Images: ``make_image_folder`` writes ``<root>/<split>/<class>/*.JPEG`` of the sizes ImageNet photos typically
-have (500x375, 375x500, 500x333, ...), smooth multi-frequency colour fields plus sensor-like noise at JPEG
-quality 90 - about 100 KB a file, close to ImageNet's average, so decode cost is realistic.
-
-Pipelines (:class:`Pipeline`): ``mindzoo.data.create_dataset`` with ``train_transforms(224)``
-(RandomCropDecodeResize + flip + normalize + HWC2CHW) or ``eval_transforms(224)`` (decode, resize 256, centre
-crop, normalize), batch 32, 1 and 2 workers, iterated with ``create_tuple_iterator`` as train.py does. Each
-configuration runs alone (pipelines prefetch in the background, so stepping them in lockstep with others would
-flatter them); img/s is the median over rounds of a fixed number of batches after a warm-up pass.
-
-The ratio to the train step's consumption divides the pipeline's img/s by the img/s of the MindSpore train step
-measured in the ``train`` section of the same run (the first model there, ResNet50 batch 32 in a full run).
-(train.py's whole loop, pipeline and step sharing the cores, is the ``engine`` section's.)
+"""Section ``data``: ``mindspore.dataset`` pipelines (train.py's train and eval transforms at 224, batch 32, 1 and
+2 workers) on generated JPEGs of ImageNet's sizes and file size, so decoding costs what it does on ImageNet; and
+their img/s over what this run's MindSpore train step consumes.
 """
 from __future__ import annotations
 
@@ -22,8 +10,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 from bench import budget
-from bench.common import BUDGET_EXHAUSTED, Context, median, ratio, rnd
-from bench.measure import Timer
+from bench.common import Context, median, ratio, rnd, run_lockstep
+from bench.measure import Task, Timer
 
 IMAGENET_LIKE_SIZES: Tuple[Tuple[int, int], ...] = ((500, 375), (375, 500), (500, 333), (500, 400), (333, 500),
                                                     (500, 375), (450, 350), (500, 375))
@@ -68,7 +56,7 @@ def make_image_folder(root: Path, split: str, num_images: int, num_classes: int 
             "mean_kb": round(sum(p.stat().st_size for p in files) / max(1, len(files)) / 1024, 1)}
 
 
-class Pipeline:
+class Pipeline(Task):
     def __init__(self, data_dir: str, kind: str, workers: int, batch: int = 32, size: int = 224,
                  batches_per_step: int = 32, threads: int = 0) -> None:
         self.data_dir, self.kind, self.workers, self.batch, self.size = data_dir, kind, workers, batch, size
@@ -99,24 +87,6 @@ class Pipeline:
             for _ in range(self.batches_per_step):
                 next(self.iterator)
         return t.record(img_s=self.batches_per_step * self.batch / t.seconds)
-
-    def finish(self) -> Dict[str, Any]:
-        return {}
-
-
-def run_sequential(workers: Sequence[Any], rounds: int, label: str) -> None:
-    for w in workers:
-        if not w.fits(w.expected.setup_s + rounds * w.expected.step_s):
-            w.skip(BUDGET_EXHAUSTED)
-            continue
-        print(f"  [{label}] {w.name} ...", flush=True)
-        if w.setup():
-            for _ in range(rounds):
-                if not w.step():
-                    break
-        w.finish()
-        if w.steps:
-            print(f"  [{label}] {w.name}: " + ", ".join(f"{s['img_s']:.0f}" for s in w.steps) + " img/s", flush=True)
 
 
 def train_consumption(ctx: Context) -> Tuple[Any, Any]:
@@ -157,10 +127,10 @@ def run(ctx: Context) -> Dict[str, Any]:
     t0 = time.perf_counter()
     folder = make_image_folder(root, "train", p["images"])
     folder["generate_s"] = round(time.perf_counter() - t0, 1)
-    rounds = p["rounds"]
     workers = [ctx.worker(f"data-{spec['kind']}-{spec['workers']}w", "data.Pipeline", spec)
                for spec in pipeline_specs(ctx, root, p["batches"])]
-    run_sequential(workers, rounds, "data")
+    for w in workers:  # one at a time: a prefetching pipeline stepped next to others would be flattered
+        run_lockstep([w], p["rounds"], label="data")
     consumption, consumer = train_consumption(ctx)
     rows = []
     for w in workers:

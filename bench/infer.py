@@ -1,22 +1,9 @@
-"""Section ``infer``: batch-1 latency and batch-32 throughput of every inference path we ship.
+"""Section ``infer``: batch-1 latency and batch-32 throughput of every inference path we ship, in lockstep.
 
-1. ``export``: a checkpoint of ``create_model`` (seeded random weights: speed does not depend on their values)
-   goes through ``mindzoo.cli.export.run_export`` - export.py's code - to a dynamic-batch MINDIR and ONNX,
-   each verified against the live network by the exporter.
-2. In lockstep, one process each:
-   - ``ms_eval``: the eval network (``create_model`` + checkpoint, ``set_train(False)``, GRAPH mode);
-   - ``mindir``: the exported MINDIR through ``mindspore.load`` + ``nn.GraphCell``;
-   - ``ort``: ONNX Runtime (Python) on the exported ONNX, ``intra_op_num_threads`` = the thread count;
-   - ``cpp``: the C++ harness (``ascend310_infer``, ONNX Runtime backend, built by its build.sh) run over a small
-     generated image folder exactly as scripts/run_infer_310.sh runs it (plus ``--threads`` and ``--warmup 3``);
-     its latency is the median Predict time it writes to ``time_Result/test_perform_static.txt``. Batch 1 only.
-   A round is ``latency_iters`` timed batch-1 calls then one batch-32 call per process; latency is the median
-   over all batch-1 calls, throughput 32 / median batch-32 time. Every process also reports the top-1 class of
-   the same fixed input as a cross-check that all paths run the same network.
-3. INT8 (docs/int8.md): export.py's ``--quantize=int8`` writes a dynamic-batch INT8 ONNX of the same checkpoint,
-   calibrated on generated images (random weights: its agreement with fp32 is recorded, not required), run as
-   ``ort_int8`` (ONNX Runtime, Python) and ``cpp_int8`` (the C++ harness) in the same lockstep rounds; the CPU's
-   int8 dot-product flags (VNNI, AMX-INT8) go into the section's JSON next to the ratios.
+export.py's ``run_export`` writes a seeded random checkpoint as MINDIR, ONNX and INT8 ONNX (and with
+``--fold_bn=False``); one process each runs the eval network as eval.py builds it, the MINDIRs through
+``nn.GraphCell``, ONNX Runtime from Python and the C++ harness as scripts/run_infer_310.sh runs it. Every process
+reports the top-1 class of one fixed input: all paths must run one network.
 """
 from __future__ import annotations
 
@@ -26,13 +13,12 @@ from typing import Any, Dict, List, Optional
 
 from bench import budget
 from bench.common import REPO, Context, median, paired_ratio, rnd, run_bounded, run_lockstep
-from bench.measure import Timer, ms_context
+from bench.measure import Task, Timer, ms_context
 
 LABELS = {"ms_eval": "MindSpore eval network (GRAPH, BN folded as eval.py)", "mindir": "exported MINDIR via nn.GraphCell",
           "ort": "ONNX Runtime (Python) on our ONNX", "cpp": "C++ harness (ONNX Runtime backend)",
           "ms_eval_unfolded": "MindSpore eval network, BN kept (--fold_bn=False)",
-          "ort_basic": "ONNX Runtime, basic graph opt", "ort_nospin": "ONNX Runtime (Python), intra-op spinning off",
-          "mindir_static": "static-batch MINDIR via nn.GraphCell",
+          "ort_nospin": "ONNX Runtime (Python), intra-op spinning off",
           "mindir_unfolded": "exported MINDIR, BN kept (--fold_bn=False)",
           "ort_int8": "ONNX Runtime (Python) on the INT8 ONNX (--quantize=int8)",
           "cpp_int8": "C++ harness (ONNX Runtime backend) on the INT8 ONNX"}
@@ -44,15 +30,14 @@ def fixed_input(batch: int, size: int) -> Any:
     return np.random.default_rng(batch).standard_normal((batch, 3, size, size), dtype=np.float32)
 
 
-class Export:
+class Export(Task):
     """Write the checkpoint and export it with export.py's ``run_export``; no measured steps."""
 
     def __init__(self, model: str, num_classes: int, size: int, out_dir: str, threads: int = 0,
-                 formats: Optional[List[str]] = None, static_batches: Optional[List[int]] = None,
-                 unfolded: bool = True, calib_data: str = "", calib_images: int = 0) -> None:
+                 formats: Optional[List[str]] = None, unfolded: bool = True, calib_data: str = "",
+                 calib_images: int = 0) -> None:
         self.model, self.num_classes, self.size, self.out_dir, self.threads = model, num_classes, size, out_dir, threads
         self.formats = formats or ["MINDIR", "ONNX"]
-        self.static_batches = static_batches or []
         self.unfolded = unfolded
         self.calib_data, self.calib_images = calib_data, calib_images
 
@@ -73,7 +58,6 @@ class Export:
         files: Dict[str, Any] = {"ckpt": str(ckpt)}
         seconds: Dict[str, float] = {}
         jobs = [(fmt, "dynamic", ["--dynamic_batch=True"]) for fmt in self.formats]
-        jobs += [("MINDIR", f"b{b}", [f"--export_batch_size={b}"]) for b in self.static_batches]
         if self.unfolded:  # export.py folds BN by default; this is the graph it would write without
             jobs.append(("MINDIR", "unfolded_dynamic", ["--dynamic_batch=True", "--fold_bn=False"]))
         if self.calib_data:  # random weights: agreement with fp32 is recorded, not required
@@ -93,14 +77,8 @@ class Export:
         int8 = (read_sidecar(files["onnx_int8_dynamic"]) or {}).get("quantization", {}) if self.calib_data else {}
         return {"files": files, "export_s": seconds, "fold_bn": fold, "int8": int8}
 
-    def step(self) -> Dict[str, Any]:
-        return {}
 
-    def finish(self) -> Dict[str, Any]:
-        return {}
-
-
-class _Infer:
+class _Infer(Task):
     """Common loop: batch-1 latency calls and one batch-32 call per step."""
 
     def __init__(self, size: int = 224, batch: int = 32, latency_iters: int = 10, warmup: int = 2,
@@ -147,13 +125,10 @@ class _Infer:
                 tb = time.perf_counter() - t0
         return total.record(latency_s=lat, batch_s=tb)
 
-    def finish(self) -> Dict[str, Any]:
-        return {}
-
 
 class MsEval(_Infer):
     def load(self) -> Dict[str, Any]:
-        info = ms_context(self.threads, self.kwargs.get("context"))
+        info = ms_context(self.threads)
         import mindspore as ms
 
         from mindzoo import create_model
@@ -172,18 +147,17 @@ class MsEval(_Infer):
         return self.net(self.ms.Tensor(x)).asnumpy()
 
 
-class Mindir(_Infer):
+class Mindir(MsEval):
+    """The exported MINDIR, run as the eval network is (``nn.GraphCell`` over ``mindspore.load``)."""
+
     def load(self) -> Dict[str, Any]:
-        info = ms_context(self.threads, self.kwargs.get("context"))
+        info = ms_context(self.threads)
         import mindspore as ms
         from mindspore import nn
 
         self.ms = ms
-        self.graph = nn.GraphCell(ms.load(self.kwargs["path"]))
+        self.net = nn.GraphCell(ms.load(self.kwargs["path"]))
         return info
-
-    def run(self, x: Any) -> Any:
-        return self.graph(self.ms.Tensor(x)).asnumpy()
 
 
 class Ort(_Infer):
@@ -193,22 +167,18 @@ class Ort(_Infer):
         opts = ort.SessionOptions()
         if self.threads:
             opts.intra_op_num_threads = int(self.threads)
-        level = self.kwargs.get("graph_optimization", "all")
-        opts.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-                                         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                                         "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}[level]
         if not self.kwargs.get("spinning", True):
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(self.kwargs["path"], opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
-        return {"framework": "onnxruntime", "graph_optimization": level, "intra_op_num_threads": self.threads,
+        return {"framework": "onnxruntime", "intra_op_num_threads": self.threads,
                 "spinning": self.kwargs.get("spinning", True)}
 
     def run(self, x: Any) -> Any:
         return self.session.run(None, {self.input_name: x})[0]
 
 
-class Cpp:
+class Cpp(Task):
     """The C++ harness binary, run over ``images`` generated JPEGs per step (a fresh process each time)."""
 
     def __init__(self, binary: str, model_path: str, dataset_path: str, out_dir: str, resize: int = 256,
@@ -223,15 +193,15 @@ class Cpp:
         self.out_dir = out_dir
         self.result_dir = Path(out_dir) / RESULT_DIR
 
-    def _run(self) -> Dict[str, Any]:
+    def _run(self) -> Any:
+        """One harness run; its timing file (mindzoo.deploy.harness_files)."""
         from mindzoo.deploy.harness_files import read_timing
         from mindzoo.procs import run_step
 
         proc = run_step(self.cmd, capture=True, timeout=1200)
         if proc.returncode != 0:
             raise RuntimeError(f"harness exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        timing = read_timing(self.out_dir)
-        return {"mean_ms": timing.mean_ms, "median_ms": timing.median_ms, "count": timing.count}
+        return read_timing(self.out_dir)
 
     def setup(self) -> Dict[str, Any]:
         with Timer() as t:
@@ -242,13 +212,13 @@ class Cpp:
 
         logits = sorted(self.result_dir.glob(f"*{RESULT_SUFFIX}"))
         return {"framework": "onnxruntime-c++", "first_run_s": round(t.seconds, 3), "first_step_s": None,
-                "images_per_run": first["count"], "command": " ".join(self.cmd),
+                "images_per_run": first.count, "command": " ".join(self.cmd),
                 "first_file_top1": int(np.fromfile(logits[0], dtype=np.float32).argmax()) if logits else None}
 
     def step(self) -> Dict[str, Any]:
         with Timer() as t:
-            r = self._run()
-        return t.record(latency_s=[r["median_ms"] / 1000.0], mean_ms=r["mean_ms"], batch_s=None)
+            timing = self._run()
+        return t.record(latency_s=[timing.median_ms / 1000.0], mean_ms=timing.mean_ms, batch_s=None)
 
     def finish(self) -> Dict[str, Any]:
         import resource
@@ -256,21 +226,19 @@ class Cpp:
         return {"harness_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
 
 
-# ----------------------------------------------------------------------------------------------------------
-# parent side
-# ----------------------------------------------------------------------------------------------------------
 HARNESS_BUILD_LIMIT_S = 900.0  # a cold CMake build of ascend310_infer takes a few minutes on 2 cores
 
 
-def build_harness() -> Dict[str, Any]:
+def build_harness(backend: str = "onnxruntime") -> Dict[str, Any]:
+    """ascend310_infer's build.sh for ``backend`` (``onnxruntime`` or ``mindspore_lite``): the binary, or the error."""
     t0 = time.perf_counter()
-    proc = run_bounded(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "onnxruntime"],
-                       HARNESS_BUILD_LIMIT_S, "build.sh")
-    out = {"build_s": round(time.perf_counter() - t0, 1)}
+    proc = run_bounded(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), backend],
+                       HARNESS_BUILD_LIMIT_S, f"build.sh {backend}")
+    out: Dict[str, Any] = {"build_s": round(time.perf_counter() - t0, 1)}
     if proc.returncode != 0:
-        out["error"] = f"build.sh exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
-        return out
-    out["binary"] = proc.stdout.strip().splitlines()[-1]
+        out["error"] = f"build.sh {backend} exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+    else:
+        out["binary"] = proc.stdout.strip().splitlines()[-1]
     return out
 
 
@@ -313,13 +281,10 @@ def plan(ctx: Context) -> Dict[str, Any]:
             "cpp_images": 32, "calib_images": 32}
 
 
-def export_spec(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None,
-                int8: bool = True) -> Dict[str, Any]:
-    spec = {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
-            "out_dir": str(ctx.work_dir / "export"), "static_batches": static_batches or []}
-    if int8:
-        spec.update(calib_data=str(ctx.work_dir / "calib_images"), calib_images=p["calib_images"])
-    return spec
+def export_spec(ctx: Context, p: Dict[str, Any]) -> Dict[str, Any]:
+    return {"model": p["model"], "num_classes": p["num_classes"], "size": p["size"],
+            "out_dir": str(ctx.work_dir / "export"), "calib_data": str(ctx.work_dir / "calib_images"),
+            "calib_images": p["calib_images"]}
 
 
 def worker_specs(p: Dict[str, Any], files: Dict[str, str]) -> List[Any]:
@@ -351,15 +316,11 @@ def estimate(ctx: Context) -> float:
             + budget.lockstep_s(jobs, p["rounds"], kind))
 
 
-def export_models(ctx: Context, p: Dict[str, Any], static_batches: Optional[List[int]] = None,
-                  int8: bool = True) -> Dict[str, Any]:
-    from bench.data import make_image_folder
-
-    spec = export_spec(ctx, p, static_batches, int8)
-    if int8:
-        make_image_folder(Path(spec["calib_data"]), "val", 2 * p["calib_images"], num_classes=4, seed=11)
-    w = ctx.worker("export", "infer.Export", spec)
-    print("  [infer] exporting MINDIR and ONNX with export.py's run_export ...", flush=True)
+def export(ctx: Context, name: str, spec: Dict[str, Any]) -> Dict[str, Any]:
+    """export.py's ``run_export`` in a worker (:class:`Export`): its files and checks, or ``{"error": ...}``."""
+    w = ctx.worker(name, "infer.Export", spec)
+    print(f"  [{name}] exporting {spec['model']} to {', '.join(spec.get('formats') or ['MINDIR', 'ONNX'])} with "
+          "export.py's run_export ...", flush=True)
     ok = w.setup()
     w.finish()
     return w.setup_info if ok else {"error": w.error}
@@ -372,12 +333,16 @@ def cpp_folder(ctx: Context, images: int) -> str:
 
 
 def run(ctx: Context) -> Dict[str, Any]:
+    from bench.data import make_image_folder
+
     p = plan(ctx)
-    export = export_models(ctx, p)
-    result: Dict[str, Any] = {**p, "export": export}
-    if "error" in export:
-        return {**result, "error": f"export failed: {export['error']}"}
-    files = export["files"]
+    spec = export_spec(ctx, p)
+    make_image_folder(Path(spec["calib_data"]), "val", 2 * p["calib_images"], num_classes=4, seed=11)
+    exported = export(ctx, "export", spec)
+    result: Dict[str, Any] = {**p, "export": exported}
+    if "error" in exported:
+        return {**result, "error": f"export failed: {exported['error']}"}
+    files = exported["files"]
     specs = worker_specs(p, files)
     harness = build_harness()
     result["harness"] = harness
@@ -396,7 +361,7 @@ def run(ctx: Context) -> Dict[str, Any]:
     compare(rows, "ort_nospin", "ort_nospin")
     compare(rows, "ms_eval", "ms_eval")
     result["rows"] = rows
-    result["int8"] = int8_summary(ctx, rows, export.get("int8", {}))
+    result["int8"] = int8_summary(ctx, rows, exported.get("int8", {}))
     tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows
             if r.get("top1_of_fixed_input") is not None and not r["kind"].endswith("_int8")}
     result["top1_agree"] = len(set(tops.values())) <= 1

@@ -1,32 +1,22 @@
-"""Section ``lite`` (opt-in: ``python -m bench --only lite``): the MindSpore Lite C++ path against ONNX Runtime's
-C++ harness and MindSpore's Python MINDIR runtime, in lockstep, ResNet50 and ResNeXt152_64x4d.
-
-1. ``export``: a seeded random checkpoint through export.py's ``run_export`` to dynamic-batch MINDIR, ONNX and
-   MINDIR_LITE (the ONNX converted by MindSpore Lite's converter and verified through MindSpore's C++ API).
-2. In lockstep, one process each (``infer``'s workers where they exist):
-   - ``mindir``: the MINDIR through ``mindspore.load`` + ``nn.GraphCell`` (what ``run_infer_310.sh`` embeds on CPU);
-   - ``cpp`` / ``cpp_lite``: the C++ harness over generated images as run_infer_310.sh runs it, ONNX Runtime
-     backend on the ONNX / MindSpore C++ API backend on the Lite model (median Predict time, ``--warmup 3``);
-   - ``tensor_ort`` / ``tensor_lite``: the same two backends through ``predict_tensor`` on the fixed input: batch-1
-     median of ``latency_iters`` calls and one batch-``batch`` call (ResNet50; ResNeXt152 batch 1 only, to keep
-     the section within its time budget on 2 cores).
-   Ratios are paired per round: ``x cpp`` against the ONNX Runtime harness, ``x lite`` against the Lite harness.
+"""Section ``lite`` (opt-in: ``python -m bench --only lite``): MindSpore Lite through MindSpore's C++ API against
+the ONNX Runtime C++ harness and MindSpore's Python MINDIR runtime, ResNet50 and ResNeXt152_64x4d, in lockstep:
+the harness over generated images with either backend, ``predict_tensor`` of either build on the fixed input, and
+the MINDIR through ``nn.GraphCell``. ``latency_vs_cpp`` / ``latency_vs_lite``: paired ratios to either harness.
 """
 from __future__ import annotations
 
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
 
 from bench import budget
-from bench.common import REPO, Context, paired_ratio, rnd, run_bounded, run_lockstep
-from bench.infer import HARNESS_BUILD_LIMIT_S, build_harness, cpp_folder, fixed_input, summarize
-from bench.measure import Timer
+from bench.common import Context, paired_ratio, rnd, run_lockstep
+from bench.infer import build_harness, compare, cpp_folder, export, fixed_input, summarize
+from bench.measure import Task, Timer
 
 LABELS = {"mindir": "MINDIR via MindSpore's Python runtime (nn.GraphCell)",
           "cpp": "C++ harness, ONNX Runtime backend (.onnx)",
@@ -35,7 +25,7 @@ LABELS = {"mindir": "MINDIR via MindSpore's Python runtime (nn.GraphCell)",
 LATENCY_LINE = re.compile(r"^latency median ([0-9.e+-]+) ms", re.M)
 
 
-class TensorCpp:
+class TensorCpp(Task):
     """``predict_tensor`` of one harness build on the fixed input: a fresh process per call group."""
 
     def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, out_dir: str,
@@ -70,9 +60,6 @@ class TensorCpp:
             tb = self._run(self.xb, [self.batch, 3, self.size, self.size], 1, 1) if self.batch else None
         return t.record(latency_s=[b1], batch_s=tb)
 
-    def finish(self) -> Dict[str, Any]:
-        return {}
-
 
 def plan(ctx: Context) -> Dict[str, Any]:
     if ctx.quick:
@@ -81,18 +68,6 @@ def plan(ctx: Context) -> Dict[str, Any]:
     return {"models": [{"model": "resnet50", "num_classes": 1000, "size": 224, "batch": 32},
                        {"model": "resnext152_64x4d", "num_classes": 1000, "size": 224, "batch": 0}],
             "latency_iters": 5, "rounds": 3, "cpp_images": 8}
-
-
-def build_lite() -> Dict[str, Any]:
-    t0 = time.perf_counter()
-    proc = run_bounded(["bash", str(REPO / "ascend310_infer" / "src" / "build.sh"), "mindspore_lite"],
-                       HARNESS_BUILD_LIMIT_S, "build.sh mindspore_lite")
-    out: Dict[str, Any] = {"build_s": round(time.perf_counter() - t0, 1)}
-    if proc.returncode != 0:
-        out["error"] = f"build.sh mindspore_lite exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
-    else:
-        out["binary"] = proc.stdout.strip().splitlines()[-1]
-    return out
 
 
 def export_spec(ctx: Context, m: Dict[str, Any]) -> Dict[str, Any]:
@@ -131,14 +106,10 @@ def estimate(ctx: Context) -> float:
 
 
 def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-    w = ctx.worker(f"lite-export-{m['model']}", "infer.Export", export_spec(ctx, m))
-    print(f"  [lite] exporting {m['model']} to MINDIR, ONNX and MINDIR_LITE with export.py's run_export ...",
-          flush=True)
-    ok = w.setup()
-    w.finish()
-    if not ok:
-        return {**m, "error": f"export failed: {w.error}"}
-    files = w.setup_info["files"]
+    exported = export(ctx, f"lite-export-{m['model']}", export_spec(ctx, m))
+    if "error" in exported:
+        return {**m, "error": f"export failed: {exported['error']}"}
+    files = exported["files"]
     sidecar = json.loads(Path(files["mindir_lite_dynamic"]).with_suffix(".json").read_text())
     verify = {"lite_max_relative_error": sidecar["verify"]["max_relative_error"],
               "onnx_max_relative_error": sidecar["runtime"]["onnx_max_relative_error"]}
@@ -151,21 +122,18 @@ def run_model(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], builds: Dict[s
         row = summarize(worker, "cpp" if kind.startswith("cpp") else kind, m["batch"] or 1)
         row.update({"kind": kind, "label": LABELS[kind]})
         rows.append(row)
-    for base, suffix in (("cpp", "cpp"), ("cpp_lite", "lite")):
-        ref = next((r for r in rows if r["kind"] == base), None)
-        for row in rows:
-            row[f"latency_vs_{suffix}"] = rnd(paired_ratio(row.get("b1_latency_ms_rounds", []),
-                                                           ref.get("b1_latency_ms_rounds", [])), 3) if ref else None
+    compare(rows, "cpp", "cpp")
+    compare(rows, "cpp_lite", "lite")
     tensor = {r["kind"]: r for r in rows if r["kind"].startswith("tensor")}
     if m["batch"] and {"tensor_ort", "tensor_lite"} <= set(tensor):
         tensor["tensor_lite"]["batch_throughput_vs_ort"] = rnd(paired_ratio(
             tensor["tensor_ort"].get("batch_s_rounds", []), tensor["tensor_lite"].get("batch_s_rounds", [])), 3)
     tops = {r["kind"]: r.get("top1_of_fixed_input") for r in rows if r.get("top1_of_fixed_input") is not None}
-    return {**m, "export_s": w.setup_info.get("export_s"), "verify": verify, "rounds_done": rounds, "rows": rows,
+    return {**m, "export_s": exported.get("export_s"), "verify": verify, "rounds_done": rounds, "rows": rows,
             "top1_of_fixed_input": tops, "tensor_top1_agree": len({v for k, v in tops.items() if k != "cpp"}) <= 1}
 
 
 def run(ctx: Context) -> Dict[str, Any]:
     p = plan(ctx)
-    builds = {"ort": build_harness(), "lite": build_lite()}
+    builds = {"ort": build_harness(), "lite": build_harness("mindspore_lite")}
     return {**p, "builds": builds, "results": [run_model(ctx, p, m, builds) for m in p["models"]]}

@@ -1,4 +1,4 @@
-"""Worker-side measuring helpers: wall/CPU timing, peak RSS, and small shared bits of the task modules."""
+"""Worker-side measuring helpers: the task protocol, wall/CPU timing, peak RSS, framework setup."""
 from __future__ import annotations
 
 import os
@@ -6,25 +6,13 @@ import time
 from typing import Any, Dict
 
 
-def peak_rss_mb() -> float:
-    """VmHWM: the peak resident set of this process (MindSpore's memory pool keeps what it grew to)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """A ``/proc/self/status`` memory field in MB: ``VmRSS`` now, ``VmHWM`` the peak so far (MindSpore's memory
+    pool keeps what it grew to); 0 where there is no /proc."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def current_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
@@ -34,6 +22,17 @@ def current_rss_mb() -> float:
 def cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
+
+
+class Task:
+    """What bench.worker drives: ``setup`` (build, compile, first step), then one measured ``step`` a round, then
+    ``finish`` for what is only known at the end. A task without measured rounds or final numbers keeps these."""
+
+    def step(self) -> Dict[str, Any]:
+        return {}
+
+    def finish(self) -> Dict[str, Any]:
+        return {}
 
 
 class Timer:
@@ -52,14 +51,9 @@ class Timer:
         return {"seconds": self.seconds, "cpu_s": self.cpu_s, "load_avg_1m": round(self.load, 2), **extra}
 
 
-# ----------------------------------------------------------------------------------------------------------
-# framework setup (imported lazily: a torch worker never loads MindSpore and vice versa)
-# ----------------------------------------------------------------------------------------------------------
-def ms_context(threads: int, context: Dict[str, Any] = None) -> Dict[str, Any]:
-    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``, plus any extra context keys.
-
-    ``import mindzoo`` comes first: it sets ONEDNN_MAX_CPU_ISA=AVX2 before MindSpore loads (see _onednn).
-    """
+def ms_context(threads: int) -> Dict[str, Any]:
+    """CPU, GRAPH mode (train.py's default), ``runtime_num_threads=threads``; ``import mindzoo`` first, which caps
+    oneDNN at AVX2 before MindSpore loads (bench/NOTES.md 5.1)."""
     import mindzoo  # noqa: F401  (must precede mindspore)
     import mindspore as ms
 
@@ -68,20 +62,17 @@ def ms_context(threads: int, context: Dict[str, Any] = None) -> Dict[str, Any]:
     ms.set_context(mode=ms.GRAPH_MODE)
     if threads:
         ms.set_context(runtime_num_threads=int(threads))
-    for key, value in (context or {}).items():
-        ms.set_context(**{key: value})
     return {
         "framework": "mindspore",
         "runtime_num_threads": ms.get_context("runtime_num_threads"),
         "runtime_num_threads_default": default_threads,
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
-        "context": dict(context or {}),
     }
 
 
-def load_torch_reference() -> Any:
-    """tests/refnets/torch_reference.py (torchvision's ResNet in plain PyTorch; test support, not shipped) loaded by
-    path, so the PyTorch worker imports no MindSpore."""
+def build_torch_model(name: str, num_classes: int = 1000) -> Any:
+    """torchvision's ResNet ``name`` from tests/refnets/torch_reference.py (test support, not shipped), loaded by
+    path so the PyTorch worker imports no MindSpore."""
     import importlib.util
     from pathlib import Path
 
@@ -89,18 +80,4 @@ def load_torch_reference() -> Any:
     spec = importlib.util.spec_from_file_location("_mindzoo_torch_reference", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
-
-
-# torch_reference.ARCHS has no resnext152_64x4d; these are mindzoo.models.builders' stage depths and widths.
-EXTRA_TORCH_ARCHS = {"resnext152_64x4d": ("Bottleneck", (3, 8, 36, 3), 64, 4)}
-
-
-def build_torch_model(name: str, num_classes: int = 1000) -> Any:
-    ref = load_torch_reference()
-    if name in ref.ARCHS:
-        return ref.build(name, num_classes=num_classes)
-    if name.startswith("fixres_"):
-        return ref.build(name[len("fixres_"):], num_classes=num_classes)
-    block, layers, groups, width = EXTRA_TORCH_ARCHS[name]
-    return ref.ResNet(getattr(ref, block), layers, num_classes=num_classes, groups=groups, width_per_group=width)
+    return module.build(name, num_classes=num_classes)

@@ -1,14 +1,9 @@
-"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: a result file's tables as Markdown
-(model-zoo FPS-table layout), one block per file: the source of docs/performance.md.
+"""``python -m bench.report RESULTS.json [RESULTS.json ...] [--lang en|cn]``: result files as docs/performance.md's
+Markdown tables, each with the machine, CPU kind and file it comes from.
 
-Every number comes from the named JSON file, and every table says which machine and CPU kind (bench/cpu.py) it was
-measured on. Modes the run skipped show as ``skipped: <reason>``, measurements that failed (e.g. over their time
-limit) as ``error: <message>``. Rows are rendered from the file: a row kind this module has never heard of (a new
-inference path, say) shows with the label the run recorded for it. Sections no longer measured (``scaling``, the
-eval sweep's ``before`` replay) still render from the files that recorded them.
-
-The text is English; ``--lang cn`` looks every English string up in ``ZH``, the one string table, and keeps the
-English where it has no entry.
+Rows are rendered from the file (a row kind this module does not know shows with its recorded label), and parts no
+longer measured (``scaling``, the engine's ``eval_sweep``) still render. ``ZH`` is the one string table for
+``--lang cn``; a string without an entry stays English.
 """
 from __future__ import annotations
 
@@ -18,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import fmt, table
+from bench.train import TORCH_LABELS  # the train table's PyTorch columns; other modes follow with their own label
 
 MACHINE = ("Machine: {cpu}, {cores} cores, {threads} threads for every framework, {mem} GB RAM, {os}; Python {python}, "
            "MindSpore {mindspore}, PyTorch {torch}, ONNX Runtime {onnxruntime}, numpy {numpy}. load average (1/5/15 "
@@ -77,6 +73,7 @@ ZH: Dict[str, str] = {
     "Pipeline": "管道", "Workers": "并行数", "x train-step consumption": "相对训练步消耗的倍数",
     "train transforms": "训练变换", "eval transforms": "评估变换",
     # engine
+    "Engine: host overhead of train.py's loop": "训练引擎: train.py 训练循环的主机开销",
     "Engine: host overhead of train.py's loop, eval.py over a checkpoint directory":
         "训练引擎: train.py 训练循环的主机开销, eval.py 评估整个 checkpoint 目录",
     "train.py's loop (`engine.fit`: the JPEG pipeline with its default {workers} workers, read points every {interval} "
@@ -96,7 +93,6 @@ ZH: Dict[str, str] = {
     "Evaluator": "方式", "graphs compiled": "编译的图数", "after each checkpoint": "每个 checkpoint 后累计",
     "first result s": "首个结果 s", "per checkpoint s": "每个 checkpoint s", "total s": "总计 s",
     "before / after (total)": "之前 / 之后 (总时间)",
-    "one CheckpointEvaluator (eval.py)": "一个 CheckpointEvaluator (eval.py)",
     "before: fresh network per checkpoint": "之前: 每个 checkpoint 新建网络 (折叠 BN, 重新编译)",
     "after: one CheckpointEvaluator (eval.py)": "之后: 一个 CheckpointEvaluator (eval.py)",
     # scaling (recorded by runs before the section was retired: bench/NOTES.md)
@@ -106,10 +102,6 @@ ZH: Dict[str, str] = {
     "Targets (ratios from this run)": "目标 (本次运行内的比值)", "Target": "目标", "Value": "数值", "Met": "达成",
     **TARGETS_ZH,
 }
-# The train table's PyTorch columns, in this order; a mode not listed here follows with its recorded label.
-TORCH_COLUMNS = {"fp32": "PyTorch fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
-                 "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
-                 "bf16_cl": "PyTorch bf16 + channels_last"}
 
 
 def tr(text: str, lang: str, **fields: Any) -> str:
@@ -182,11 +174,11 @@ def train_table(doc: Dict[str, Any], lang: str) -> str:
         for r in g["rows"]:
             if r["task"] == "train.TorchTrain":
                 labels.setdefault(r.get("mode", r["spec"].get("mode")), r.get("label", ""))
-    modes = [m for m in TORCH_COLUMNS if m in labels] + [m for m in labels if m not in TORCH_COLUMNS]
+    modes = [m for m in TORCH_LABELS if m in labels] + [m for m in labels if m not in TORCH_LABELS]
     version = ".".join((doc["machine"]["versions"].get("mindspore") or "?").split(".")[:2])
     headers = [tr("Model", lang), "Batch", tr("Resolution", lang), tr("MindSpore {version} GRAPH (ours)", lang,
                                                                         version=version),
-               *[tr(TORCH_COLUMNS.get(m) or labels[m] or m, lang) for m in modes], tr("ours / PyTorch fp32", lang),
+               *[tr(TORCH_LABELS.get(m) or labels[m] or m, lang) for m in modes], tr("ours / PyTorch fp32", lang),
                tr("first step s (ours / PyTorch fp32)", lang), tr("peak RSS GB (ours / PyTorch fp32)", lang)]
     rows = []
     for g in groups:
@@ -200,7 +192,7 @@ def train_table(doc: Dict[str, Any], lang: str) -> str:
                      f"**{fmt(ours.get('vs_torch_fp32'))}x**",
                      f"{fmt(ours.get('first_step_s'), 1)} / {fmt(fp32.get('first_step_s'), 1)}",
                      f"{fmt(_gb(ours.get('peak_rss_mb')), 1)} / {fmt(_gb(fp32.get('peak_rss_mb')), 1)}"])
-    return table(headers, rows, markdown=True)
+    return table(headers, rows)
 
 
 def infer_table(doc: Dict[str, Any], lang: str) -> str:
@@ -210,14 +202,13 @@ def infer_table(doc: Dict[str, Any], lang: str) -> str:
     rows = [[tr(r.get("label") or r["kind"], lang), status_cell(r, fmt(r.get("b1_latency_ms"), 1), lang),
              fmt(r.get("latency_vs_ort")), fmt(r.get("batch_img_per_s"), 1), fmt(r.get("first_step_s")),
              fmt(_gb(r.get("peak_rss_mb")))] for r in res.get("rows", [])]
-    return table(headers, rows, markdown=True)
+    return table(headers, rows)
 
 
 def data_table(doc: Dict[str, Any], lang: str) -> str:
     rows = [[tr(f"{r['kind']} transforms", lang), r["workers"], status_cell(r, fmt(r.get("img_per_s"), 0), lang),
              fmt(r.get("x_train_step"), 0)] for r in doc["results"]["data"].get("rows", [])]
-    return table([tr("Pipeline", lang), tr("Workers", lang), "img/s", tr("x train-step consumption", lang)], rows,
-                 markdown=True)
+    return table([tr("Pipeline", lang), tr("Workers", lang), "img/s", tr("x train-step consumption", lang)], rows)
 
 
 def loop_block(loop: Dict[str, Any], lang: str) -> List[str]:
@@ -233,7 +224,7 @@ def loop_block(loop: Dict[str, Any], lang: str) -> List[str]:
              fmt(r.get("epoch_overhead_s_median"), 3) if r["mode"] == "loop" else "-"] for r in loop["rows"]]
     headers = [tr("Feed", lang), tr("steps/s", lang), tr("ms/step", lang),
                tr("loop / bare (target >= {t})", lang, t=loop["target"]), tr("per-epoch overhead s", lang)]
-    return [caption, "", table(headers, rows, markdown=True), ""]
+    return [caption, "", table(headers, rows), ""]
 
 
 def sweep_block(sweep: Dict[str, Any], lang: str) -> List[str]:
@@ -249,7 +240,7 @@ def sweep_block(sweep: Dict[str, Any], lang: str) -> List[str]:
             for r in sweep.get("rows", [])]
     headers = [tr(h, lang) for h in ("Evaluator", "graphs compiled", "after each checkpoint", "first result s",
                                      "per checkpoint s", "total s") + (("before / after (total)",) if replay else ())]
-    return [caption, "", table(headers, rows, markdown=True) if rows else status_cell(sweep, "-", lang)]
+    return [caption, "", table(headers, rows) if rows else status_cell(sweep, "-", lang)]
 
 
 def engine_table(doc: Dict[str, Any], lang: str) -> str:
@@ -271,15 +262,14 @@ def scaling_table(doc: Dict[str, Any], lang: str) -> str:
             tr("resolution (batch {b})", lang, b=first["batch"])
         pts = status_cell(s, ", ".join(f"{p[key]}: {fmt(p.get('step_s_median'))}" for p in s["points"]) or "-", lang)
         rows.append([name, pts, fmt(s.get("exponent"))])
-    return table([tr("Sweep", lang), tr("step s at", lang), tr("fitted exponent k (step time ~ x^k)", lang)], rows,
-                 markdown=True)
+    return table([tr("Sweep", lang), tr("step s at", lang), tr("fitted exponent k (step time ~ x^k)", lang)], rows)
 
 
 def targets_table(doc: Dict[str, Any], lang: str) -> str:
     met = {True: tr("yes", lang), False: tr("no", lang), None: "-"}
     rows = [[target_text(x["target"], lang), fmt(x["value"], 3), met[x["met"]]]
             for x in doc.get("summary", {}).get("targets", [])]
-    return table([tr("Target", lang), tr("Value", lang), tr("Met", lang)], rows, markdown=True)
+    return table([tr("Target", lang), tr("Value", lang), tr("Met", lang)], rows)
 
 
 def section_title(doc: Dict[str, Any], section: str, lang: str) -> str:
@@ -292,8 +282,9 @@ def section_title(doc: Dict[str, Any], section: str, lang: str) -> str:
     if section == "data":
         return tr("Data pipeline (`mindspore.dataset`, batch 32, 224x224, generated ~{kb:.0f} KB JPEGs)", lang,
                   kb=res.get("images", {}).get("mean_kb") or 93)
-    if section == "engine":
-        return tr("Engine: host overhead of train.py's loop, eval.py over a checkpoint directory", lang)
+    if section == "engine":  # eval_sweep: in files from before its retirement
+        return tr("Engine: host overhead of train.py's loop" + (", eval.py over a checkpoint directory"
+                                                                 if res.get("eval_sweep") else ""), lang)
     if section == "lite":
         return tr("MindSpore Lite through MindSpore's C++ API vs the ONNX Runtime C++ harness and MindSpore's Python "
                   "runtime", lang)
@@ -320,7 +311,7 @@ def lite_table(doc: Dict[str, Any], lang: str) -> str:
         rows = [[tr(r.get("label") or r["kind"], lang), status_cell(r, fmt(r.get("b1_latency_ms"), 1), lang),
                  fmt(r.get("latency_vs_cpp")), fmt(r.get("latency_vs_lite")), fmt(r.get("batch_img_per_s"), 2)]
                 for r in res.get("rows", [])]
-        parts += [table(headers, rows, markdown=True) if rows else status_cell(res, "-", lang), ""]
+        parts += [table(headers, rows) if rows else status_cell(res, "-", lang), ""]
         verify = res.get("verify") or {}
         if verify:
             parts += [tr("Max relative error against the live network: MindSpore Lite through the C++ API {lite}; "

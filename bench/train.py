@@ -1,14 +1,6 @@
-"""Section ``train``: img/s of our real train step vs PyTorch eager on the identical architecture.
-
-MindSpore side (:class:`MsTrain`): exactly what train.py builds, through the same engine
-(``mindzoo.train.engine``: ``build_network`` + ``make_train_step`` on a Config with a constant LR 0.01, SGD
-momentum 0.9, weight decay 1e-4, label smoothing 0.1, fixed loss scale 1) in GRAPH mode - the bare train step
-called on a float32 NCHW image Tensor and int32 labels (the layout the pipeline yields), with ``loss.asnumpy()``
-after each step. (train.py's whole loop around this step is the ``engine`` section's.)
-
-PyTorch side (:class:`TorchTrain`): ``tests/refnets/torch_reference.py`` (torchvision's ResNet), SGD momentum
-0.9 with weight decay 1e-4 off BN/bias, label-smoothed cross-entropy, ``torch.set_num_threads`` = MindSpore's
-``runtime_num_threads``; modes ``fp32`` (NCHW), ``cl`` (channels_last), ``bf16`` (autocast) and ``bf16_cl``.
+"""Section ``train``: img/s of train.py's train step (GRAPH mode, on a fixed batch) vs PyTorch eager on the same
+network (tests/refnets/torch_reference.py) with the same SGD, weight decay and label smoothing, in PyTorch's fp32
+NCHW, channels_last, bf16 autocast and bf16 + channels_last modes.
 """
 from __future__ import annotations
 
@@ -18,17 +10,18 @@ from typing import Any, Dict, List
 from bench import budget
 from bench.common import Context, median, paired_ratio, rnd, run_lockstep, torch_env
 from bench.cpu import skipped_row, torch_mode_skip
-from bench.measure import Timer, build_torch_model, ms_context
+from bench.measure import Task, Timer, build_torch_model, ms_context
 
-TORCH_MODES = {"fp32": "fp32 NCHW", "cl": "fp32 channels_last", "bf16": "bf16 autocast NCHW",
-               "bf16_cl": "bf16 autocast channels_last"}
+# PyTorch's modes, in the order of the report's columns, with their labels (``_passive``: OMP_WAIT_POLICY=PASSIVE)
+TORCH_LABELS = {"fp32": "PyTorch fp32 NCHW", "fp32_passive": "PyTorch fp32 NCHW, OMP PASSIVE",
+                "cl": "PyTorch fp32 channels_last", "bf16": "PyTorch bf16 autocast",
+                "bf16_cl": "PyTorch bf16 + channels_last"}
+NUM_CLASSES = 1000
 
 
-class MsTrain:
-    def __init__(self, model: str, batch: int, size: int, threads: int = 0, num_classes: int = 1000,
-                 warmup: int = 1) -> None:
+class MsTrain(Task):
+    def __init__(self, model: str, batch: int, size: int, threads: int = 0) -> None:
         self.model, self.batch, self.size, self.threads = model, batch, size, threads
-        self.num_classes, self.warmup = num_classes, warmup
 
     def setup(self) -> Dict[str, Any]:
         info = ms_context(self.threads)
@@ -44,14 +37,13 @@ class MsTrain:
         info["build_s"] = round(time.perf_counter() - t0, 3)
         rng = np.random.default_rng(0)
         self.x = ms.Tensor(rng.standard_normal((self.batch, 3, self.size, self.size), dtype=np.float32))
-        self.y = ms.Tensor(rng.integers(0, self.num_classes, self.batch, dtype=np.int32))
+        self.y = ms.Tensor(rng.integers(0, NUM_CLASSES, self.batch, dtype=np.int32))
         with Timer() as compile_t:
             self.step_cell.compile(self.x, self.y)
         with Timer() as first_t:
             self._run()
         info.update(compile_s=round(compile_t.seconds, 3), first_step_s=round(compile_t.seconds + first_t.seconds, 3))
-        for _ in range(self.warmup):
-            self._run()
+        self._run()  # one warm-up step
         return info
 
     def _config(self) -> Any:
@@ -59,7 +51,7 @@ class MsTrain:
         from mindzoo.config import load_config
 
         return load_config(overrides={
-            "net_name": self.model, "num_classes": self.num_classes, "batch_size": self.batch,
+            "net_name": self.model, "num_classes": NUM_CLASSES, "batch_size": self.batch,
             "train_image_size": self.size, "epoch_size": 1, "warmup_epochs": 0,
             "lr": 0.01, "lr_base_batch": 0, "lr_schedule": "constant", "momentum": 0.9, "weight_decay": 1e-4,
             "label_smoothing": 0.1, "loss_scale_type": "fixed", "loss_scale": 1.0, "run_eval": False})
@@ -72,15 +64,10 @@ class MsTrain:
             loss = self._run()
         return t.record(img_s=self.batch / t.seconds, loss=loss)
 
-    def finish(self) -> Dict[str, Any]:
-        return {}
 
-
-class TorchTrain:
-    def __init__(self, model: str, batch: int, size: int, threads: int = 0, mode: str = "fp32",
-                 num_classes: int = 1000, warmup: int = 1) -> None:
+class TorchTrain(Task):
+    def __init__(self, model: str, batch: int, size: int, threads: int = 0, mode: str = "fp32") -> None:
         self.model, self.batch, self.size, self.threads, self.mode = model, batch, size, threads, mode
-        self.num_classes, self.warmup = num_classes, warmup
 
     def setup(self) -> Dict[str, Any]:
         import os
@@ -91,7 +78,7 @@ class TorchTrain:
             torch.set_num_threads(int(self.threads))
         self.torch = torch
         t0 = time.perf_counter()
-        net = build_torch_model(self.model, self.num_classes).train()
+        net = build_torch_model(self.model, NUM_CLASSES).train()
         decay = [p for n, p in net.named_parameters() if p.ndim > 1]
         no_decay = [p for n, p in net.named_parameters() if p.ndim <= 1]
         self.opt = torch.optim.SGD([{"params": decay, "weight_decay": 1e-4}, {"params": no_decay, "weight_decay": 0.0}],
@@ -99,7 +86,7 @@ class TorchTrain:
         self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
         gen = torch.Generator().manual_seed(0)
         self.x = torch.randn(self.batch, 3, self.size, self.size, generator=gen)
-        self.y = torch.randint(0, self.num_classes, (self.batch,), generator=gen)
+        self.y = torch.randint(0, NUM_CLASSES, (self.batch,), generator=gen)
         if "cl" in self.mode.split("_"):
             net = net.to(memory_format=torch.channels_last)
             self.x = self.x.contiguous(memory_format=torch.channels_last)
@@ -108,8 +95,7 @@ class TorchTrain:
         build_s = time.perf_counter() - t0
         with Timer() as t:
             self._run()
-        for _ in range(self.warmup):
-            self._run()
+        self._run()  # one warm-up step
         return {"framework": "torch", "mode": self.mode, "build_s": round(build_s, 3),
                 "first_step_s": round(t.seconds, 3), "torch_threads": torch.get_num_threads(),
                 "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -130,19 +116,10 @@ class TorchTrain:
             loss = self._run()
         return t.record(img_s=self.batch / t.seconds, loss=loss)
 
-    def finish(self) -> Dict[str, Any]:
-        return {}
 
-
-# ----------------------------------------------------------------------------------------------------------
-# parent side
-# ----------------------------------------------------------------------------------------------------------
 def plan(ctx: Context) -> List[Dict[str, Any]]:
-    """One lockstep group per model: ours and each PyTorch mode, stepped round-robin.
-
-    ``fp32_passive`` is fp32 NCHW with ``OMP_WAIT_POLICY=PASSIVE`` (every other PyTorch mode runs with libgomp's
-    default policy, PyTorch out of the box); our ratio is taken against the faster fp32 of each round.
-    """
+    """One lockstep group per model: ours and each PyTorch mode. ``fp32_passive`` is fp32 NCHW with
+    ``OMP_WAIT_POLICY=PASSIVE``; our ratio is taken against the faster fp32 of each round."""
     if ctx.quick:
         return [{"model": "resnet18", "batch": 4, "size": 64, "rounds": 2,
                  "torch_modes": ["fp32", "fp32_passive", "bf16_cl"]}]
@@ -170,13 +147,6 @@ def torch_spec(common: Dict[str, Any], mode: str) -> Dict[str, Any]:
 def torch_worker(ctx: Context, model: str, common: Dict[str, Any], mode: str) -> Any:
     return ctx.worker(f"train-{model}-torch-{mode}", "train.TorchTrain", torch_spec(common, mode),
                       env=torch_env(passive=mode.endswith("_passive")))
-
-
-def label(row: Dict[str, Any], mode: str) -> str:
-    if row["task"] == "train.MsTrain":
-        return "MindSpore GRAPH fp32 (ours)"
-    text = "PyTorch eager " + TORCH_MODES[row["spec"]["mode"]]
-    return text + (", OMP_WAIT_POLICY=PASSIVE" if mode.endswith("_passive") else "")
 
 
 def group_common(g: Dict[str, Any]) -> Dict[str, Any]:
@@ -213,7 +183,7 @@ def run(ctx: Context) -> Dict[str, Any]:
         rows = [by_mode[m] for m in ["ms", *g["torch_modes"]]]
         for row, mode in zip(rows, ["ms", *g["torch_modes"]]):
             row["mode"] = mode
-            row["label"] = label(row, mode)
+            row["label"] = "MindSpore GRAPH fp32 (ours)" if mode == "ms" else TORCH_LABELS[mode]
         fp32 = [r for r in rows if r["mode"] in ("fp32", "fp32_passive") and r.get("step_s")]
         # the peer's best fp32 NCHW of each round (default vs passive OpenMP waiting: which wins depends on load)
         best = [min(ts) for ts in zip(*(r["step_s"] for r in fp32))] if fp32 else []

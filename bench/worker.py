@@ -1,11 +1,7 @@
 """``python -m bench.worker REPLY_FD``: one measurement in its own process, driven by the parent over pipes.
 
-Commands arrive as JSON lines on stdin; each gets one JSON line on REPLY_FD:
-``{"cmd": "setup", "task": "train.MsTrain", "spec": {...}}`` builds the task (``module.Class`` of bench/, or
-``package.module:Class``) and runs its first (compiling) step; ``{"cmd": "step"}`` runs one measured unit; ``{"cmd": "finish"}`` reports and exits; any other cmd calls
-the task method of that name with the remaining keys. Every reply carries the process's peak RSS so far.
-File descriptor 1 is pointed at stderr before anything is imported, so framework chatter on stdout can never
-corrupt the replies.
+JSON commands on stdin (``setup`` with a task and its spec, ``step``, ``finish``), one JSON reply each on REPLY_FD
+with the peak RSS so far. File descriptor 1 points at stderr: framework chatter cannot corrupt the replies.
 """
 from __future__ import annotations
 
@@ -17,7 +13,7 @@ import time
 import traceback
 from typing import Any, Tuple
 
-from bench.measure import current_rss_mb, peak_rss_mb
+from bench.measure import rss_mb
 
 
 def resolve(task: str) -> Any:
@@ -54,10 +50,10 @@ def main(argv: Tuple[str, ...]) -> int:
             elif cmd == "finish":
                 reply = task.finish() or {}
             else:
-                reply = getattr(task, cmd)(**message)
+                raise RuntimeError(f"unknown command {cmd!r}")
             reply = dict(reply)
-            reply["peak_rss_mb"] = max(peak_rss_mb(), reply.get("peak_rss_mb") or 0.0)
-            reply["rss_mb"] = current_rss_mb()
+            reply["peak_rss_mb"] = max(rss_mb("VmHWM"), reply.get("peak_rss_mb") or 0.0)
+            reply["rss_mb"] = rss_mb()
             out.write(json.dumps(reply) + "\n")
         except BaseException as exc:  # report, then stop: the parent decides what to do
             traceback.print_exc()
