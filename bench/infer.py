@@ -47,7 +47,7 @@ class Export(Task):
 
         from mindzoo import create_model
         from mindzoo.cli.export import run_export
-        from mindzoo.export.exporter import read_sidecar
+        from mindzoo.deploy.sidecar import read_sidecar
 
         ms.set_seed(0)
         out = Path(self.out_dir)

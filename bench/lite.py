@@ -6,8 +6,6 @@ the MINDIR through ``nn.GraphCell``. ``latency_vs_cpp`` / ``latency_vs_lite``: p
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -22,42 +20,35 @@ LABELS = {"mindir": "MINDIR via MindSpore's Python runtime (nn.GraphCell)",
           "cpp": "C++ harness, ONNX Runtime backend (.onnx)",
           "cpp_lite": "C++ harness, MindSpore C++ API on MindSpore Lite (_lite.mindir)",
           "tensor_ort": "predict_tensor, ONNX Runtime backend", "tensor_lite": "predict_tensor, MindSpore Lite"}
-LATENCY_LINE = re.compile(r"^latency median ([0-9.e+-]+) ms", re.M)
 
 
 class TensorCpp(Task):
-    """``predict_tensor`` of one harness build on the fixed input: a fresh process per call group."""
+    """``predict_tensor`` of one harness build on the fixed input (:func:`mindzoo.export.lite.predict_tensor`): a fresh
+    process per call group."""
 
-    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, out_dir: str,
-                 threads: int = 0, **_: Any) -> None:
+    def __init__(self, binary: str, model_path: str, size: int, batch: int, latency_iters: int, threads: int = 0,
+                 **_: Any) -> None:
         self.binary, self.model_path, self.size, self.batch = binary, model_path, size, batch
-        self.latency_iters, self.threads, self.out_dir = latency_iters, threads, Path(out_dir)
+        self.latency_iters, self.threads = latency_iters, threads
 
-    def _run(self, x_path: Path, shape: List[int], warmup: int, repeat: int) -> float:
-        cmd = [self.binary, "--model_path", self.model_path, "--input", str(x_path), "--shape",
-               ",".join(map(str, shape)), "--output", str(self.out_dir / "y.bin"), "--threads", str(self.threads),
-               "--warmup", str(warmup), "--repeat", str(repeat)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-        match = LATENCY_LINE.search(proc.stdout)
-        if proc.returncode != 0 or not match:
-            raise RuntimeError(f"predict_tensor exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        return float(match.group(1)) / 1000.0
+    def _run(self, x: np.ndarray, warmup: int, repeat: int) -> float:
+        from mindzoo.export.lite import predict_tensor
+
+        prediction = predict_tensor(Path(self.binary), Path(self.model_path), x, self.threads, warmup, repeat)
+        self.top1 = int(prediction.logits.reshape(len(x), -1)[0].argmax())
+        return prediction.median_ms / 1000.0
 
     def setup(self) -> Dict[str, Any]:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.x1, self.xb = self.out_dir / "x1.bin", self.out_dir / "xb.bin"
-        fixed_input(1, self.size).tofile(self.x1)
-        if self.batch:
-            fixed_input(self.batch, self.size).tofile(self.xb)
+        self.x1 = fixed_input(1, self.size)
+        self.xb = fixed_input(self.batch, self.size) if self.batch else None
         with Timer() as t:
-            self._run(self.x1, [1, 3, self.size, self.size], 0, 1)
-        top1 = int(np.fromfile(self.out_dir / "y.bin", dtype=np.float32).argmax())
-        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": top1, "binary": self.binary}
+            self._run(self.x1, 0, 1)
+        return {"first_step_s": round(t.seconds, 3), "top1_of_fixed_input": self.top1, "binary": self.binary}
 
     def step(self) -> Dict[str, Any]:
         with Timer() as t:
-            b1 = self._run(self.x1, [1, 3, self.size, self.size], 2, self.latency_iters)
-            tb = self._run(self.xb, [self.batch, 3, self.size, self.size], 1, 1) if self.batch else None
+            b1 = self._run(self.x1, 2, self.latency_iters)
+            tb = self._run(self.xb, 1, 1) if self.xb is not None else None
         return t.record(latency_s=[b1], batch_s=tb)
 
 
@@ -89,8 +80,7 @@ def worker_specs(ctx: Context, p: Dict[str, Any], m: Dict[str, Any], files: Dict
                                               "out_dir": str(ctx.work_dir / f"{kind}_{m['model']}")}))
             tensor = "tensor_ort" if build == "ort" else "tensor_lite"
             specs.append((tensor, "lite.TensorCpp", {**common, "binary": str(Path(binary).with_name("predict_tensor")),
-                                                     "model_path": files.get(model),
-                                                     "out_dir": str(ctx.work_dir / f"{tensor}_{m['model']}")}))
+                                                     "model_path": files.get(model)}))
     return specs
 
 

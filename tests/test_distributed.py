@@ -272,6 +272,7 @@ def _assert_same_final_state(resumed: Path, unbroken: Path) -> None:
         np.testing.assert_array_equal(again[key], value, err_msg=key)
 
 
+@pytest.mark.slow
 def test_two_workers_resume_from_a_mid_epoch_checkpoint_as_one_job(unbroken_job, tmp_path: Path) -> None:
     """msrun, 2 workers: a job restarted with --resume_ckpt=auto from a step checkpoint (epoch 2, step 2 of 4)
     ends, on both ranks, with the unbroken job's parameters and BatchNorm statistics, bit for bit.
@@ -279,6 +280,11 @@ def test_two_workers_resume_from_a_mid_epoch_checkpoint_as_one_job(unbroken_job,
     The launcher resolves ``auto`` once (rank 0's newest checkpoint in the shared output_dir) and passes that
     path to every rank; the interrupted epoch's shuffled, augmented order is replayed and its first 2 steps
     skipped.
+
+    Slow (80 s: two 2-worker jobs): its parts are in the default suite. The exact mid-epoch replay is
+    test_train_eval's step-checkpoint test, msrun's one ``auto`` for every rank is test_launch's dry run, the ranks'
+    training as one job is test_two_workers_equal_single_process..., rank 0's state reaching every rank is
+    test_ranks_with_different_seeds_start_from_rank_0s_parameters.
     """
     unbroken = unbroken_job["output"]
     names = {p.name for p in (unbroken / "checkpoints").glob("resnet18-*.ckpt")}
