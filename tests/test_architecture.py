@@ -31,3 +31,24 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path):
     result = _lint(config)
     assert result.returncode != 0
     assert "mindzoo.models.factory -> mindzoo.weights.checkpoint" in result.stdout
+
+
+#: What must start without MindSpore (2-3 s to import): the launchers (their usage errors and dry runs, and rank 0's
+#: ``auto`` resume decided before any rank starts), the command lines up to their cheap checks, and the deployment
+#: tools that run on hosts without it.
+MINDSPORE_FREE = ("mindzoo.launch", "mindzoo.launch.cli", "mindzoo.launch.ranktable", "mindzoo.launch.msrun",
+                  "mindzoo.cli.train", "mindzoo.cli.eval", "mindzoo.cli.export", "mindzoo.cli.infer",
+                  "mindzoo.eval.run", "mindzoo.deploy.sidecar", "mindzoo.deploy.harness_files",
+                  "mindzoo.deploy.infer_plan", "mindzoo.weights.naming", "mindzoo.data.layout", "mindzoo.config")
+
+
+def test_launchers_command_lines_and_deployment_tools_start_without_mindspore():
+    code = (f"import importlib, io, sys, tempfile, types\nfor name in {MINDSPORE_FREE!r}:\n"
+            "    importlib.import_module(name)\n    assert 'mindspore' not in sys.modules, name\n"
+            "cfg = types.SimpleNamespace(resume_ckpt='auto', net_name='resnet18')\n"
+            "with tempfile.TemporaryDirectory() as empty:\n"
+            "    assert importlib.import_module('mindzoo.launch').auto_resume_args(cfg, __import__('pathlib')"
+            ".Path(empty), True, io.StringIO()) == ['--resume_ckpt=']\n"
+            "assert 'mindspore' not in sys.modules, 'auto_resume_args'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -244,7 +244,7 @@ def test_worker_over_its_time_limit_is_killed_and_the_others_finish(tmp_path: Pa
     pids = {name: tmp_path / f"{name}.pid" for name in ("hung-setup", "fast", "hung-step")}
     limits = budget.Limits(setup_s=60.0, step_s=3.0)
     workers = [common.Worker("hung-setup", task, {"pid_file": str(pids["hung-setup"]), "setup_s": 600}, tmp_path,
-                             limits=budget.Limits(setup_s=10.0, step_s=3.0)),
+                             limits=budget.Limits(setup_s=4.0, step_s=3.0)),
                common.Worker("fast", task, {"pid_file": str(pids["fast"]), "step_s": 0.05}, tmp_path, limits=limits),
                common.Worker("hung-step", task, {"pid_file": str(pids["hung-step"]), "step_s": 600}, tmp_path,
                              limits=limits)]
@@ -255,7 +255,7 @@ def test_worker_over_its_time_limit_is_killed_and_the_others_finish(tmp_path: Pa
     assert rows["fast"]["rounds"] == 3 and "error" not in rows["fast"]
     assert rows["hung-step"]["rounds"] == 0
     assert rows["hung-step"]["error"] == "time limit of 3 s exceeded (round 1); worker killed"
-    assert rows["hung-setup"]["error"].startswith("time limit of 10 s exceeded (setup")
+    assert rows["hung-setup"]["error"].startswith("time limit of 4 s exceeded (setup")
     assert rows["hung-step"]["time_limits"] == {"setup_s": 60.0, "step_s": 3.0}
     assert elapsed < 120  # neither hung worker blocked the run for its 600 s
     assert all(w.proc.poll() is not None for w in workers)

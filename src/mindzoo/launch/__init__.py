@@ -155,8 +155,7 @@ def auto_resume_args(cfg, checkpoint_dir: Path, rank0_here: bool, out: TextIO) -
     ``--resume_ckpt=``). When rank 0's checkpoints are not visible from this server (multi-server, no shared
     file system) ``auto`` stays, and train.py's ranks take rank 0's choice at start-up instead.
     """
-    from mindzoo.train.resume import AUTO
-    from mindzoo.weights.naming import newest_checkpoint
+    from mindzoo.weights.naming import AUTO, newest_checkpoint
 
     if cfg.resume_ckpt != AUTO:
         return []

@@ -45,9 +45,9 @@ from mindzoo.train.checks import check_train_config
 from mindzoo.train.recipes import (
     build_loss_fn, network_options, optimizer_options, step_options, transform_options,
 )
-from mindzoo.train.resume import AUTO, CheckpointManager, Position, config_changes, explicit_resume_path
+from mindzoo.train.resume import CheckpointManager, Position, config_changes, explicit_resume_path
 from mindzoo.train.run import Run, TrainData, is_sinking
-from mindzoo.weights.naming import CKPT_PATTERN, checkpoint_name
+from mindzoo.weights.naming import AUTO, CKPT_PATTERN, checkpoint_name
 from mindzoo.train.stepping import MonitoredStep, ReadPlan, SinkGrid, sink_grid
 
 logger = logging.getLogger("mindzoo")

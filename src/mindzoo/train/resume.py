@@ -38,7 +38,6 @@ FIXED_SCALE = ("loss_scale", "loss_scale_clean_steps")
 #: Config keys a checkpoint does not record: where a run writes and what it resumed from, not how it trains
 #: (so an unbroken run and a resumed one write identical checkpoints).
 UNRECORDED = ("output_dir", "resume_ckpt")
-AUTO = "auto"
 
 
 @dataclass

@@ -15,6 +15,8 @@ from typing import List, Optional
 from mindzoo.errors import ConfigError, UsageError
 
 CKPT_PATTERN = re.compile(r"^(?P<net>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
+#: ``--resume_ckpt=auto``: the run's newest checkpoint (:func:`newest_checkpoint`), or a fresh start if none.
+AUTO = "auto"
 
 
 def checkpoint_name(net_name: str, epoch: int, step: int) -> str:
