@@ -34,11 +34,12 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path):
 
 
 #: What must start without MindSpore (2-3 s to import): the launchers (their usage errors and dry runs, and rank 0's
-#: ``auto`` resume decided before any rank starts), the command lines up to their cheap checks, and the deployment
-#: tools that run on hosts without it.
+#: ``auto`` resume decided before any rank starts), the command lines up to their cheap checks (train.py's and
+#: eval.py's missing folders and checkpoints are one line in a fraction of a second), and the deployment tools that
+#: run on hosts without it.
 MINDSPORE_FREE = ("mindzoo.launch", "mindzoo.launch.cli", "mindzoo.launch.ranktable", "mindzoo.launch.msrun",
                   "mindzoo.cli.train", "mindzoo.cli.eval", "mindzoo.cli.export", "mindzoo.cli.infer",
-                  "mindzoo.eval.run", "mindzoo.deploy.sidecar", "mindzoo.deploy.harness_files",
+                  "mindzoo.train.checks", "mindzoo.eval.run", "mindzoo.deploy.sidecar", "mindzoo.deploy.harness_files",
                   "mindzoo.deploy.infer_plan", "mindzoo.weights.naming", "mindzoo.data.layout", "mindzoo.config")
 
 
@@ -49,6 +50,11 @@ def test_launchers_command_lines_and_deployment_tools_start_without_mindspore():
             "with tempfile.TemporaryDirectory() as empty:\n"
             "    assert importlib.import_module('mindzoo.launch').auto_resume_args(cfg, __import__('pathlib')"
             ".Path(empty), True, io.StringIO()) == ['--resume_ckpt=']\n"
-            "assert 'mindspore' not in sys.modules, 'auto_resume_args'")
+            "assert 'mindspore' not in sys.modules, 'auto_resume_args'\n"
+            "with tempfile.TemporaryDirectory() as out:\n"
+            "    missing = ['--data_path=' + out + '/missing', '--output_dir=' + out]\n"
+            "    assert importlib.import_module('mindzoo.cli.train').main(missing) == 2\n"
+            "    assert importlib.import_module('mindzoo.cli.eval').main([*missing, '--pretrained=' + out]) == 2\n"
+            "assert 'mindspore' not in sys.modules, 'train.py / eval.py usage errors'")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence
 
 from mindzoo.cli.common import run_cli
 from mindzoo.config import Config, keys_set_by, load_config
-from mindzoo.train.checks import check_train_config
+from mindzoo.train.checks import check_train_config, check_train_inputs
 
 __all__ = ["check_train_config", "main"]
 
@@ -18,10 +18,11 @@ __all__ = ["check_train_config", "main"]
 def _main(argv: Sequence[str]) -> int:
     cfg = load_config(argv, command="train")
     yield_device_id_to_launcher(cfg, argv)
-    check_train_config(cfg)  # before MindSpore loads: bad usage fails in a second
+    check_train_config(cfg)  # before MindSpore loads: bad usage or data fails in a second
+    inputs = check_train_inputs(cfg)
     from mindzoo.train.engine import build_run, fit
 
-    fit(build_run(cfg))
+    fit(build_run(cfg, inputs=inputs))
     return 0
 
 

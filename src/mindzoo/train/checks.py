@@ -4,9 +4,15 @@ MindSpore-free on purpose: the launchers check a command line once, before any p
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
 from mindzoo.config import Config
+from mindzoo.data.dataset import ImageFolderInfo, validate_image_folder
 from mindzoo.distributed import check_fusion_config
 from mindzoo.errors import ConfigError
+from mindzoo.runtime import ensure_writable_dir
 
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 LOSS_SCALE_TYPES = ("fixed", "dynamic")
@@ -41,6 +47,26 @@ def check_train_config(cfg: Config) -> None:
         raise ConfigError("fixres_finetune=True needs --pretrained=CKPT (the model trained at the low resolution)")
     check_fusion_config(cfg.all_reduce_fusion_config)
     check_recipe_config(cfg)
+
+
+@dataclass(frozen=True)
+class TrainInputs:
+    """What a run reads and writes, checked before MindSpore loads: the output directory and the image folders."""
+
+    output_dir: Path
+    train: ImageFolderInfo
+    val: Optional[ImageFolderInfo]  # eval-while-train's val/, None with run_eval=False
+
+
+def check_train_inputs(cfg: Config, write_outputs: bool = True) -> TrainInputs:
+    """A writable ``output_dir`` (with ``write_outputs``) and valid ``train/`` (and ``val/`` for eval-while-train)
+    folders: a wrong path or a bad folder is a one-line error in a fraction of a second, not after MindSpore starts."""
+    output_dir = ensure_writable_dir(Path(cfg.output_dir)) if write_outputs else Path(cfg.output_dir)
+    root = Path(cfg.data_path)
+    train = validate_image_folder(root / "train", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
+    val = (validate_image_folder(root / "val", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
+           if cfg.run_eval else None)
+    return TrainInputs(output_dir, train, val)
 
 
 def check_recipe_config(cfg: Config) -> None:

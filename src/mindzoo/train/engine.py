@@ -41,7 +41,7 @@ from mindzoo.errors import CheckpointError
 from mindzoo.train.callbacks import (
     Callback, CheckpointCallback, CurvesCallback, EvalCallback, LogCallback, MetricsWriter, Tracker, read_metrics,
 )
-from mindzoo.train.checks import check_train_config
+from mindzoo.train.checks import TrainInputs, check_train_config, check_train_inputs
 from mindzoo.train.recipes import (
     build_loss_fn, network_options, optimizer_options, step_options, transform_options,
 )
@@ -103,17 +103,6 @@ def reduced_gradients(cfg: Config, net) -> int:
     return len(net.trainable_params())
 
 
-def _validate_folders(cfg: Config) -> Tuple[ImageFolderInfo, Optional[ImageFolderInfo]]:
-    """Check train/ (and val/ for eval-while-train) before MindSpore starts."""
-    from mindzoo.data import validate_image_folder
-
-    root = Path(cfg.data_path)
-    train = validate_image_folder(root / "train", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
-    val = (validate_image_folder(root / "val", cfg.num_classes, skip_bad_images=cfg.skip_bad_images)
-           if cfg.run_eval else None)
-    return train, val
-
-
 def _build_data(cfg: Config, net, dist: DistInfo, train_info: ImageFolderInfo,
                 val_info: Optional[ImageFolderInfo]) -> TrainData:
     """Transforms from the network's data config; eval geometry from ``mindzoo.data.geometry``."""
@@ -132,7 +121,8 @@ def _build_data(cfg: Config, net, dist: DistInfo, train_info: ImageFolderInfo,
 
 def train_data(cfg: Config, net, dist: DistInfo = DistInfo()) -> TrainData:
     """The config's checked folders and pipelines for ``net`` (benchmarks; build_run checks the folders earlier)."""
-    return _build_data(cfg, net, dist, *_validate_folders(cfg))
+    inputs = check_train_inputs(cfg, write_outputs=False)
+    return _build_data(cfg, net, dist, inputs.train, inputs.val)
 
 
 def _start_outputs(cfg: Config, output_dir: Path, dist: DistInfo, train_info: ImageFolderInfo) -> None:
@@ -195,17 +185,18 @@ def _resume(cfg: Config, train_step, checkpoints: CheckpointManager, dist: DistI
     return position, path
 
 
-def build_run(cfg: Config, write_outputs: bool = True) -> Run:
+def build_run(cfg: Config, write_outputs: bool = True, inputs: Optional[TrainInputs] = None) -> Run:
     """Check the config and data, start MindSpore (and the ranks), build everything and restore a resume.
 
-    ``write_outputs=False`` (benchmarks) leaves logging, config.yaml and the output directory alone.
+    ``write_outputs=False`` (benchmarks) leaves logging, config.yaml and the output directory alone. ``inputs``:
+    what train.py already checked with :func:`check_train_inputs` before MindSpore loaded (checked here if None).
     """
     from mindzoo.distributed import broadcast_from_rank0, set_all_reduce_fusion
-    from mindzoo.runtime import ensure_writable_dir, init_data_parallel, set_mindspore_context
+    from mindzoo.runtime import init_data_parallel, set_mindspore_context
 
     check_train_config(cfg)
-    output_dir = ensure_writable_dir(Path(cfg.output_dir)) if write_outputs else Path(cfg.output_dir)
-    train_info, val_info = _validate_folders(cfg)
+    inputs = inputs or check_train_inputs(cfg, write_outputs)
+    output_dir, train_info, val_info = inputs.output_dir, inputs.train, inputs.val
     set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed, cfg.device_id, cfg.run_distribute)
     dist = init_data_parallel(cfg.run_distribute)
     if write_outputs:
