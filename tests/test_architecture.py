@@ -39,8 +39,9 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path):
 #: run on hosts without it.
 MINDSPORE_FREE = ("mindzoo.launch", "mindzoo.launch.cli", "mindzoo.launch.ranktable", "mindzoo.launch.msrun",
                   "mindzoo.cli.train", "mindzoo.cli.eval", "mindzoo.cli.export", "mindzoo.cli.infer",
-                  "mindzoo.train.checks", "mindzoo.eval.run", "mindzoo.deploy.sidecar", "mindzoo.deploy.harness_files",
-                  "mindzoo.deploy.infer_plan", "mindzoo.weights.naming", "mindzoo.data.layout", "mindzoo.config")
+                  "mindzoo.train.checks", "mindzoo.eval.run", "mindzoo.export.pipeline", "mindzoo.deploy.sidecar",
+                  "mindzoo.deploy.harness_files", "mindzoo.deploy.infer_plan", "mindzoo.weights.naming",
+                  "mindzoo.data.layout", "mindzoo.config")
 
 
 def test_launchers_command_lines_and_deployment_tools_start_without_mindspore():
