@@ -37,6 +37,15 @@ def test_every_builder_is_listed():
     assert sorted(EXPECTED_MODELS) == list_models()
 
 
+def test_an_unknown_name_is_a_one_line_config_error_and_a_value_error():
+    """The command lines print it as one line (exit 2); library callers may catch ValueError as before."""
+    from mindzoo.errors import ConfigError
+
+    for raised in (ConfigError, ValueError):
+        with pytest.raises(raised, match=r"^net_name: unknown model 'resnet5'; did you mean 'resnet50'\?"):
+            create_model("resnet5")
+
+
 def test_list_models_from_the_command_line():
     out = subprocess.run(
         [PYTHON, "-c", "import mindzoo; print(mindzoo.list_models())"], capture_output=True, text=True, check=True

@@ -204,7 +204,7 @@ def test_eval_of_a_root_without_val_names_the_missing_val(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing_dir", "empty_class", "num_classes", "unknown_key", "unwritable",
-                                  "corrupt_image", "warmup", "ascend"])
+                                  "corrupt_image", "warmup", "ascend", "unknown_model"])
 def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
     args = [f"--data_path={data}", *TINY, "--epoch_size=2", f"--output_dir={tmp_path / 'out'}"]
     expected = {
@@ -212,6 +212,7 @@ def test_bad_input_is_one_line_exit_2(data, tmp_path, case):
         "num_classes": ("--num_classes=5", "num_classes=5"),
         "unknown_key": ("--epochs=3", "did you mean 'epoch_size'"),
         "warmup": ("--warmup_epochs=2", "warmup_epochs (2) must be in [0, epoch_size=2)"),
+        "unknown_model": ("--net_name=resnet5", "net_name: unknown model 'resnet5'; did you mean 'resnet50'?"),
         # this machine's MindSpore has no Ascend: one line with MindSpore's reason and the fix, nothing else
         "ascend": ("--device_target=Ascend", "device_target Ascend cannot be used here (Unsupported device target "
                    "Ascend. This process only supports one of the ['CPU']); on this machine pass --device_target CPU"),

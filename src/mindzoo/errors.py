@@ -48,5 +48,9 @@ class HelpRequested(Exception):
         self.config_path = config_path
 
 
+class UnknownModelError(ConfigError, ValueError):
+    """A ``net_name`` the registry does not have: one line for the command lines, a ValueError for library callers."""
+
+
 class InferIOError(UsageError):
     """Bad input to the deployment scripts (a :class:`mindzoo.errors.UsageError`): one line, exit 2."""

@@ -54,15 +54,6 @@ def read_labels(path: str, num_classes: int) -> List[str]:
     return [line.strip() for line in lines]
 
 
-def _check_net_name(net_name: str) -> None:
-    from mindzoo.models import get_builder
-
-    try:
-        get_builder(net_name)
-    except ValueError as exc:
-        raise UsageError(f"net_name: {exc}") from None
-
-
 def _checkpoint_num_classes(path: str) -> int:
     """The classifier width stored in a checkpoint (mindzoo's or a foreign one), so ``num_classes`` is rarely
     needed."""
@@ -79,13 +70,13 @@ def checkpoint_predictor(path: str, config_path: str = "", net_name: str = "", n
     """A checkpoint's network in PYNATIVE mode (a handful of images: no graph compile) with eval.py's geometry for
     ``config_path``'s run config; ``image_size`` > 0 is its ``eval_image_size``."""
     from mindzoo.config import load_config
-    from mindzoo.models import create_model
+    from mindzoo.models import create_model, get_builder
 
     argv = ["--config_path", config_path] if config_path else []
     argv += [f"--eval_image_size={image_size}"] if image_size else []
     cfg = load_config(argv, command="infer")
     net_name = net_name or cfg.net_name
-    _check_net_name(net_name)
+    get_builder(net_name)  # an unknown name fails before the checkpoint is read
     if not num_classes:
         num_classes = cfg.num_classes if config_path else _checkpoint_num_classes(path)
     set_mindspore_context(device_target, "PYNATIVE")
@@ -118,7 +109,6 @@ def exported_geometry(path: str, sidecar: Optional[Dict[str, Any]], net_name: st
         return geometry
     from mindzoo.models import create_model
 
-    _check_net_name(net_name)
     data_config = create_model(net_name, num_classes=1).data_config
     if fixed:
         return resolve_eval_geometry(data_config, height=shape[2], width=shape[3])

@@ -9,6 +9,8 @@ from typing import Callable, Dict, List
 
 from mindspore import nn
 
+from mindzoo.errors import UnknownModelError
+
 _MODELS: Dict[str, Callable[..., nn.Cell]] = {}
 
 
@@ -26,8 +28,9 @@ def list_models() -> List[str]:
 
 
 def get_builder(name: str) -> Callable[..., nn.Cell]:
+    """The builder registered as ``name``; an unknown name is an :class:`UnknownModelError` naming the closest."""
     if name not in _MODELS:
         close = difflib.get_close_matches(name, list(_MODELS), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint} (available: {', '.join(list_models())})")
+        raise UnknownModelError(f"net_name: unknown model {name!r}{hint} (available: {', '.join(list_models())})")
     return _MODELS[name]
