@@ -51,6 +51,25 @@ def on_package_index(package: str) -> bool:
     return proc.returncode == 0
 
 
+def conv_bn_dense():
+    """3x3 conv -> BatchNorm -> ReLU -> global average -> ``nn.Dense(4, 3)`` on 3-channel images: the smallest
+    network with a BatchNorm (its ``bn``) and a convolution that a train step updates."""
+    from mindspore import nn
+
+    class ConvBNDense(nn.Cell):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, pad_mode="pad", padding=1, has_bias=False)
+            self.bn = nn.BatchNorm2d(4)
+            self.relu = nn.ReLU()
+            self.fc = nn.Dense(4, 3)
+
+        def construct(self, x):
+            return self.fc(self.relu(self.bn(self.conv(x))).mean(axis=(2, 3)))
+
+    return ConvBNDense()
+
+
 def dense_net(seed: int = 0):
     """A 3 -> 2 ``nn.Dense`` with seeded weights: the smallest network a train step can update."""
     import mindspore as ms

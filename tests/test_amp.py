@@ -4,7 +4,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 import pytest
 
-from helpers import dense_net
+from helpers import conv_bn_dense, dense_net
 
 import mindzoo  # noqa: F401  (sets the oneDNN ISA before MindSpore loads)
 import mindspore as ms
@@ -19,20 +19,6 @@ pytestmark = pytest.mark.usefixtures("graph_mode")
 
 X = np.array([[1.0, -2.0, 0.5], [0.3, 0.8, -1.0]], np.float32)
 Y = np.array([0, 1], np.int32)
-
-
-class ConvBNDense(nn.Cell):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, pad_mode="pad", padding=1, has_bias=False)
-        self.bn = nn.BatchNorm2d(4)
-        self.relu = nn.ReLU()
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.flatten = nn.Flatten()
-        self.fc = nn.Dense(4, 3)
-
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        return self.fc(self.flatten(self.pool(self.relu(self.bn(self.conv(x))))))
 
 
 def snapshot(cell: nn.Cell) -> Dict[str, np.ndarray]:
@@ -137,7 +123,7 @@ def test_dynamic_overflow_skips_update_and_halves_scale(cause):
 def test_overflow_skip_keeps_conv_bn_weights_and_moments():
     """On a conv+BN net every trainable weight and momentum buffer is untouched by a skipped step (BN running
     statistics are updated by the forward pass itself, as in any framework, so they are not compared)."""
-    net = ConvBNDense()
+    net = conv_bn_dense()
     opt = build_optimizer(net, 0.1, 0.9, 1e-4)
     step = build_train_step(net, CrossEntropySmooth(3, 0.1), opt, "O0", "dynamic", 2.0 ** 127, 2.0, 10)
     x = np.random.default_rng(0).normal(size=(2, 3, 8, 8)).astype(np.float32) * 100
@@ -205,7 +191,7 @@ def test_o2_runs_on_cpu_with_fp32_loss_close_to_o0():
     losses = {}
     for level in ("O0", "O2"):
         ms.set_seed(3)
-        net = ConvBNDense()
+        net = conv_bn_dense()
         opt = build_optimizer(net, 0.01, 0.9, 1e-4)
         step = build_train_step(net, CrossEntropySmooth(3, 0.1), opt, level, "dynamic", 1.0, 2.0, 1000)
         loss, overflow, _ = step(ms.Tensor(x), ms.Tensor(y))

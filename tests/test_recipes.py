@@ -28,24 +28,12 @@ from mindzoo.train.checks import check_train_config
 from mindzoo.train.loss import BinaryCrossEntropy, CrossEntropySmooth, SoftTargetCrossEntropy, build_loss
 from mindzoo.train.optim import build_optimizer
 
-from helpers import dense_net, error_lines, make_image_folder, run
+from helpers import conv_bn_dense, dense_net, error_lines, make_image_folder, run
 
 pytestmark = pytest.mark.usefixtures("graph_mode")
 
 X = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
 Y = np.array([0, 1, 1, 0], np.int32)
-
-
-class ConvBNDense(nn.Cell):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, pad_mode="pad", padding=1, has_bias=False)
-        self.bn = nn.BatchNorm2d(4)
-        self.relu = nn.ReLU()
-        self.fc = nn.Dense(4, 3)
-
-    def construct(self, x: ms.Tensor) -> ms.Tensor:
-        return self.fc(self.relu(self.bn(self.conv(x))).mean(axis=(2, 3)))
 
 
 def weights(cell: nn.Cell) -> Dict[str, np.ndarray]:
@@ -88,7 +76,7 @@ def test_ema_after_k_steps_equals_the_closed_form():
 
 @pytest.mark.parametrize("make_net, classes, x, y", [
     (dense_net, 2, X, Y),
-    (ConvBNDense, 3, np.random.default_rng(2).normal(size=(4, 3, 6, 6)).astype(np.float32), np.array([0, 2, 1, 2])),
+    (conv_bn_dense, 3, np.random.default_rng(2).normal(size=(4, 3, 6, 6)).astype(np.float32), np.array([0, 2, 1, 2])),
 ], ids=["dense", "conv_bn_eval"])
 def test_accumulating_micro_batches_equals_one_step_on_the_whole_batch(make_net, classes, x, y):
     """Two micro-batches of 2 vs one batch of 4, three steps, SGD-momentum with weight decay, dynamic loss scale
@@ -100,7 +88,7 @@ def test_accumulating_micro_batches_equals_one_step_on_the_whole_batch(make_net,
         step = build_train_step(net, CrossEntropySmooth(classes, 0.1), build_optimizer(net, 0.1, 0.9, 1e-2),
                                 loss_scale_type="dynamic", loss_scale=1024.0,
                                 gradient_accumulation_steps=accumulation)
-        if isinstance(net, ConvBNDense):
+        if make_net is conv_bn_dense:
             net.bn.set_train(False)
         losses = [float(step(ms.Tensor(x), ms.Tensor(y.astype(np.int32)))[0].asnumpy()) for _ in range(3)]
         results.append((losses, weights(step)))
