@@ -44,18 +44,31 @@ MINDSPORE_FREE = ("mindzoo.launch", "mindzoo.launch.cli", "mindzoo.launch.rankta
                   "mindzoo.data.layout", "mindzoo.config")
 
 
+#: Run in a fresh interpreter (this one has MindSpore loaded): import each module, then take the launcher's
+#: ``auto`` decision and train.py's / eval.py's usage errors, checking after each that MindSpore stayed out.
+MINDSPORE_FREE_CHECK = """
+import importlib, io, sys, tempfile, types
+from pathlib import Path
+
+for name in MODULES:
+    importlib.import_module(name)
+    assert "mindspore" not in sys.modules, name
+
+from mindzoo.cli import eval as eval_cli, train as train_cli
+from mindzoo.launch import auto_resume_args
+
+cfg = types.SimpleNamespace(resume_ckpt="auto", net_name="resnet18")
+with tempfile.TemporaryDirectory() as out:
+    assert auto_resume_args(cfg, Path(out), True, io.StringIO()) == ["--resume_ckpt="]
+    assert "mindspore" not in sys.modules, "auto_resume_args"
+    missing = [f"--data_path={out}/missing", f"--output_dir={out}"]
+    assert train_cli.main(missing) == 2
+    assert eval_cli.main([*missing, f"--pretrained={out}"]) == 2
+    assert "mindspore" not in sys.modules, "train.py / eval.py usage errors"
+"""
+
+
 def test_launchers_command_lines_and_deployment_tools_start_without_mindspore():
-    code = (f"import importlib, io, sys, tempfile, types\nfor name in {MINDSPORE_FREE!r}:\n"
-            "    importlib.import_module(name)\n    assert 'mindspore' not in sys.modules, name\n"
-            "cfg = types.SimpleNamespace(resume_ckpt='auto', net_name='resnet18')\n"
-            "with tempfile.TemporaryDirectory() as empty:\n"
-            "    assert importlib.import_module('mindzoo.launch').auto_resume_args(cfg, __import__('pathlib')"
-            ".Path(empty), True, io.StringIO()) == ['--resume_ckpt=']\n"
-            "assert 'mindspore' not in sys.modules, 'auto_resume_args'\n"
-            "with tempfile.TemporaryDirectory() as out:\n"
-            "    missing = ['--data_path=' + out + '/missing', '--output_dir=' + out]\n"
-            "    assert importlib.import_module('mindzoo.cli.train').main(missing) == 2\n"
-            "    assert importlib.import_module('mindzoo.cli.eval').main([*missing, '--pretrained=' + out]) == 2\n"
-            "assert 'mindspore' not in sys.modules, 'train.py / eval.py usage errors'")
+    code = f"MODULES = {MINDSPORE_FREE!r}\n{MINDSPORE_FREE_CHECK}"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

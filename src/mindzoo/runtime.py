@@ -8,8 +8,8 @@ import contextlib
 import logging
 import os
 import sys
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 from mindzoo.errors import MindzooError, UsageError, first_line
@@ -141,7 +141,6 @@ def device_card(device_target: str, device_id: int, launcher_device_id: str, dis
 
 def unusable_device_message(device_target: str, exc: BaseException) -> str:
     """One line for a device this MindSpore cannot open: the device, MindSpore's reason, the fix."""
-
     reason = first_line(exc).split(" Please check")[0].rstrip(".")
     return (f"device_target {device_target} cannot be used here ({reason}); on this machine pass "
             "--device_target CPU (the model zoo's scripts: --platform CPU)")
@@ -149,6 +148,8 @@ def unusable_device_message(device_target: str, exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class DistInfo:
+    """This process's place in a data-parallel job (rank 0 of 1 when it runs alone)."""
+
     rank: int = 0
     group_size: int = 1
 

@@ -3,8 +3,7 @@
 An export that loads but computes something else (a dropped BatchNorm, a wrong padding, a batch
 dimension frozen at 1) is worse than a failed export, so every export is reloaded with the runtime a
 deployment uses (:mod:`mindzoo.deploy.runtimes`: ``mindspore.load`` + ``nn.GraphCell`` for MINDIR, ONNX Runtime for
-ONNX) and its
-logits are compared with the network's on random input of every shape the file promises to accept.
+ONNX) and its logits are compared with the network's on random input of every shape the file promises to accept.
 """
 from __future__ import annotations
 
