@@ -41,7 +41,8 @@ MINDSPORE_FREE = ("mindzoo.launch", "mindzoo.launch.cli", "mindzoo.launch.rankta
                   "mindzoo.cli.train", "mindzoo.cli.eval", "mindzoo.cli.export", "mindzoo.cli.infer",
                   "mindzoo.train.checks", "mindzoo.eval.run", "mindzoo.export.pipeline", "mindzoo.deploy.sidecar",
                   "mindzoo.deploy.harness_files", "mindzoo.deploy.infer_plan", "mindzoo.weights.naming",
-                  "mindzoo.data.layout", "mindzoo.config")
+                  "mindzoo.data.layout", "mindzoo.config", "mindzoo.cli.convert", "mindzoo.weights.formats",
+                  "mindzoo.weights.pretrained")
 
 
 #: Run in a fresh interpreter (this one has MindSpore loaded): import each module, then take the launcher's
@@ -54,7 +55,7 @@ for name in MODULES:
     importlib.import_module(name)
     assert "mindspore" not in sys.modules, name
 
-from mindzoo.cli import eval as eval_cli, train as train_cli
+from mindzoo.cli import convert as convert_cli, eval as eval_cli, train as train_cli
 from mindzoo.launch import auto_resume_args
 
 cfg = types.SimpleNamespace(resume_ckpt="auto", net_name="resnet18")
@@ -65,6 +66,9 @@ with tempfile.TemporaryDirectory() as out:
     assert train_cli.main(missing) == 2
     assert eval_cli.main([*missing, f"--pretrained={out}"]) == 2
     assert "mindspore" not in sys.modules, "train.py / eval.py usage errors"
+    assert convert_cli.main(["--arch=resnet50", f"--src={out}/a.ckpt", f"--out={out}/a.pth", "--to=torchvision",
+                             "--src_format=timm"]) == 2
+    assert "mindspore" not in sys.modules, "mindzoo-convert usage error"
 """
 
 

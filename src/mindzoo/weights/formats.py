@@ -25,16 +25,17 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from mindspore import nn
 
 from mindzoo.data.geometry import OPENCV, PIL
 from mindzoo.errors import CheckpointError, UsageError
-from mindzoo.weights.files import read_checkpoint
 from mindzoo.weights.pretrained import PRETRAINED_CFG_KEY, SAME, PretrainedCfg, ResNetVariant
 from mindzoo.weights.torch_io import load_torch_state_dict, strip_common_prefix
+
+if TYPE_CHECKING:
+    from mindspore import nn
 
 logger = logging.getLogger("mindzoo.weights")
 
@@ -312,6 +313,8 @@ def read_source(path: Path, fmt: str, params: Optional[Mapping[str, Any]] = None
     if params is None:
         if is_torch_file(path):
             raise UsageError(f"{path} is a torch file; --src_format {fmt} reads MindSpore .ckpt files")
+        from mindzoo.weights.files import read_checkpoint  # MindSpore: loaded only when a .ckpt is read
+
         params = read_checkpoint(path)
     return from_mindspore_params(params, where, fmt)
 

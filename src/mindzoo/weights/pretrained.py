@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 import numpy as np
-import mindspore as ms
-from mindspore import nn
 
 from mindzoo.errors import CheckpointError, first_line
+
+if TYPE_CHECKING:
+    import mindspore as ms
+    from mindspore import nn
 
 PRETRAINED_CFG_KEY = "mindzoo.pretrained_cfg"
 PRETRAINED_CFG_VERSION = 1
@@ -107,6 +109,8 @@ class PretrainedCfg:
 
     def entry(self) -> Dict[str, ms.Tensor]:
         """The checkpoint entry: ``{PRETRAINED_CFG_KEY: uint8 tensor of the JSON}``."""
+        import mindspore as ms  # here, so that reading a record (mindzoo-convert's usage errors) needs no MindSpore
+
         return {PRETRAINED_CFG_KEY: ms.Tensor(np.frombuffer(self.to_json().encode("utf-8"), dtype=np.uint8))}
 
     @classmethod
