@@ -1,11 +1,11 @@
-"""Small real datasets and command runners shared by the end-to-end tests."""
+"""Small real datasets, command runners and process probes shared by the end-to-end tests."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -49,6 +49,21 @@ def on_package_index(package: str) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return proc.returncode == 0
+
+
+def process_stat(pid: int) -> Optional[List[str]]:
+    """``/proc/PID/stat``'s fields after the command name (``[state, ppid, ...]``); None once the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """The process exists and has not exited: a zombie (``Z``, exited but not yet reaped) or a dead (``X``) one is
+    not alive."""
+    fields = process_stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def conv_bn_dense():

@@ -15,7 +15,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import pytest
 
-from helpers import make_image_folder
+from helpers import alive, make_image_folder, process_stat
 
 REPO = Path(__file__).resolve().parent.parent
 #: Tiny, deterministic training: eval-style transform, file order, constant LR (no scaling by batch).
@@ -69,10 +69,9 @@ def _processes_with(marker: str) -> List[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(") ", 1)[1][0]
         except OSError:
             continue
-        if marker in cmdline and state != "Z":
+        if marker in cmdline and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -377,10 +376,8 @@ def test_killed_two_worker_job_resumes_as_one_job(unbroken_job, tmp_path: Path) 
 
 
 def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
+    fields = process_stat(pid)
+    return int(fields[1]) if fields else 0
 
 
 def _msrun_worker(marker: str, rank: int) -> List[int]:

@@ -20,6 +20,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
+from helpers import alive
 from mindzoo.launch import cli
 from mindzoo.launch.ranktable import format_cores, load_rank_table, local_addresses, split_cores
 from mindzoo.launch.supervisor import start_rank, supervise
@@ -526,15 +527,6 @@ def _python(code: str) -> List[str]:
     return [sys.executable, "-c", code]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))
-
-
 def test_supervisor_stops_every_rank_when_one_fails(tmp_path: Path) -> None:
     """Rank 1 exits 3: the supervisor names it with its log's tail and stops rank 0 *and the child it started*."""
     child_pid_file = tmp_path / "child.pid"
@@ -560,9 +552,9 @@ def test_supervisor_stops_every_rank_when_one_fails(tmp_path: Path) -> None:
     assert ranks[0].process.returncode == -signal.SIGTERM
     grandchild = int(child_pid_file.read_text())
     deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(grandchild), "a rank's own child process survived"
+    assert not alive(grandchild), "a rank's own child process survived"
 
 
 def test_supervisor_reports_signals_and_success(tmp_path: Path) -> None:

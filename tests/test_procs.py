@@ -1,11 +1,11 @@
 """mindzoo.procs.run_step: the one way to run a step as a subprocess (quickstart, fixres_demo, bench's helpers)."""
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
+from helpers import alive
 from mindzoo.procs import run_step
 
 SPAWNER = """
@@ -17,15 +17,6 @@ time.sleep(120)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as handle:  # a zombie (exited, not yet reaped by init) is not alive
-        return handle.read().split(")")[-1].split()[0] != "Z"
-
-
 def test_a_step_past_its_time_limit_is_stopped_with_everything_it_started(tmp_path):
     pid_file = tmp_path / "child.pid"
     started = time.monotonic()
@@ -35,9 +26,9 @@ def test_a_step_past_its_time_limit_is_stopped_with_everything_it_started(tmp_pa
     assert "started" in caught.value.output
     grandchild = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(grandchild), "the step's own child outlived the time limit"
+    assert not alive(grandchild), "the step's own child outlived the time limit"
 
 
 def test_a_step_logs_to_its_file_and_reports_its_exit_code(tmp_path):

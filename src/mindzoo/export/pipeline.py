@@ -50,7 +50,7 @@ def export_from_config(cfg: Config, set_context: bool = True) -> ExportResult:
     from mindzoo.data.geometry import geometry_from_config
     from mindzoo.models import create_model, get_builder
 
-    get_builder(cfg.net_name)  # an unknown name fails before the checkpoint is read
+    get_builder(cfg.net_name)  # an unknown name fails before the device is set up (create_model would, after)
     if set_context:
         set_mindspore_context(cfg.device_target, cfg.mode, cfg.seed)
     net = create_model(cfg.net_name, num_classes=cfg.num_classes, pretrained=cfg.ckpt_file,
