@@ -161,6 +161,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             run_section(ctx, machine, name, estimates[name])
     finally:
         kill_all_workers()
+        if not args.work_dir:  # a failed or terminated run leaves no scratch behind either
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     doc["results"] = ctx.results
     doc["summary"] = summary.build(doc["results"])
@@ -187,8 +189,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{len(errors)} measurement(s) failed:\n  " + "\n  ".join(errors), file=sys.stderr)
     if args.work_dir:
         print(f"scratch and worker logs kept in {work_dir}")
-    else:
-        shutil.rmtree(work_dir, ignore_errors=True)
     return 1 if errors else 0
 
 

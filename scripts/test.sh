@@ -31,6 +31,15 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
         || echo "[mindzoo] warning: cannot install $TIMM_PIN (registry unreachable?); timm comparisons will skip" >&2
 fi
 bash scripts/install_system_deps.sh
+# The suite writes real checkpoints and exports under the temporary directory: about 2.2 GB at its peak (pytest.ini
+# removes each passing test's files). Say so before a full disk fails a test deep inside a checkpoint write.
+.venv/bin/python - <<'PY'
+import shutil, sys, tempfile
+free_gb = shutil.disk_usage(tempfile.gettempdir()).free / 2**30
+if free_gb < 3:
+    print(f"[mindzoo] warning: only {free_gb:.1f} GB free in {tempfile.gettempdir()}; the test suite needs about 3 GB "
+          "(set TMPDIR to a larger disk)", file=sys.stderr)
+PY
 # Two pytest workers (pytest-xdist), a test file per worker: on 2 cores one worker's single-threaded phases
 # (interpreter and MindSpore start-up, graph compiles, subprocess CLIs) overlap the other's compute.
 # PYTEST_WORKERS=0 runs in one process.

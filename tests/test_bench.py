@@ -8,6 +8,8 @@ kinds, run real worker processes into their time limits and render the committed
 tables; the slow one runs every section in quick mode.
 """
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -61,11 +63,22 @@ cldemote movdiri movdir64b serialize tsxldtrk amx_bf16 avx512_fp16 amx_tile amx_
 """
 
 
+def _scratch_env(tmp_path: Path) -> dict:
+    """The bench's environment with its default scratch (a temporary directory) under ``tmp_path/tmp``."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+
+
+def _scratch_left(tmp_path: Path) -> list:
+    return sorted((tmp_path / "tmp").glob("mindzoo-bench-*"))
+
+
 def _run_bench(tmp_path: Path, *args: str, timeout: int) -> dict:
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out), *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=_scratch_env(tmp_path))
     assert out.is_file(), f"no JSON written (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert _scratch_left(tmp_path) == []  # its temporary scratch (images, exports) is removed
     doc = json.loads(out.read_text())
     assert proc.returncode == 0, f"exit {proc.returncode}; errors: {doc.get('errors')}\n{proc.stderr[-2000:]}"
     assert doc["schema"] == "mindzoo-bench/1"
@@ -295,12 +308,31 @@ def test_quick_train_planned_as_avx2_skips_bf16(tmp_path: Path) -> None:
 def test_time_limit_fails_rows_not_the_run(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "data", "--setup-limit", "0.5",
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=_scratch_env(tmp_path))
     assert proc.returncode == 1, proc.stderr[-2000:]
+    assert _scratch_left(tmp_path) == []  # a failed run removes its scratch too
     doc = json.loads(out.read_text())
     rows = doc["results"]["data"]["rows"]
     assert rows and all(r["error"].startswith("time limit of 0.5 s exceeded (setup") for r in rows)
     assert len(doc["errors"]) == len(rows) and doc["time_limits"]["setup_s"] == 0.5
+
+
+def test_terminated_run_removes_its_scratch(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--only", "data", "--out",
+                             str(tmp_path / "bench.json")], cwd=REPO, env=_scratch_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "tmp").glob("mindzoo-bench-*/logs/*")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until a worker writes its log: the run is under way
+        assert _scratch_left(tmp_path), "the bench never started a worker"
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, output[-2000:]
+    assert _scratch_left(tmp_path) == [] and not (tmp_path / "bench.json").exists()
 
 
 def test_total_budget_skips_what_has_not_started(tmp_path: Path) -> None:
