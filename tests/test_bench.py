@@ -4,8 +4,9 @@ Never asserts a speed: only that ``python -m bench --quick`` runs and its JSON h
 The default tests run the ``data`` section (generated JPEGs, pipelines), the ``engine`` section (train.py's loop
 vs its bare step) and the ``train`` section planned as an
 AVX2-only CPU (its bf16 mode skipped), check CPU-kind detection on canned /proc/cpuinfo texts of the three machine
-kinds, run real worker processes into their time limits and render the committed result files as the docs'
-tables; the slow one runs every section in quick mode.
+kinds, run real worker processes into their time limits, check that a run removes its temporary scratch however it
+ends (passed, failed, terminated) and render the committed result files as the docs' tables; the slow one runs
+every section in quick mode.
 """
 import json
 import os
